@@ -1,0 +1,42 @@
+# cxlab: `make report` runs the main job on the demo data, `make test` runs the tests.
+# Both set themselves up on a fresh Debian machine with Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CX := $(VENV)/bin/cx
+STAMP := $(VENV)/.installed-stamp
+DEMO := data/demo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo report test chromium bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create the virtual environment and install cxlib (once)
+
+demo: setup ## Generate the demo data set in data/demo/ if it is missing
+	@[ -f $(DEMO)/truth.json ] || $(CX) simulate --customers 10000 --seed 42 --out $(DEMO)
+
+report: demo ## Run the notebooks on the demo data and write the HTML report under reports/
+	$(CX) run --data $(DEMO)
+
+chromium: ## Install Debian's chromium for the report test, if missing
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+
+test: setup chromium ## Run the test suite (library, CLI, notebooks through papermill, report in Chromium)
+	$(PY) -m pytest
+
+bench: setup ## Measure speed and memory; figures go to benchmarks/RESULTS.md
+	$(PY) benchmarks/run_all.py
+
+clean: ## Remove generated data, reports and the virtual environment
+	rm -rf $(VENV) $(DEMO) reports/2* reports/latest.html reports/index.html

@@ -1,0 +1,1 @@
+"""Subcommands of ``cx``: each module has HELP, add_arguments(parser) and main(args) -> exit code."""

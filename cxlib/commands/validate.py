@@ -1,0 +1,34 @@
+"""cx validate: load and check a data set, print the accounting and the first rejects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HELP = "Validate a data set against the contract; exit 0 if it loads, 1 with --strict and any reject, 2 on a structural error."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("path", type=Path, help="folder with customers.* and interactions.*, or a DuckDB file")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when any row is rejected")
+    parser.add_argument("--rejects", type=Path, default=Path("rejects.csv"), help="where to write rejected rows (default rejects.csv)")
+    parser.add_argument("--show", type=int, default=10, help="how many rejects to print (default 10)")
+
+
+def main(args) -> int:
+    import cxlib
+
+    with cxlib.load(args.path, rejects_path=args.rejects) as data:
+        for line in data.report.lines():
+            print(line)
+        total = data.report.total_rejected
+        if total:
+            print(f"\n{total:,} rejected row(s), every problem written to {args.rejects}; the first:")
+            first = data.rejects.head(args.show)
+            for r in first.itertuples(index=False):
+                print(f"  {r.file} row {r.row}, column {r.column!r}: {r.reason} (value {r.value!r})")
+            if args.strict:
+                print("strict: rejected rows make this a failure")
+                return 1
+        else:
+            print("\nno rejected rows")
+    return 0

@@ -1,0 +1,21 @@
+"""Paths and defaults: the one place that knows where things are and what the defaults are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
+DATA_DIR = PROJECT_DIR / "data"
+DEMO_DIR = DATA_DIR / "demo"
+REPORTS_DIR = PROJECT_DIR / "reports"
+
+#: Definitions of design.md; every one is a parameter wherever it is used.
+WINDOW_DAYS = 90  # trailing window for bad-experience counts
+RESOLUTION_DAYS = 3  # calendar days after a bad experience in which a resolved contact counts
+HORIZON_DAYS = 90  # horizon of the "leave after a bad experience" claims
+
+#: The demo data set: what `make report` generates when data/demo/ is missing.
+DEMO_CUSTOMERS = 10_000
+DEMO_SEED = 42

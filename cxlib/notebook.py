@@ -1,0 +1,46 @@
+"""What every notebook does first: display settings and opening the data.
+
+Kept here so the notebooks stay thin and do it the same way.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+import cxlib
+from cxlib.config import DEMO_DIR
+
+
+def setup() -> None:
+    """Figures sized for a laptop screen, PNG embedded in the report, readable tables."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 96, "savefig.bbox": "tight"})
+    pd.set_option("display.max_rows", 60)
+    pd.set_option("display.width", 120)
+    try:  # inline backend only inside a kernel
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except ImportError:  # pragma: no cover
+        matplotlib.use("Agg")
+
+
+def open_data(path: str = "", *, as_of: str = "") -> cxlib.Dataset:
+    """Load ``path`` (empty: the demo data set, generated if missing), censored at ``as_of``."""
+    if not path:
+        from cxlib.runner import ensure_demo
+
+        path = ensure_demo(DEMO_DIR)
+    return cxlib.load(path, as_of=as_of or None)
+
+
+def load_summary(data: cxlib.Dataset) -> pd.DataFrame:
+    """Read, accepted and rejected rows per file: the accounting of the load."""
+    r = data.report
+    return pd.DataFrame(
+        [(t, r.files[t], r.read[t], r.accepted[t], r.rejected[t]) for t in r.read],
+        columns=["table", "file", "read", "accepted", "rejected"],
+    )
