@@ -329,26 +329,22 @@ def _raw_relation(con, table: str, location, kind: str) -> list[str]:
         source = f"read_parquet('{_sql_path(location)}', file_row_number = true)"
         row_expr = "file_row_number + 2"
     else:
-        try:
-            con.execute(f"ATTACH '{_sql_path(location)}' AS src (READ_ONLY)")
-        except duckdb.Error as exc:
-            raise DataError(f"unreadable DuckDB database: {str(exc).splitlines()[0]}", file=location) from exc
+        if not any(r[0] == "src" for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()):
+            try:
+                con.execute(f"ATTACH '{_sql_path(location)}' AS src (READ_ONLY)")
+            except duckdb.Error as exc:
+                raise DataError(f"unreadable DuckDB database: {str(exc).splitlines()[0]}", file=location) from exc
         try:
             names = [r[0] for r in con.execute(f"DESCRIBE src.{table}").fetchall()]
         except duckdb.Error as exc:
             raise DataError(f"no table named {table} in the database", file=location) from exc
-        finally:
-            con.execute("DETACH src")
-        con.execute(f"ATTACH '{_sql_path(location)}' AS src (READ_ONLY)")
         source = f"src.{table}"
-        row_expr = "r.rowid + 2"
+        row_expr = "rowid + 2"
     ignored = _check_header(table, location, names)
     select = ", ".join(
         f'CAST("{c}" AS VARCHAR) AS "{c}"' if c in names else f'NULL::VARCHAR AS "{c}"' for c in COLUMNS[table]
     )
     con.execute(f"CREATE TABLE raw_{table} AS SELECT {row_expr} AS _row, {select} FROM {source}")
-    if kind == "duckdb":
-        con.execute("DETACH src")
     return ignored
 
 
@@ -659,6 +655,8 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
             con.execute(f"DROP TABLE raw_{table}")
         for table in TABLES:
             con.execute(f"DROP TABLE checked_{table}")
+        if any(kind == "duckdb" for kind, _ in sources.values()):
+            con.execute("DETACH src")
         report = LoadReport(files, read, accepted, rejected, {t: v for t, v in ignored.items() if v})
     except BaseException:
         con.close()

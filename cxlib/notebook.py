@@ -43,4 +43,4 @@ def load_summary(data: cxlib.Dataset) -> pd.DataFrame:
     return pd.DataFrame(
         [(t, r.files[t], r.read[t], r.accepted[t], r.rejected[t]) for t in r.read],
         columns=["table", "file", "read", "accepted", "rejected"],
-    )
+    ).set_index("table")

@@ -33,4 +33,4 @@ def rate_table(frame: pd.DataFrame, *, rate: str, n: str, keys, label: str) -> p
     out = frame[keys].copy()
     out[n] = frame[n].map("{:,}".format)
     out[label] = [pct_interval(v, lo, hi) for v, lo, hi in zip(frame[rate], frame["ci_low"], frame["ci_high"])]
-    return out.reset_index(drop=True)
+    return out.set_index(keys)

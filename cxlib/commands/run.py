@@ -22,6 +22,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--params", type=Path, default=None, help="YAML file of notebook parameters")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override one parameter (repeatable)")
     parser.add_argument("--out", type=Path, default=REPORTS_DIR, help="reports folder (default reports/)")
+    parser.add_argument("--notebook", action="append", type=Path, default=None, metavar="PATH", help="run this notebook instead of the suite (repeatable)")
     parser.add_argument("--progress", action="store_true", help="show papermill's progress bars")
 
 
@@ -29,7 +30,9 @@ def main(args) -> int:
     from cxlib.runner import run
 
     overrides = dict(_pair(p) for p in args.param)
-    result = run(args.data, params_file=args.params, overrides=overrides, out=args.out, progress=args.progress)
+    result = run(
+        args.data, params_file=args.params, overrides=overrides, out=args.out, notebooks=args.notebook, progress=args.progress
+    )
     print(f"report: {result.report}", file=sys.stdout)
     print(f"latest: {Path(args.out).resolve() / 'latest.html'}")
     return 0
