@@ -1,4 +1,4 @@
-"""Figures: each takes a tidy frame from :mod:`cxlib.metrics` and returns its Axes.
+"""Overview figures: each takes a tidy frame from :mod:`cxlib.metrics` and returns its Axes.
 
 Seaborn's conventions: data first, keyword-only options, ``ax=None`` last (the current Axes
 then). Every figure has a title, labelled axes and units; nothing is shown or saved here.
