@@ -246,7 +246,7 @@ def find_sources(path) -> dict[str, tuple[str, Path | str]]:
 
 
 # ---------------------------------------------------------------------------------------
-# Stage 1: raw text with file row numbers
+# Stage 1: read as text, parse and check each row in the same pass
 
 
 def _csv_header(file: Path) -> list[str]:
@@ -283,69 +283,71 @@ def _check_header(table: str, file, header: list[str]) -> list[str]:
     return [h for h in header if h not in COLUMNS[table]]
 
 
-def _raw_csv(con, table: str, file: Path) -> tuple[int, list[str]]:
-    """Read a CSV as text into raw_<table> with a _row column; return (lines rejected by the reader, ignored)."""
-    header = _csv_header(file)
-    ignored = _check_header(table, file, header)
-    columns = "{" + ", ".join(f"'{h}': 'VARCHAR'" for h in header) + "}"
-    try:
-        con.execute(
-            f"""CREATE TABLE raw_{table}_text AS SELECT * FROM read_csv(?, header = true, delim = ',', quote = '"',
-                escape = '"', columns = {columns}, auto_detect = false, null_padding = false, strict_mode = true,
-                store_rejects = true, rejects_table = 'reader_rejects_{table}', rejects_scan = 'reader_scans_{table}',
-                encoding = 'utf-8')""",
-            [str(file)],
-        )
-    except duckdb.Error as exc:
-        raise DataError(f"unreadable CSV: {str(exc).splitlines()[0]}", file=file) from exc
-    # Accepted line k (rowid, 0-based) sits after the reader's rejected lines that came before
-    # it. Rejected line j (1-based, in file order) had a_j = line_j - 2 - (j - 1) accepted
-    # rows before it; so row(k) = k + 2 + #{j : a_j <= k}. Computed as a join on a small table.
-    con.execute(
-        f"""CREATE TEMP TABLE shift_{table} AS
-            SELECT line - 2 - (row_number() OVER (ORDER BY line) - 1) AS before, row_number() OVER (ORDER BY line) AS n
-            FROM (SELECT DISTINCT line FROM reader_rejects_{table})"""
+def _text_columns(table: str, present) -> str:
+    """Every contract column as text; absent optional columns as NULL."""
+    return ", ".join(
+        f'CAST("{c}" AS VARCHAR) AS "{c}"' if c in present else f'NULL::VARCHAR AS "{c}"' for c in COLUMNS[table]
     )
-    n_reader_rejects = con.execute(f"SELECT count(*) FROM shift_{table}").fetchall()[0][0]
-    if n_reader_rejects == 0:
-        row_expr = "r.rowid + 2"
-        join = ""
-    else:
-        row_expr = "r.rowid + 2 + coalesce(s.n, 0)"
-        join = f"ASOF LEFT JOIN shift_{table} s ON r.rowid >= s.before"
-    select = ", ".join(f'r."{c}"' if c in header else f'NULL::VARCHAR AS "{c}"' for c in COLUMNS[table])
-    con.execute(f"CREATE TABLE raw_{table} AS SELECT {row_expr} AS _row, {select} FROM raw_{table}_text r {join}")
-    con.execute(f"DROP TABLE raw_{table}_text")
-    return n_reader_rejects, ignored
 
 
-def _raw_relation(con, table: str, location, kind: str) -> list[str]:
-    """Parquet or a DuckDB table: read as text into raw_<table>; return ignored columns."""
+def _source(con, table: str, kind: str, location) -> tuple[str, list[str]]:
+    """SQL of a relation with ``_row`` and every contract column as text; the ignored columns.
+
+    ``_row`` is the row as in the file (header = row 1). For CSV it comes from
+    ``row_number() OVER ()``, which DuckDB computes in file order while streaming; lines the
+    reader itself rejects are accounted for afterwards (:func:`_shift_rows`).
+    """
+    if kind == "csv":
+        header = _csv_header(location)
+        ignored = _check_header(table, location, header)
+        columns = "{" + ", ".join(f"'{h}': 'VARCHAR'" for h in header) + "}"
+        scan = (
+            f"read_csv('{_sql_path(location)}', header = true, delim = ',', quote = '\"', escape = '\"', "
+            f"columns = {columns}, auto_detect = false, null_padding = false, strict_mode = true, "
+            f"store_rejects = true, rejects_table = 'reader_rejects_{table}', rejects_scan = 'reader_scans_{table}')"
+        )
+        return f"SELECT row_number() OVER () + 1 AS _row, {_text_columns(table, header)} FROM {scan}", ignored
     if kind == "parquet":
         try:
             names = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(location)]).fetchall()]
         except duckdb.Error as exc:
             raise DataError(f"unreadable Parquet file: {str(exc).splitlines()[0]}", file=location) from exc
-        source = f"read_parquet('{_sql_path(location)}', file_row_number = true)"
-        row_expr = "file_row_number + 2"
-    else:
-        if not any(r[0] == "src" for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()):
-            try:
-                con.execute(f"ATTACH '{_sql_path(location)}' AS src (READ_ONLY)")
-            except duckdb.Error as exc:
-                raise DataError(f"unreadable DuckDB database: {str(exc).splitlines()[0]}", file=location) from exc
+        ignored = _check_header(table, location, names)
+        scan = f"read_parquet('{_sql_path(location)}', file_row_number = true)"
+        return f"SELECT file_row_number + 2 AS _row, {_text_columns(table, names)} FROM {scan}", ignored
+    attached = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+    if "src" not in attached:
         try:
-            names = [r[0] for r in con.execute(f"DESCRIBE src.{table}").fetchall()]
+            con.execute(f"ATTACH '{_sql_path(location)}' AS src (READ_ONLY)")
         except duckdb.Error as exc:
-            raise DataError(f"no table named {table} in the database", file=location) from exc
-        source = f"src.{table}"
-        row_expr = "rowid + 2"
+            raise DataError(f"unreadable DuckDB database: {str(exc).splitlines()[0]}", file=location) from exc
+    try:
+        names = [r[0] for r in con.execute(f"DESCRIBE src.{table}").fetchall()]
+    except duckdb.Error as exc:
+        raise DataError(f"no table named {table} in the database", file=location) from exc
     ignored = _check_header(table, location, names)
-    select = ", ".join(
-        f'CAST("{c}" AS VARCHAR) AS "{c}"' if c in names else f'NULL::VARCHAR AS "{c}"' for c in COLUMNS[table]
-    )
-    con.execute(f"CREATE TABLE raw_{table} AS SELECT {row_expr} AS _row, {select} FROM {source}")
-    return ignored
+    return f"SELECT rowid + 2 AS _row, {_text_columns(table, names)} FROM src.{table}", ignored
+
+
+def _shift_rows(con, table: str) -> int:
+    """Move row numbers past the lines the CSV reader rejected; return how many it rejected.
+
+    Rejected line j (1-based, in file order) had a_j = line_j - 2 - (j - 1) accepted rows
+    before it; accepted row k (0-based) is then row k + 2 + #{j : a_j <= k}.
+    """
+    n = con.execute(f"SELECT count(DISTINCT line) FROM reader_rejects_{table}").fetchall()[0][0]
+    if n:
+        con.execute(
+            f"""CREATE TEMP TABLE shift_{table} AS
+                SELECT line - 2 - (row_number() OVER (ORDER BY line) - 1) AS before, row_number() OVER (ORDER BY line) AS n
+                FROM (SELECT DISTINCT line FROM reader_rejects_{table})"""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TABLE staged_{table} AS
+                SELECT s.* REPLACE (s._row + coalesce(h.n, 0) AS _row)
+                FROM staged_{table} s ASOF LEFT JOIN shift_{table} h ON s._row - 2 >= h.before"""
+        )
+    return n
 
 
 def _sql_path(path) -> str:
@@ -353,13 +355,14 @@ def _sql_path(path) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Stage 2: the rules of the contract, one problem per broken rule
+# The rules of the contract: a condition and a reason each
 
 
-def _problem(condition: str, column: str, reason: str) -> str:
+def _problem(condition: str, column: str, reason: str, value: str | None = None) -> str:
     """A SQL struct (column, value, reason) where ``condition`` holds, else NULL."""
+    value = value or f'r."{column}"'
     return (
-        f"CASE WHEN {condition} THEN {{'column': '{column}', 'value': r.\"{column}\", "
+        f"CASE WHEN {condition} THEN {{'column': '{column}', 'value': CAST({value} AS VARCHAR), "
         f"'reason': {reason}}} END"
     )
 
@@ -408,172 +411,151 @@ def _bad_number(column: str, *, low: float | None = None, high: float | None = N
     return condition, f"'not {what}'"
 
 
-def _customer_checks() -> list[str]:
-    value_bad, value_reason = _bad_number("monthly_value", low=0)
-    checks = [
-        _problem(_missing("customer_id"), "customer_id", "'required value is missing'"),
-        _problem(_missing("signup_at"), "signup_at", "'required value is missing'"),
-        _problem(_bad_timestamp("signup_at"), "signup_at", "'unparsable timestamp'"),
-        _problem(_bad_timestamp("churned_at"), "churned_at", "'unparsable timestamp'"),
-        _problem(
-            f"{_timestamp('churned_at')} < {_timestamp('signup_at')}",
-            "churned_at",
-            f"'churned before signup_at (' || {_text('signup_at')} || ')'",
-        ),
-        _problem(_missing("monthly_value"), "monthly_value", "'required value is missing'"),
-        _problem(value_bad, "monthly_value", value_reason),
-        _problem(
-            "d.first_row IS NOT NULL AND r._row > d.first_row",
-            "customer_id",
-            "'duplicate customer_id (first at row ' || d.first_row || ')'",
-        ),
-    ]
-    return checks
-
-
-def _interaction_checks() -> list[str]:
-    service = f"{_code('kind')} = 'service'"
-    csat_bad, csat_reason = _bad_number("csat", low=1, high=5, integer=True)
-    nps_bad, nps_reason = _bad_number("nps", low=0, high=10, integer=True)
-    frm_bad, frm_reason = _bad_number("first_response_minutes", low=0)
-    cost_bad, cost_reason = _bad_number("cost", low=0)
-    bools = ", ".join(f"'{w}'" for w in TRUE_WORDS + FALSE_WORDS)
-    at = _timestamp("at")
-    checks = [
-        _problem(_missing("interaction_id"), "interaction_id", "'required value is missing'"),
-        _problem(
-            "d.first_row IS NOT NULL AND r._row > d.first_row",
-            "interaction_id",
-            "'duplicate interaction_id (first at row ' || d.first_row || ')'",
-        ),
-        _problem(_missing("customer_id"), "customer_id", "'required value is missing'"),
-        _problem(
-            f"{_text('customer_id')} IS NOT NULL AND c.customer_id IS NULL AND rc.first_row IS NULL",
-            "customer_id",
-            "'unknown customer_id: not in the customers file'",
-        ),
-        _problem(
-            f"c.customer_id IS NULL AND rc.first_row IS NOT NULL",
-            "customer_id",
-            "'customer_id was rejected in the customers file (row ' || rc.first_row || ')'",
-        ),
-        _problem(_missing("at"), "at", "'required value is missing'"),
-        _problem(_bad_timestamp("at"), "at", "'unparsable timestamp'"),
-        _problem(
-            f"{at} < c.signup_at",
-            "at",
-            "'before the customer''s signup_at (' || strftime(c.signup_at, '%Y-%m-%dT%H:%M:%SZ') || ')'",
-        ),
-        _problem(
-            f"{at} > c.churned_at",
-            "at",
-            "'after the customer churned (' || strftime(c.churned_at, '%Y-%m-%dT%H:%M:%SZ') || ')'",
-        ),
-        _problem(_missing("kind"), "kind", "'required value is missing'"),
-        _problem(
-            f"{_code('kind')} NOT IN ('experience', 'service')",
-            "kind",
-            "'not one of experience, service'",
-        ),
-        _problem(_missing("channel"), "channel", "'required value is missing'"),
-        _problem(_missing("touchpoint"), "touchpoint", "'required value is missing'"),
-        _problem(_missing("outcome"), "outcome", "'required value is missing'"),
-        _problem(
-            f"{_code('outcome')} NOT IN ('good', 'neutral', 'bad')",
-            "outcome",
-            "'not one of good, neutral, bad'",
-        ),
-        _problem(
-            f"{_code('resolved')} IS NOT NULL AND {_code('resolved')} NOT IN ({bools})",
-            "resolved",
-            "'not a boolean (true/false)'",
-        ),
-        _problem(
+def _row_checks(table: str) -> list[tuple[str, str, str]]:
+    """(condition, column, reason) of every rule that one row can break on its own."""
+    required = [(_missing(c), c, "'required value is missing'") for c, req in COLUMNS[table].items() if req and c != "churned_at"]
+    if table == "customers":
+        return required + [
+            (_bad_timestamp("signup_at"), "signup_at", "'unparsable timestamp'"),
+            (_bad_timestamp("churned_at"), "churned_at", "'unparsable timestamp'"),
+            (
+                f"{_timestamp('churned_at')} < {_timestamp('signup_at')}",
+                "churned_at",
+                f"'churned before signup_at (' || {_text('signup_at')} || ')'",
+            ),
+            (*_bad_number("monthly_value", low=0)[:1], "monthly_value", _bad_number("monthly_value", low=0)[1]),
+        ]
+    words = ", ".join(f"'{w}'" for w in TRUE_WORDS + FALSE_WORDS)
+    return required + [
+        (_bad_timestamp("at"), "at", "'unparsable timestamp'"),
+        (f"{_code('kind')} NOT IN ('experience', 'service')", "kind", "'not one of experience, service'"),
+        (f"{_code('outcome')} NOT IN ('good', 'neutral', 'bad')", "outcome", "'not one of good, neutral, bad'"),
+        (f"{_code('resolved')} NOT IN ({words})", "resolved", "'not a boolean (true/false)'"),
+        (
             f"{_code('resolved')} IS NOT NULL AND {_code('kind')} = 'experience'",
             "resolved",
             "'set on an experience row: resolved is for service rows'",
         ),
-        _problem(csat_bad, "csat", csat_reason),
-        _problem(nps_bad, "nps", nps_reason),
-        _problem(frm_bad, "first_response_minutes", frm_reason),
-        _problem(
-            f"{_text('first_response_minutes')} IS NOT NULL AND NOT ({service})",
+        (*_bad_number("csat", low=1, high=5, integer=True)[:1], "csat", _bad_number("csat", low=1, high=5, integer=True)[1]),
+        (*_bad_number("nps", low=0, high=10, integer=True)[:1], "nps", _bad_number("nps", low=0, high=10, integer=True)[1]),
+        (
+            *_bad_number("first_response_minutes", low=0)[:1],
+            "first_response_minutes",
+            _bad_number("first_response_minutes", low=0)[1],
+        ),
+        (
+            f"{_text('first_response_minutes')} IS NOT NULL AND {_code('kind')} = 'experience'",
             "first_response_minutes",
             "'set on an experience row: first_response_minutes is for service rows'",
         ),
-        _problem(cost_bad, "cost", cost_reason),
+        (*_bad_number("cost", low=0)[:1], "cost", _bad_number("cost", low=0)[1]),
     ]
-    return checks
 
 
-def _checked(con, table: str, file_label: str) -> None:
-    """Create checked_<table>: typed columns plus the list of problems of each row."""
-    f = file_label.replace("'", "''")
+def _typed_columns(table: str) -> str:
     if table == "customers":
-        con.execute(
-            """CREATE TEMP TABLE dup_customers AS SELECT nullif(trim(customer_id), '') AS id, min(_row) AS first_row
-               FROM raw_customers GROUP BY 1 HAVING count(*) > 1 AND id IS NOT NULL"""
-        )
-        problems = ", ".join(_customer_checks())
-        con.execute(
-            f"""CREATE TABLE checked_customers AS
-            SELECT r._row,
-                   {_text('customer_id')} AS customer_id,
-                   {_timestamp('signup_at')} AS signup_at,
-                   {_timestamp('churned_at')} AS churned_at,
-                   coalesce({_text('segment')}, 'all') AS segment,
-                   {_number('monthly_value')} AS monthly_value,
-                   list_filter([{problems}], lambda p: p IS NOT NULL) AS problems
-            FROM raw_customers r LEFT JOIN dup_customers d ON {_text('customer_id')} = d.id"""
-        )
-    else:
-        con.execute(
-            """CREATE TEMP TABLE dup_interactions AS SELECT nullif(trim(interaction_id), '') AS id, min(_row) AS first_row
-               FROM raw_interactions GROUP BY 1 HAVING count(*) > 1 AND id IS NOT NULL"""
-        )
-        # Customers rejected in their own file: their interactions are set aside with that reason.
-        con.execute(
-            """CREATE TEMP TABLE rejected_customer_ids AS SELECT customer_id, min(_row) AS first_row
-               FROM checked_customers WHERE len(problems) > 0 AND customer_id IS NOT NULL
-                 AND customer_id NOT IN (SELECT customer_id FROM customers) GROUP BY 1"""
-        )
-        problems = ", ".join(_interaction_checks())
-        resolved = (
-            f"CASE WHEN {_code('resolved')} IN ({', '.join(repr(w) for w in TRUE_WORDS)}) THEN true "
-            f"WHEN {_code('resolved')} IN ({', '.join(repr(w) for w in FALSE_WORDS)}) THEN false END"
-        )
-        con.execute(
-            f"""CREATE TABLE checked_interactions AS
-            SELECT r._row,
-                   {_text('interaction_id')} AS interaction_id,
-                   {_text('customer_id')} AS customer_id,
-                   {_timestamp('at')} AS at,
-                   {_code('kind')} AS kind,
-                   {_code('channel')} AS channel,
-                   {_code('touchpoint')} AS touchpoint,
-                   {_code('outcome')} AS outcome,
-                   {resolved} AS resolved,
-                   CAST({_number('csat')} AS TINYINT) AS csat,
-                   CAST({_number('nps')} AS TINYINT) AS nps,
-                   {_number('first_response_minutes')} AS first_response_minutes,
-                   {_number('cost')} AS cost,
-                   list_filter([{problems}], lambda p: p IS NOT NULL) AS problems
-            FROM raw_interactions r
-            LEFT JOIN dup_interactions d ON {_text('interaction_id')} = d.id
-            LEFT JOIN customers c ON {_text('customer_id')} = c.customer_id
-            LEFT JOIN rejected_customer_ids rc ON {_text('customer_id')} = rc.customer_id"""
-        )
-    # Stage 3: split. Problems of rejected rows go to `rejects`, one line each.
+        return f"""{_text('customer_id')} AS customer_id, {_timestamp('signup_at')} AS signup_at,
+                   {_timestamp('churned_at')} AS churned_at, coalesce({_text('segment')}, 'all') AS segment,
+                   {_number('monthly_value')} AS monthly_value"""
+    true_words = ", ".join(f"'{w}'" for w in TRUE_WORDS)
+    false_words = ", ".join(f"'{w}'" for w in FALSE_WORDS)
+    return f"""{_text('interaction_id')} AS interaction_id, {_text('customer_id')} AS customer_id,
+               {_timestamp('at')} AS "at", {_code('kind')} AS kind, {_code('channel')} AS channel,
+               {_code('touchpoint')} AS touchpoint, {_code('outcome')} AS outcome,
+               CASE WHEN {_code('resolved')} IN ({true_words}) THEN true
+                    WHEN {_code('resolved')} IN ({false_words}) THEN false END AS resolved,
+               CAST(round({_number('csat')}) AS TINYINT) AS csat, CAST(round({_number('nps')}) AS TINYINT) AS nps,
+               {_number('first_response_minutes')} AS first_response_minutes, {_number('cost')} AS cost"""
+
+
+def _stage(con, table: str, source_sql: str) -> None:
+    """staged_<table>: _row, the typed columns, and the list of problems of a failing row.
+
+    The conditions are evaluated once per row; the list of problems is built only for the
+    rows that break a rule (CASE evaluates its branch on those rows alone).
+    """
+    checks = _row_checks(table)
+    # TRY_CAST of a bad value is NULL: every condition is wrapped so NULL counts as "no problem".
+    any_bad = " OR ".join(f"coalesce({c}, false)" for c, _, _ in checks)
+    problems = ", ".join(_problem(f"coalesce({c}, false)", col, reason) for c, col, reason in checks)
+    con.execute(
+        f"""CREATE TABLE staged_{table} AS
+            SELECT r._row, {_typed_columns(table)},
+                   CASE WHEN {any_bad} THEN list_filter([{problems}], lambda p: p IS NOT NULL) END AS problems
+            FROM ({source_sql}) r"""
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Stage 2: rules across rows, on the typed table; then the split
+
+
+def _relational_problems(con, table: str, label: str) -> None:
+    """Duplicates, and for interactions their customer: only the offending rows come back."""
+    f = label.replace("'", "''")
+    key = "customer_id" if table == "customers" else "interaction_id"
+    con.execute(
+        f"""CREATE TEMP TABLE dup_{table} AS SELECT {key} AS id, min(_row) AS first_row
+            FROM staged_{table} WHERE {key} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"""
+    )
+    con.execute(
+        f"""INSERT INTO rejects SELECT '{f}', s._row, '{key}', s.{key},
+                'duplicate {key} (first at row ' || d.first_row || ')'
+            FROM staged_{table} s JOIN dup_{table} d ON s.{key} = d.id WHERE s._row > d.first_row"""
+    )
+    if table == "customers":
+        return
+    stamp = "strftime({}, '%Y-%m-%dT%H:%M:%SZ')"
+    con.execute(
+        f"""INSERT INTO rejects
+            SELECT '{f}', _row, p.column, p.value, p.reason FROM (
+                SELECT s._row, unnest(list_filter([
+                    CASE WHEN c.customer_id IS NULL AND rc.first_row IS NULL THEN
+                        {{'column': 'customer_id', 'value': s.customer_id,
+                          'reason': 'unknown customer_id: not in the customers file'}} END,
+                    CASE WHEN c.customer_id IS NULL AND rc.first_row IS NOT NULL THEN
+                        {{'column': 'customer_id', 'value': s.customer_id,
+                          'reason': 'customer_id was rejected in the customers file (row ' || rc.first_row || ')'}} END,
+                    CASE WHEN s."at" < c.signup_at THEN
+                        {{'column': 'at', 'value': {stamp.format('s."at"')},
+                          'reason': 'before the customer''s signup_at (' || {stamp.format('c.signup_at')} || ')'}} END,
+                    CASE WHEN s."at" > c.churned_at THEN
+                        {{'column': 'at', 'value': {stamp.format('s."at"')},
+                          'reason': 'after the customer churned (' || {stamp.format('c.churned_at')} || ')'}} END
+                ], lambda p: p IS NOT NULL)) AS p
+                FROM staged_interactions s
+                LEFT JOIN customers c ON s.customer_id = c.customer_id
+                LEFT JOIN rejected_customer_ids rc ON s.customer_id = rc.customer_id
+                WHERE s.customer_id IS NOT NULL
+                  AND (c.customer_id IS NULL OR s."at" < c.signup_at OR s."at" > c.churned_at))"""
+    )
+
+
+def _split(con, table: str, label: str) -> None:
+    """Row problems to ``rejects``; rejected rows out of the staged table; the contract's view."""
+    f = label.replace("'", "''")
     con.execute(
         f"""INSERT INTO rejects SELECT '{f}', _row, p.column, p.value, p.reason
-            FROM (SELECT _row, unnest(problems) AS p FROM checked_{table} WHERE len(problems) > 0)"""
+            FROM (SELECT _row, unnest(problems) AS p FROM staged_{table} WHERE problems IS NOT NULL)"""
     )
+    if table == "customers":
+        # Interactions of a customer whose every row was rejected are set aside with that reason.
+        con.execute(
+            f"""CREATE TEMP TABLE rejected_customer_ids AS
+                SELECT customer_id, min(_row) AS first_row FROM staged_customers
+                WHERE customer_id IS NOT NULL AND _row IN (SELECT row FROM rejects WHERE file = '{f}')
+                  AND customer_id NOT IN (
+                      SELECT customer_id FROM staged_customers WHERE customer_id IS NOT NULL
+                        AND _row NOT IN (SELECT row FROM rejects WHERE file = '{f}'))
+                GROUP BY 1"""
+        )
+    con.execute(f"DELETE FROM staged_{table} WHERE _row IN (SELECT row FROM rejects WHERE file = '{f}')")
     columns = ", ".join(f'"{c}"' for c in COLUMNS[table])
-    con.execute(f"CREATE TABLE {table} AS SELECT {columns} FROM checked_{table} WHERE len(problems) = 0 ORDER BY _row")
+    con.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM staged_{table}")
 
 
 def _reader_rejects(con, table: str, file_label: str) -> None:
-    """The CSV reader's own rejects (a line with too few or too many fields, bad quoting)."""
+    """The CSV reader's own rejects (a line with too few or too many fields, bad quoting): one a line."""
     f = file_label.replace("'", "''")
     con.execute(
         f"""INSERT INTO rejects SELECT '{f}', line, coalesce(arg_min(column_name, column_idx), ''), any_value(csv_line),
@@ -625,25 +607,26 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{_sql_path(workdir / 'spill')}'")
         con.execute("SET preserve_insertion_order = true")
-        con.execute(
-            "CREATE TABLE rejects (file VARCHAR, row BIGINT, \"column\" VARCHAR, value VARCHAR, reason VARCHAR)"
-        )
+        con.execute('CREATE TABLE rejects (file VARCHAR, row BIGINT, "column" VARCHAR, value VARCHAR, reason VARCHAR)')
         files, read, accepted, rejected, ignored = {}, {}, {}, {}, {}
         for table in TABLES:
             kind, location = sources[table]
             label = f"{location}" if kind != "duckdb" else f"{location}:{table}"
             files[table] = label
+            source_sql, ignored[table] = _source(con, table, kind, location)
+            try:
+                _stage(con, table, source_sql)
+            except duckdb.Error as exc:
+                raise DataError(f"unreadable file: {str(exc).splitlines()[0]}", file=label) from exc
             reader_rejects = 0
             if kind == "csv":
-                reader_rejects, ignored[table] = _raw_csv(con, table, location)
+                reader_rejects = _shift_rows(con, table)
                 _reader_rejects(con, table, label)
-            else:
-                ignored[table] = _raw_relation(con, table, location, kind)
-            n_raw = con.execute(f"SELECT count(*) FROM raw_{table}").fetchall()[0][0]
-            if n_raw + reader_rejects == 0:
+            read[table] = con.execute(f"SELECT count(*) FROM staged_{table}").fetchall()[0][0] + reader_rejects
+            if read[table] == 0:
                 raise DataError("empty file: a header but no data rows", file=label, row=2)
-            _checked(con, table, label)
-            read[table] = n_raw + reader_rejects
+            _relational_problems(con, table, label)
+            _split(con, table, label)
             accepted[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             rejected[table] = con.execute(
                 "SELECT count(DISTINCT row) FROM rejects WHERE file = ?", [label]
@@ -652,9 +635,6 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
                 raise AssertionError(
                     f"{label}: accepted {accepted[table]} + rejected {rejected[table]} != read {read[table]}"
                 )
-            con.execute(f"DROP TABLE raw_{table}")
-        for table in TABLES:
-            con.execute(f"DROP TABLE checked_{table}")
         if any(kind == "duckdb" for kind, _ in sources.values()):
             con.execute("DETACH src")
         report = LoadReport(files, read, accepted, rejected, {t: v for t, v in ignored.items() if v})
@@ -666,9 +646,7 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
     if rejects_path is not None:
         data.write_rejects(rejects_path)
     if strict and report.total_rejected:
-        first = data.con.execute(
-            'SELECT file, row, "column", reason FROM rejects ORDER BY file, row LIMIT 1'
-        ).fetchall()[0]
+        first = data.con.execute('SELECT file, row, "column", reason FROM rejects ORDER BY file, row LIMIT 1').fetchall()[0]
         data.close()
         raise RejectedRowsError(
             f"{report.total_rejected} row(s) rejected in strict mode; first: {first[3]}",

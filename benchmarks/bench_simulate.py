@@ -1,0 +1,76 @@
+"""Time ``cxlib.simulate.write_dataset`` and measure its peak memory.
+
+Each case runs in a fresh subprocess, which reports its own peak RSS
+(``getrusage(RUSAGE_SELF).ru_maxrss`` at its end, the figure ``RUSAGE_CHILDREN`` would give
+for that one child). Prints one markdown table row per case::
+
+    python benchmarks/bench_simulate.py --customers 100000 1000000 --format csv parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+_CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {project!r})
+from cxlib.simulate import write_dataset
+t0 = time.perf_counter()
+truth = write_dataset({out!r}, {n}, seed=0, fmt={fmt!r})
+seconds = time.perf_counter() - t0
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"seconds": seconds, "interactions": truth["realised"]["interactions_total"], "peak_kb": peak_kb}}))
+"""
+
+HEADER = "| customers | format | interactions | seconds | peak MB | size MB |\n|---:|---|---:|---:|---:|---:|"
+
+
+def run_case(n: int, fmt: str) -> dict:
+    """Run one case in a subprocess; return its figures."""
+    with tempfile.TemporaryDirectory(prefix="bench_simulate_") as tmp:
+        code = _CHILD.format(project=str(PROJECT), out=tmp, n=n, fmt=fmt)
+        wall = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - wall
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir())
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    peak_kb = result["peak_kb"]  # kilobytes on Linux
+    return {"customers": n, "format": fmt, "interactions": result["interactions"],
+            "seconds": result["seconds"], "wall": wall, "peak_mb": peak_kb / 1024, "size_mb": size / 2**20}
+
+
+def row(r: dict) -> str:
+    return (f"| {r['customers']:,} | {r['format']} | {r['interactions']:,} | {r['seconds']:.1f} "
+            f"| {r['peak_mb']:.0f} | {r['size_mb']:.0f} |")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--format", nargs="+", choices=["csv", "parquet"], default=["csv", "parquet"])
+    parser.add_argument("--out", type=Path, default=None, help="also append the table to this markdown file")
+    args = parser.parse_args(argv)
+    cases = [(n, fmt) for n in args.customers for fmt in args.format]
+    lines = [f"write_dataset, Python {platform.python_version()}, {platform.machine()}", "", HEADER]
+    print("\n".join(lines), flush=True)
+    for n, fmt in cases:
+        line = row(run_case(n, fmt))
+        print(line, flush=True)
+        lines.append(line)
+    if args.out is not None:
+        with open(args.out, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
