@@ -509,6 +509,8 @@ class _Params:
     delay_cdf: np.ndarray
     csat_cdf: np.ndarray  # rows: good, neutral, bad, unresolved, resolved
     nps_cdf: np.ndarray  # rows: good, neutral, bad
+    after: _Params | None = None  # the intervention's parameters ...
+    from_day: int | None = None  # ... for experiences (and contacts) on or after this day
 
     @classmethod
     def build(cls, cfg: SimulationConfig) -> _Params:
@@ -652,17 +654,24 @@ def _draw_experiences(p: _Params, customers: dict, counts: np.ndarray, rng: np.r
     window = np.where(once, np.minimum(span, round(cfg.onboarding_window_days * SECONDS_PER_DAY)), span)
     at = signup + np.minimum((u_time * window).astype(np.int64), window - 1)
     channel = _pick(u_channel, p.tp_channel_cdf, tp)
-    bad = u_bad < p.bad[tp, channel]
-    outcome = np.where(bad, 2, np.where(u_good < cfg.p_good_if_not_bad, 0, 1))
     day = at // SECONDS_PER_DAY
     c_day = day + _pick(u_delay, p.delay_cdf)  # calendar days after the experience's day
     c_channel = _pick(u_cchannel, p.svc_cdf)
-    c_resolved = u_res < p.p_resolve[c_channel]
+    # Thresholds, not draws, change with an intervention: the uniforms are the same either way.
+    p_bad, p_contact, p_resolve = p.bad[tp, channel], np.full(len(cust), cfg.p_contact), p.p_resolve[c_channel]
+    if p.after is not None:
+        late, late_contact = day >= p.from_day, c_day >= p.from_day
+        p_bad = np.where(late, p.after.bad[tp, channel], p_bad)
+        p_contact = np.where(late, p.after.cfg.p_contact, p_contact)
+        p_resolve = np.where(late_contact, p.after.p_resolve[c_channel], p_resolve)
+    bad = u_bad < p_bad
+    outcome = np.where(bad, 2, np.where(u_good < cfg.p_good_if_not_bad, 0, 1))
+    c_resolved = u_res < p_resolve
     return {
         "cust": cust, "tp": tp, "at": at, "day": day, "channel": channel, "outcome": outcome,
         "csat": np.where(u_csat_has < cfg.csat_share_experience, 1 + _pick(u_csat, p.csat_cdf, outcome), 0),
         "nps": np.where(u_nps_has < cfg.nps_share_experience, _pick(u_nps, p.nps_cdf, outcome), -1),
-        "contact": bad & (u_contact < cfg.p_contact) & (c_day < cfg.days),
+        "contact": bad & (u_contact < p_contact) & (c_day < cfg.days),
         "c_day": c_day,
         "c_at": _contact_time(c_day, u_tod, signup),
         "c_channel": c_channel,
@@ -934,10 +943,49 @@ def _check_args(n_customers: int, chunk_size: int) -> None:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
 
 
+#: What an intervention may change: the thresholds its uniforms are compared with.
+INTERVENTION_FIELDS = ("touchpoints", "p_contact", "p_resolve")
+
+
+def _intervention_day(cfg: SimulationConfig, start) -> int:
+    """Day index (from the period's start) on which an intervention starts."""
+    if isinstance(start, (int, np.integer)):
+        day = int(start)
+    else:
+        moment = pd.Timestamp(start)
+        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+        day = int((moment - pd.Timestamp(cfg.start_datetime)).days)
+    if not 0 <= day <= cfg.days:
+        raise ValueError(f"intervention_from must fall inside the simulated period, got {start!r}")
+    return day
+
+
+def _with_intervention(p: _Params, intervention: SimulationConfig | None, start) -> _Params:
+    """Attach an intervention that applies from ``start``; it may change only INTERVENTION_FIELDS.
+
+    Touchpoints may differ only in their bad rates (rates and channels drive the draws).
+    """
+    if intervention is None:
+        if start is not None:
+            raise ValueError("intervention_from needs an intervention config")
+        return p
+    base, new = p.cfg.to_dict(), intervention.to_dict()
+    for key in set(base) | set(new):
+        if key not in INTERVENTION_FIELDS and base.get(key) != new.get(key):
+            raise ValueError(f"an intervention may change bad rates, p_contact and p_resolve only, not {key!r}")
+    for tp, spec in base["touchpoints"].items():
+        other = new["touchpoints"].get(tp, {})
+        if {k: v for k, v in spec.items() if k != "bad_rate"} != {k: v for k, v in other.items() if k != "bad_rate"}:
+            raise ValueError(f"an intervention may change touchpoint {tp!r}'s bad rate only")
+    p.after = _Params.build(intervention)
+    p.from_day = 0 if start is None else _intervention_day(p.cfg, start)
+    return p
+
+
 def _chunks(n_customers: int, seed: int, config: SimulationConfig | None,
-            chunk_size: int) -> Iterator[tuple[_Params, _Chunk]]:
+            chunk_size: int, intervention=None, intervention_from=None) -> Iterator[tuple[_Params, _Chunk]]:
     _check_args(n_customers, chunk_size)
-    p = _Params.build(config or SimulationConfig())
+    p = _with_intervention(_Params.build(config or SimulationConfig()), intervention, intervention_from)
     first_row = 0
     for index, first in enumerate(range(0, n_customers, chunk_size)):
         n = min(chunk_size, n_customers - first)
@@ -948,10 +996,11 @@ def _chunks(n_customers: int, seed: int, config: SimulationConfig | None,
 
 
 def simulate_tables(n_customers: int, *, seed: int = 0, config: SimulationConfig | None = None,
-                    chunk_size: int = 20_000, text_timestamps: bool = False) -> Iterator[tuple[pa.Table, pa.Table]]:
+                    chunk_size: int = 20_000, text_timestamps: bool = False, intervention=None,
+                    intervention_from=None) -> Iterator[tuple[pa.Table, pa.Table]]:
     """Like :func:`simulate`, as Arrow tables (timestamps as ISO text if ``text_timestamps``)."""
     dates = None
-    for p, chunk in _chunks(n_customers, seed, config, chunk_size):
+    for p, chunk in _chunks(n_customers, seed, config, chunk_size, intervention, intervention_from):
         if dates is None:
             dates = _date_table(p.cfg)
         yield _chunk_tables(p, chunk, text_timestamps, dates)
@@ -961,13 +1010,21 @@ _PANDAS_TYPES = {pa.bool_(): pd.BooleanDtype(), pa.int64(): pd.Int64Dtype()}
 
 
 def simulate(n_customers: int, *, seed: int = 0, config: SimulationConfig | None = None,
-             chunk_size: int = 20_000) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+             chunk_size: int = 20_000, intervention: SimulationConfig | None = None,
+             intervention_from=None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """Simulate ``n_customers``; yield ``(customers, interactions)`` per chunk of customers.
 
     Timestamps are ``datetime64[us, UTC]`` (NaT when missing), ``resolved`` is a nullable
     boolean, ``csat`` and ``nps`` nullable integers. Same seed, n and chunk_size: same data.
+
+    ``intervention`` (a config differing from ``config`` only in bad rates, ``p_contact``
+    and ``p_resolve``) applies to experiences on or after ``intervention_from`` (a date, or
+    a day index; default the start), and to contacts on or after it for resolution. With
+    the same seed, everything before that day is identical to the world without it, so the
+    customers active then are the same in both worlds: the comparison an ROI estimate needs.
     """
-    for customers, interactions in simulate_tables(n_customers, seed=seed, config=config, chunk_size=chunk_size):
+    for customers, interactions in simulate_tables(n_customers, seed=seed, config=config, chunk_size=chunk_size,
+                                                   intervention=intervention, intervention_from=intervention_from):
         yield (customers.to_pandas(types_mapper=_PANDAS_TYPES.get),
                interactions.to_pandas(types_mapper=_PANDAS_TYPES.get))
 
@@ -1020,13 +1077,15 @@ def _realised(chunk: _Chunk, p: _Params) -> dict:
 
 
 def write_dataset(out_dir, n_customers: int, *, seed: int = 0, config: SimulationConfig | None = None,
-                  fmt: str = "csv", chunk_size: int = 20_000, progress: bool = False) -> dict:
+                  fmt: str = "csv", chunk_size: int = 20_000, progress: bool = False,
+                  intervention: SimulationConfig | None = None, intervention_from=None) -> dict:
     """Write ``customers.<fmt>``, ``interactions.<fmt>`` and ``truth.json`` into ``out_dir``.
 
     ``fmt`` is ``"csv"`` (ISO 8601 ``...Z`` timestamps, empty field = missing) or
     ``"parquet"`` (``timestamp[us, UTC]``, nulls). Files are written chunk by chunk, so
     memory does not grow with ``n_customers``; same arguments give byte-identical files.
     Returns the truth dict (parameters and realised counts) also written to truth.json.
+    ``intervention`` and ``intervention_from`` as in :func:`simulate`; truth.json records them.
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
@@ -1046,7 +1105,7 @@ def write_dataset(out_dir, n_customers: int, *, seed: int = 0, config: Simulatio
         bar = tqdm(total=n_customers, unit="customer", desc="simulate")
     try:
         dates = _date_table(cfg)
-        for p, chunk in _chunks(n_customers, seed, cfg, chunk_size):
+        for p, chunk in _chunks(n_customers, seed, cfg, chunk_size, intervention, intervention_from):
             for s, table in zip(sinks, _chunk_tables(p, chunk, text, dates)):
                 s.write(table)
             for key, value in _realised(chunk, p).items():
@@ -1060,6 +1119,13 @@ def write_dataset(out_dir, n_customers: int, *, seed: int = 0, config: Simulatio
             bar.close()
     result = truth(cfg, n_customers=n_customers, seed=seed, chunk_size=chunk_size)
     result["format"] = fmt
+    if intervention is not None:
+        day = 0 if intervention_from is None else _intervention_day(cfg, intervention_from)
+        result["intervention"] = {
+            "from": _iso(cfg.start_datetime + timedelta(days=day)),
+            "from_day": day,
+            "config": intervention.to_dict(),
+        }
     result["realised"] = {
         "customers": totals.get("customers", 0),
         "churned": totals.get("churned", 0),

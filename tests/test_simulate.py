@@ -406,6 +406,39 @@ def test_experience_intervention_common_random_numbers():
             assert set(n.index) <= set(b.index)  # fewer bad experiences, fewer contacts
 
 
+def test_intervention_from_a_date_leaves_the_past_untouched(tmp_path):
+    """Before the intervention's day both worlds are the same row for row; after it they differ."""
+    cut = pd.Timestamp("2025-01-01", tz="UTC")
+    cfg = SimulationConfig()
+    better = cfg.with_p_resolve(0.95).with_bad_rate("delivery", 0.03)
+    base_c, base_i = frames(3_000, seed=9)
+    parts = list(simulate(3_000, seed=9, intervention=better, intervention_from="2025-01-01"))
+    new_c = pd.concat([c for c, _ in parts], ignore_index=True)
+    new_i = pd.concat([i for _, i in parts], ignore_index=True)
+    before = lambda f: f[f["at"] < cut].set_index("interaction_id").sort_index()  # noqa: E731
+    pd.testing.assert_frame_equal(before(base_i), before(new_i))
+    churned_before = base_c.churned_at < cut
+    pd.testing.assert_series_equal(base_c.churned_at[churned_before], new_c.churned_at[churned_before])
+    active_at_cut = (base_c.signup_at < cut) & ~churned_before
+    assert (active_at_cut == ((new_c.signup_at < cut) & ~(new_c.churned_at < cut))).all(), "same customers at the cut"
+    after = lambda f: f[f["at"] >= cut]  # noqa: E731
+    bad_delivery = lambda f: ((f.kind == "experience") & (f.outcome == "bad") & (f.touchpoint == "delivery")).sum()  # noqa: E731
+    assert bad_delivery(after(new_i)) < 0.5 * bad_delivery(after(base_i))
+    svc = lambda f: f[(f.kind == "service") & (f.touchpoint != "how_to")]  # noqa: E731
+    assert svc(after(new_i)).resolved.mean() > svc(after(base_i)).resolved.mean() + 0.1
+    assert new_c.churned_at.notna().sum() < base_c.churned_at.notna().sum()
+    written = write_dataset(tmp_path, 200, seed=1, intervention=better, intervention_from="2025-01-01")
+    assert written["intervention"]["from"] == "2025-01-01T00:00:00Z" and written["intervention"]["from_day"] == 366
+
+
+def test_intervention_may_change_thresholds_only():
+    cfg = SimulationConfig()
+    with pytest.raises(ValueError, match="may change bad rates, p_contact and p_resolve only"):
+        list(simulate(10, intervention=cfg.with_changes(base_monthly_churn={"consumer": 0.5})))
+    with pytest.raises(ValueError, match="inside the simulated period"):
+        list(simulate(10, intervention=cfg.with_p_resolve(0.9), intervention_from="2030-01-01"))
+
+
 # --------------------------------------------------------------------------- truth and config
 
 
