@@ -8,3 +8,18 @@ One module per area; everything is importable from ``cxlib.plots``.
 from cxlib.plots.overview import plot_bad_rate, plot_churn_by_segment, plot_interactions
 
 __all__ = ["plot_bad_rate", "plot_churn_by_segment", "plot_interactions"]
+
+from cxlib.plots.experience import plot_bad_rate_heatmap, plot_channel_consistency, plot_outcome_mix  # noqa: E402
+from cxlib.plots.journeys import plot_churn_paths, plot_transitions  # noqa: E402
+from cxlib.plots.service import plot_contact_causes, plot_follow_up, plot_service_metrics  # noqa: E402
+
+__all__ += [
+    "plot_bad_rate_heatmap",
+    "plot_channel_consistency",
+    "plot_churn_paths",
+    "plot_contact_causes",
+    "plot_follow_up",
+    "plot_outcome_mix",
+    "plot_service_metrics",
+    "plot_transitions",
+]

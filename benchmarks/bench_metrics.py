@@ -1,0 +1,153 @@
+"""Benchmark: the metrics step (cxlib.metrics) on simulated Parquet at 100,000 and 1,000,000 customers.
+
+    python benchmarks/bench_metrics.py [--customers 100000 1000000] [--out benchmarks/results/metrics.md]
+
+Each size runs in its own process (the data set is generated once with the simulator and
+reused from benchmarks/out/): ``cxlib.load``, then every metrics function of the overview
+notebook, timed one by one. Peak memory per step is the highest resident memory of the
+process sampled every 10 ms during the step (DuckDB runs in the process, so it counts);
+the process's overall peak comes from ``os.wait4``. The table is printed and written to
+``--out`` (replaced when it exists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import PYTHON, RESULTS_DIR, dataset, machine  # noqa: E402
+
+#: (step name, function name, keyword arguments): what the overview notebook computes.
+STEPS = [
+    ("csat by channel", "csat", {"by": "channel"}),
+    ("csat by month", "csat", {"by": "month"}),
+    ("nps by channel", "nps", {"by": "channel"}),
+    ("first response by channel", "first_response", {"by": "channel"}),
+    ("resolution rate by channel", "resolution_rate", {"by": "channel"}),
+    ("contact rate by month", "contact_rate", {"by": "month"}),
+    ("service metrics by month", "service_metrics", {"by": "month"}),
+    ("service metrics by channel", "service_metrics", {"by": "channel"}),
+    ("bad rate touchpoint × channel", "bad_rate", {"by": ("touchpoint", "channel")}),
+    ("outcome mix by touchpoint", "outcome_mix", {"by": "touchpoint"}),
+    ("contact causes", "contact_causes", {}),
+    ("bad-experience follow-up", "bad_experience_follow_up", {"by": "touchpoint"}),
+    ("channel consistency", "channel_consistency", {}),
+    ("journey transitions", "journey_transitions", {}),
+    ("churn paths", "churn_paths", {"steps": 3}),
+]
+
+
+class PeakSampler:
+    """Highest RSS (MB) of this process while the block runs, sampled in a thread."""
+
+    def __init__(self, interval: float = 0.01):
+        import psutil
+
+        self._proc = psutil.Process()
+        self.interval = interval
+        self.peak = 0.0
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss / 2**20)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self.peak = self._proc.memory_info().rss / 2**20
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss / 2**20)
+
+
+def child(path: str) -> None:
+    """Load, run every step, print one JSON line of (step, seconds, peak MB)."""
+    import cxlib
+    from cxlib import metrics
+
+    rows = []
+    with PeakSampler() as mem:
+        start = time.perf_counter()
+        data = cxlib.load(path)
+        rows.append(("load (cxlib.load, not in the total)", time.perf_counter() - start, mem.peak))
+    total = 0.0
+    with PeakSampler() as overall:
+        for name, function, kwargs in STEPS:
+            with PeakSampler() as mem:
+                start = time.perf_counter()
+                frame = getattr(metrics, function)(data, **kwargs)
+                seconds = time.perf_counter() - start
+            assert len(frame) > 0, name
+            total += seconds
+            rows.append((name, seconds, mem.peak))
+    rows.append(("total of the metrics steps", total, overall.peak))
+    data.close()
+    print(json.dumps(rows))
+
+
+def run(customers: int) -> tuple[list, float, int]:
+    """One size in a fresh process: its rows, the process's peak MB (wait4), interactions."""
+    import subprocess
+
+    path = dataset(customers, "parquet")
+    interactions = json.loads((path / "truth.json").read_text())["realised"]["interactions_total"]
+    proc = subprocess.Popen([PYTHON, __file__, "--child", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"metrics benchmark at {customers:,} customers failed:\n{err.decode()[-3000:]}")
+    return json.loads(out.decode().strip().splitlines()[-1]), usage.ru_maxrss / 1024, interactions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "metrics.md")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    table = ["| step | customers | seconds | peak MB |", "|---|---|---|---|"]
+    processes = []
+    for n in args.customers:
+        rows, process_peak, interactions = run(n)
+        for name, seconds, peak in rows:
+            table.append(f"| {name} | {n:,} | {seconds:.2f} | {peak:,.0f} |")
+        processes.append(f"- {n:,} customers ({interactions:,} interactions): peak RSS of the whole process "
+                         f"{process_peak:,.0f} MB (wait4)")
+        print(table[-1], flush=True)
+    lines = [
+        "## Metrics step (cxlib.metrics)",
+        "",
+        f"- machine: {machine()}",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC",
+        f"- command: `python benchmarks/bench_metrics.py {' '.join(sys.argv[1:])}`".rstrip(),
+        "",
+        *table,
+        "",
+        *processes,
+        "",
+        "Simulated Parquet, loaded with `cxlib.load` (DuckDB memory limit 3 GB, default). Each metrics "
+        "function timed alone on the loaded data set; peak MB is the highest RSS of the process sampled "
+        "during the step (it includes the loaded DuckDB database and Python).",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
