@@ -23,3 +23,7 @@ __all__ += [
     "plot_service_metrics",
     "plot_transitions",
 ]
+
+from cxlib.plots.churn import plot_claims, plot_cross_check, plot_hazard_ratios, plot_survival_curves  # noqa: E402
+
+__all__ += ["plot_claims", "plot_cross_check", "plot_hazard_ratios", "plot_survival_curves"]
