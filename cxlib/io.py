@@ -130,6 +130,18 @@ class Dataset:
         self._workdir = workdir
         self._frames: dict[str, pd.DataFrame] = {}
 
+    #: Which engine runs :meth:`query`; a Spark-backed data set says "spark".
+    engine = "duckdb"
+
+    def query(self, sql: str, params: dict | None = None) -> pd.DataFrame:
+        """Run one aggregation (DuckDB SQL over ``customers`` and ``interactions``) and return
+        its small result as a DataFrame. ``params`` bind ``$name`` placeholders.
+
+        Every heavy step of cxlib goes through this method, so the same query text can run
+        on another engine holding tables of the same names.
+        """
+        return self.con.execute(sql, params or {}).df()
+
     def _frame(self, table: str) -> pd.DataFrame:
         if table not in self._frames:
             self._frames[table] = self.con.table(table).df()
