@@ -27,3 +27,8 @@ __all__ += [
 from cxlib.plots.churn import plot_claims, plot_cross_check, plot_hazard_ratios, plot_survival_curves  # noqa: E402
 
 __all__ += ["plot_claims", "plot_cross_check", "plot_hazard_ratios", "plot_survival_curves"]
+
+from cxlib.plots.roi import plot_net_benefit  # noqa: E402
+
+__all__ += ["plot_net_benefit"]
+
