@@ -7,19 +7,27 @@ in-process DuckDB database, with the rejected rows and the accounting of the loa
 
 How it works, and why this way:
 
-1. **Raw, as text.** Every column is read as text (``all_varchar``) into a temporary
-   on-disk DuckDB database, so nothing is guessed (``00042`` stays ``00042``, ``NA`` stays
-   ``NA``) and the table's ``rowid`` keeps the order of the file. A CSV line the reader
-   cannot split into the header's columns is kept by DuckDB's ``store_rejects`` with its
-   line number; the row numbers of the accepted lines are shifted past those.
-2. **Checked in one SQL pass per table.** Each column is parsed with ``TRY_CAST`` and
-   every rule of the contract yields a problem (column, value, reason) where it fails.
-   Duplicates are found with one ``GROUP BY`` (the first occurrence is kept), customers of
-   interactions with one join.
-3. **Split.** Rows without a problem form the typed tables ``customers`` and
-   ``interactions``; every problem of the others goes to ``rejects`` with the file, the row
-   (header = row 1, first record = row 2, for CSV, Parquet and DuckDB tables alike), the
-   column, the value and the reason. ``accepted + rejected = read`` is checked, not hoped.
+1. **Parsed and checked in one streaming pass per table.** A CSV is read with every column
+   as text, so nothing is guessed (``00042`` stays ``00042``, ``NA`` stays ``NA``);
+   ``row_number() OVER ()``, which DuckDB computes in file order, gives each row its number.
+   Each column is parsed with ``TRY_CAST`` and every rule one row can break yields a
+   problem (column, value, reason); the list of problems is built only for rows that break
+   one. Parquet and DuckDB columns keep their own types (a stored timestamp is not turned
+   into text and parsed back) and meet the same rules. A CSV line the reader cannot split
+   into the header's columns is kept by DuckDB's ``store_rejects`` with its line number,
+   and the row numbers of the other lines are shifted past it.
+2. **Rules across rows on the typed table.** Duplicates come from one ``GROUP BY`` (the
+   first occurrence is kept), unknown customers and interactions outside a customer's life
+   from one join; both return only the offending rows.
+3. **Split.** Every problem goes to ``rejects`` with the file, the row (header = row 1,
+   first record = row 2, for CSV, Parquet and DuckDB tables alike), the column, the value
+   and the reason; the rejected rows are deleted from the typed tables (cheap: there are
+   few), and ``customers`` and ``interactions`` are views of the contract's columns.
+   ``accepted + rejected = read`` is checked, not hoped.
+
+The database is in memory, with a memory limit past which DuckDB spills to a temporary
+folder: a million customers load in about 2 GB, without the cost of compressing every row
+into a database file that is thrown away after the run.
 
 Timestamps are converted to UTC (a value with an offset is shifted, a naive value is taken
 as UTC) and stored as naive UTC ``TIMESTAMP``: one clock for every engine. Free-text codes
@@ -295,19 +303,24 @@ def _check_header(table: str, file, header: list[str]) -> list[str]:
     return [h for h in header if h not in COLUMNS[table]]
 
 
-def _text_columns(table: str, present) -> str:
-    """Every contract column as text; absent optional columns as NULL."""
-    return ", ".join(
-        f'CAST("{c}" AS VARCHAR) AS "{c}"' if c in present else f'NULL::VARCHAR AS "{c}"' for c in COLUMNS[table]
-    )
+def _columns(table: str, present, *, as_text: bool) -> str:
+    """Every contract column (as text for CSV, in its own type otherwise); absent ones as NULL."""
+    def one(c):
+        if c not in present:
+            return f'NULL::VARCHAR AS "{c}"'
+        return f'CAST("{c}" AS VARCHAR) AS "{c}"' if as_text else f'"{c}"'
+
+    return ", ".join(one(c) for c in COLUMNS[table])
 
 
-def _source(con, table: str, kind: str, location) -> tuple[str, list[str]]:
-    """SQL of a relation with ``_row`` and every contract column as text; the ignored columns.
+def _source(con, table: str, kind: str, location) -> tuple[str, list[str], dict[str, str]]:
+    """SQL of a relation with ``_row`` and every contract column; the ignored columns; their types.
 
     ``_row`` is the row as in the file (header = row 1). For CSV it comes from
     ``row_number() OVER ()``, which DuckDB computes in file order while streaming; lines the
-    reader itself rejects are accounted for afterwards (:func:`_shift_rows`).
+    reader itself rejects are accounted for afterwards (:func:`_shift_rows`). Parquet and
+    DuckDB columns keep their own types, so a typed timestamp is not turned into text and
+    parsed back.
     """
     if kind == "csv":
         header = _csv_header(location)
@@ -318,27 +331,30 @@ def _source(con, table: str, kind: str, location) -> tuple[str, list[str]]:
             f"columns = {columns}, auto_detect = false, null_padding = false, strict_mode = true, "
             f"store_rejects = true, rejects_table = 'reader_rejects_{table}', rejects_scan = 'reader_scans_{table}')"
         )
-        return f"SELECT row_number() OVER () + 1 AS _row, {_text_columns(table, header)} FROM {scan}", ignored
+        sql = f"SELECT row_number() OVER () + 1 AS _row, {_columns(table, header, as_text=True)} FROM {scan}"
+        return sql, ignored, {c: "VARCHAR" for c in COLUMNS[table]}
     if kind == "parquet":
         try:
-            names = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(location)]).fetchall()]
+            described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(location)]).fetchall()
         except duckdb.Error as exc:
             raise DataError(f"unreadable Parquet file: {str(exc).splitlines()[0]}", file=location) from exc
-        ignored = _check_header(table, location, names)
-        scan = f"read_parquet('{_sql_path(location)}', file_row_number = true)"
-        return f"SELECT file_row_number + 2 AS _row, {_text_columns(table, names)} FROM {scan}", ignored
-    attached = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
-    if "src" not in attached:
+        scan, row = f"read_parquet('{_sql_path(location)}', file_row_number = true)", "file_row_number + 2"
+    else:
+        attached = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        if "src" not in attached:
+            try:
+                con.execute(f"ATTACH '{_sql_path(location)}' AS src (READ_ONLY)")
+            except duckdb.Error as exc:
+                raise DataError(f"unreadable DuckDB database: {str(exc).splitlines()[0]}", file=location) from exc
         try:
-            con.execute(f"ATTACH '{_sql_path(location)}' AS src (READ_ONLY)")
+            described = con.execute(f"DESCRIBE src.{table}").fetchall()
         except duckdb.Error as exc:
-            raise DataError(f"unreadable DuckDB database: {str(exc).splitlines()[0]}", file=location) from exc
-    try:
-        names = [r[0] for r in con.execute(f"DESCRIBE src.{table}").fetchall()]
-    except duckdb.Error as exc:
-        raise DataError(f"no table named {table} in the database", file=location) from exc
-    ignored = _check_header(table, location, names)
-    return f"SELECT rowid + 2 AS _row, {_text_columns(table, names)} FROM src.{table}", ignored
+            raise DataError(f"no table named {table} in the database", file=location) from exc
+        scan, row = f"src.{table}", "rowid + 2"
+    types = {name: str(dtype) for name, dtype, *_ in described}
+    ignored = _check_header(table, location, list(types))
+    sql = f"SELECT {row} AS _row, {_columns(table, types, as_text=False)} FROM {scan}"
+    return sql, ignored, {c: types.get(c, "VARCHAR") for c in COLUMNS[table]}
 
 
 def _shift_rows(con, table: str) -> int:
@@ -379,120 +395,168 @@ def _problem(condition: str, column: str, reason: str, value: str | None = None)
     )
 
 
-def _text(column: str) -> str:
-    """Trimmed text, empty → NULL."""
-    return f"nullif(trim(r.\"{column}\"), '')"
+TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
+NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                "UBIGINT", "FLOAT", "DOUBLE", "REAL")
 
 
-def _code(column: str) -> str:
-    return f"lower({_text(column)})"
+class _Rules:
+    """SQL expressions of the contract's rules for columns of known source types.
 
+    A text column (every column of a CSV) is trimmed, parsed with ``TRY_CAST`` and checked;
+    a column a Parquet file or a DuckDB table already stores as a timestamp, a number or a
+    boolean is used as it is, without a round trip through text.
+    """
 
-def _missing(column: str) -> str:
-    return f"{_text(column)} IS NULL"
+    def __init__(self, types: dict[str, str]):
+        self.types = {c: t.upper() for c, t in types.items()}
 
+    def _kind(self, column: str) -> str:
+        t = self.types.get(column, "VARCHAR")
+        if "WITH TIME ZONE" in t or t.startswith("TIMESTAMPTZ"):
+            return "timestamptz"
+        if t.startswith(TIMESTAMP_TYPES):
+            return "timestamp"
+        if t.startswith("DECIMAL") or t in NUMBER_TYPES:
+            return "number"
+        if t == "BOOLEAN":
+            return "boolean"
+        return "text"
 
-def _timestamp(column: str) -> str:
-    return f"CAST(TRY_CAST({_text(column)} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    def raw(self, column: str) -> str:
+        return f'r."{column}"'
 
+    def text(self, column: str) -> str:
+        """Trimmed text, empty → NULL."""
+        if self._kind(column) == "text":
+            return f"nullif(trim({self.raw(column)}), '')"
+        return f"CAST({self.raw(column)} AS VARCHAR)"
 
-def _bad_timestamp(column: str) -> str:
-    return f"({_text(column)} IS NOT NULL AND TRY_CAST({_text(column)} AS TIMESTAMPTZ) IS NULL)"
+    def code(self, column: str) -> str:
+        return f"lower({self.text(column)})"
 
+    def missing(self, column: str) -> str:
+        return f"{self.text(column)} IS NULL" if self._kind(column) == "text" else f"{self.raw(column)} IS NULL"
 
-def _number(column: str) -> str:
-    return f"TRY_CAST({_text(column)} AS DOUBLE)"
+    def timestamp(self, column: str) -> str:
+        kind = self._kind(column)
+        if kind == "timestamp":
+            return f"CAST({self.raw(column)} AS TIMESTAMP)"
+        if kind == "timestamptz":  # via TIMESTAMPTZ (any precision); the session's zone is UTC
+            return f"CAST(CAST({self.raw(column)} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        return f"CAST(TRY_CAST({self.text(column)} AS TIMESTAMPTZ) AS TIMESTAMP)"
 
+    def bad_timestamp(self, column: str) -> str:
+        if self._kind(column) in ("timestamp", "timestamptz"):
+            return "false"
+        return f"({self.text(column)} IS NOT NULL AND TRY_CAST({self.text(column)} AS TIMESTAMPTZ) IS NULL)"
 
-def _bad_number(column: str, *, low: float | None = None, high: float | None = None, integer=False) -> tuple[str, str]:
-    """(condition, reason) for a present value that is not a finite number in its range."""
-    n = _number(column)
-    parts = [f"{n} IS NULL", f"NOT isfinite({n})"]
-    if low is not None:
-        parts.append(f"{n} < {low}")
-    if high is not None:
-        parts.append(f"{n} > {high}")
-    if integer:
-        parts.append(f"{n} <> round({n})")
-    what = "a whole number" if integer else "a number"
-    if low is not None and high is not None:
-        what += f" from {low:g} to {high:g}"
-    elif low is not None:
-        what += f" >= {low:g}"
-    condition = f"({_text(column)} IS NOT NULL AND ({' OR '.join(parts)}))"
-    return condition, f"'not {what}'"
+    def number(self, column: str) -> str:
+        if self._kind(column) == "number":
+            return f"CAST({self.raw(column)} AS DOUBLE)"
+        return f"TRY_CAST({self.text(column)} AS DOUBLE)"
 
+    def number_check(self, column: str, *, low=None, high=None, integer=False) -> tuple[str, str, str]:
+        """(condition, column, reason) for a present value that is not a finite number in range."""
+        n = self.number(column)
+        parts = [f"{n} IS NULL", f"NOT isfinite({n})"]
+        if low is not None:
+            parts.append(f"{n} < {low}")
+        if high is not None:
+            parts.append(f"{n} > {high}")
+        if integer:
+            parts.append(f"{n} <> round({n})")
+        what = "a whole number" if integer else "a number"
+        if low is not None and high is not None:
+            what += f" from {low:g} to {high:g}"
+        elif low is not None:
+            what += f" >= {low:g}"
+        return f"(NOT ({self.missing(column)}) AND ({' OR '.join(parts)}))", column, f"'not {what}'"
 
-def _row_checks(table: str) -> list[tuple[str, str, str]]:
-    """(condition, column, reason) of every rule that one row can break on its own."""
-    required = [(_missing(c), c, "'required value is missing'") for c, req in COLUMNS[table].items() if req and c != "churned_at"]
-    if table == "customers":
-        return required + [
-            (_bad_timestamp("signup_at"), "signup_at", "'unparsable timestamp'"),
-            (_bad_timestamp("churned_at"), "churned_at", "'unparsable timestamp'"),
-            (
-                f"{_timestamp('churned_at')} < {_timestamp('signup_at')}",
-                "churned_at",
-                f"'churned before signup_at (' || {_text('signup_at')} || ')'",
-            ),
-            (*_bad_number("monthly_value", low=0)[:1], "monthly_value", _bad_number("monthly_value", low=0)[1]),
+    def boolean(self, column: str) -> str:
+        if self._kind(column) == "boolean":
+            return self.raw(column)
+        true_words = ", ".join(f"'{w}'" for w in TRUE_WORDS)
+        false_words = ", ".join(f"'{w}'" for w in FALSE_WORDS)
+        return (
+            f"CASE WHEN {self.code(column)} IN ({true_words}) THEN true "
+            f"WHEN {self.code(column)} IN ({false_words}) THEN false END"
+        )
+
+    def bad_boolean(self, column: str) -> str:
+        if self._kind(column) == "boolean":
+            return "false"
+        words = ", ".join(f"'{w}'" for w in TRUE_WORDS + FALSE_WORDS)
+        return f"{self.code(column)} NOT IN ({words})"
+
+    def row_checks(self, table: str) -> list[tuple[str, str, str]]:
+        """(condition, column, reason) of every rule that one row can break on its own."""
+        checks = [
+            (self.missing(c), c, "'required value is missing'")
+            for c, required in COLUMNS[table].items()
+            if required and c != "churned_at"
         ]
-    words = ", ".join(f"'{w}'" for w in TRUE_WORDS + FALSE_WORDS)
-    return required + [
-        (_bad_timestamp("at"), "at", "'unparsable timestamp'"),
-        (f"{_code('kind')} NOT IN ('experience', 'service')", "kind", "'not one of experience, service'"),
-        (f"{_code('outcome')} NOT IN ('good', 'neutral', 'bad')", "outcome", "'not one of good, neutral, bad'"),
-        (f"{_code('resolved')} NOT IN ({words})", "resolved", "'not a boolean (true/false)'"),
-        (
-            f"{_code('resolved')} IS NOT NULL AND {_code('kind')} = 'experience'",
-            "resolved",
-            "'set on an experience row: resolved is for service rows'",
-        ),
-        (*_bad_number("csat", low=1, high=5, integer=True)[:1], "csat", _bad_number("csat", low=1, high=5, integer=True)[1]),
-        (*_bad_number("nps", low=0, high=10, integer=True)[:1], "nps", _bad_number("nps", low=0, high=10, integer=True)[1]),
-        (
-            *_bad_number("first_response_minutes", low=0)[:1],
-            "first_response_minutes",
-            _bad_number("first_response_minutes", low=0)[1],
-        ),
-        (
-            f"{_text('first_response_minutes')} IS NOT NULL AND {_code('kind')} = 'experience'",
-            "first_response_minutes",
-            "'set on an experience row: first_response_minutes is for service rows'",
-        ),
-        (*_bad_number("cost", low=0)[:1], "cost", _bad_number("cost", low=0)[1]),
-    ]
+        if table == "customers":
+            return checks + [
+                (self.bad_timestamp("signup_at"), "signup_at", "'unparsable timestamp'"),
+                (self.bad_timestamp("churned_at"), "churned_at", "'unparsable timestamp'"),
+                (
+                    f"{self.timestamp('churned_at')} < {self.timestamp('signup_at')}",
+                    "churned_at",
+                    f"'churned before signup_at (' || {self.text('signup_at')} || ')'",
+                ),
+                self.number_check("monthly_value", low=0),
+            ]
+        experience = f"{self.code('kind')} = 'experience'"
+        return checks + [
+            (self.bad_timestamp("at"), "at", "'unparsable timestamp'"),
+            (f"{self.code('kind')} NOT IN ('experience', 'service')", "kind", "'not one of experience, service'"),
+            (f"{self.code('outcome')} NOT IN ('good', 'neutral', 'bad')", "outcome", "'not one of good, neutral, bad'"),
+            (self.bad_boolean("resolved"), "resolved", "'not a boolean (true/false)'"),
+            (
+                f"NOT ({self.missing('resolved')}) AND {experience}",
+                "resolved",
+                "'set on an experience row: resolved is for service rows'",
+            ),
+            self.number_check("csat", low=1, high=5, integer=True),
+            self.number_check("nps", low=0, high=10, integer=True),
+            self.number_check("first_response_minutes", low=0),
+            (
+                f"NOT ({self.missing('first_response_minutes')}) AND {experience}",
+                "first_response_minutes",
+                "'set on an experience row: first_response_minutes is for service rows'",
+            ),
+            self.number_check("cost", low=0),
+        ]
+
+    def typed_columns(self, table: str) -> str:
+        if table == "customers":
+            return f"""{self.text('customer_id')} AS customer_id, {self.timestamp('signup_at')} AS signup_at,
+                       {self.timestamp('churned_at')} AS churned_at, coalesce({self.text('segment')}, 'all') AS segment,
+                       {self.number('monthly_value')} AS monthly_value"""
+        return f"""{self.text('interaction_id')} AS interaction_id, {self.text('customer_id')} AS customer_id,
+                   {self.timestamp('at')} AS "at", {self.code('kind')} AS kind, {self.code('channel')} AS channel,
+                   {self.code('touchpoint')} AS touchpoint, {self.code('outcome')} AS outcome,
+                   {self.boolean('resolved')} AS resolved,
+                   CAST(round({self.number('csat')}) AS TINYINT) AS csat,
+                   CAST(round({self.number('nps')}) AS TINYINT) AS nps,
+                   {self.number('first_response_minutes')} AS first_response_minutes, {self.number('cost')} AS cost"""
 
 
-def _typed_columns(table: str) -> str:
-    if table == "customers":
-        return f"""{_text('customer_id')} AS customer_id, {_timestamp('signup_at')} AS signup_at,
-                   {_timestamp('churned_at')} AS churned_at, coalesce({_text('segment')}, 'all') AS segment,
-                   {_number('monthly_value')} AS monthly_value"""
-    true_words = ", ".join(f"'{w}'" for w in TRUE_WORDS)
-    false_words = ", ".join(f"'{w}'" for w in FALSE_WORDS)
-    return f"""{_text('interaction_id')} AS interaction_id, {_text('customer_id')} AS customer_id,
-               {_timestamp('at')} AS "at", {_code('kind')} AS kind, {_code('channel')} AS channel,
-               {_code('touchpoint')} AS touchpoint, {_code('outcome')} AS outcome,
-               CASE WHEN {_code('resolved')} IN ({true_words}) THEN true
-                    WHEN {_code('resolved')} IN ({false_words}) THEN false END AS resolved,
-               CAST(round({_number('csat')}) AS TINYINT) AS csat, CAST(round({_number('nps')}) AS TINYINT) AS nps,
-               {_number('first_response_minutes')} AS first_response_minutes, {_number('cost')} AS cost"""
-
-
-def _stage(con, table: str, source_sql: str) -> None:
+def _stage(con, table: str, source_sql: str, types: dict[str, str]) -> None:
     """staged_<table>: _row, the typed columns, and the list of problems of a failing row.
 
     The conditions are evaluated once per row; the list of problems is built only for the
     rows that break a rule (CASE evaluates its branch on those rows alone).
     """
-    checks = _row_checks(table)
+    rules = _Rules(types)
+    checks = rules.row_checks(table)
     # TRY_CAST of a bad value is NULL: every condition is wrapped so NULL counts as "no problem".
     any_bad = " OR ".join(f"coalesce({c}, false)" for c, _, _ in checks)
     problems = ", ".join(_problem(f"coalesce({c}, false)", col, reason) for c, col, reason in checks)
     con.execute(
         f"""CREATE TABLE staged_{table} AS
-            SELECT r._row, {_typed_columns(table)},
+            SELECT r._row, {rules.typed_columns(table)},
                    CASE WHEN {any_bad} THEN list_filter([{problems}], lambda p: p IS NOT NULL) END AS problems
             FROM ({source_sql}) r"""
     )
@@ -585,7 +649,7 @@ def _reader_rejects(con, table: str, file_label: str) -> None:
 # The entry point
 
 
-def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_limit: str = "3GB") -> Dataset:
+def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_limit: str = "2GB") -> Dataset:
     """Read and validate a data set; return a :class:`Dataset`.
 
     Parameters
@@ -613,7 +677,7 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
     source = Path(path)
     sources = find_sources(source)
     workdir = Path(tempfile.mkdtemp(prefix="cxlab-load-"))
-    con = duckdb.connect(str(workdir / "validated.duckdb"))
+    con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"SET memory_limit = '{memory_limit}'")
@@ -625,9 +689,9 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
             kind, location = sources[table]
             label = f"{location}" if kind != "duckdb" else f"{location}:{table}"
             files[table] = label
-            source_sql, ignored[table] = _source(con, table, kind, location)
+            source_sql, ignored[table], types = _source(con, table, kind, location)
             try:
-                _stage(con, table, source_sql)
+                _stage(con, table, source_sql, types)
             except duckdb.Error as exc:
                 raise DataError(f"unreadable file: {str(exc).splitlines()[0]}", file=label) from exc
             reader_rejects = 0

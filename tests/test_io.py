@@ -311,3 +311,39 @@ def test_simulated_data_passes_the_contract(small_world):
     with cxlib.load(small_world) as data:
         assert data.report.total_rejected == 0, data.rejects.head()
         assert data.report.accepted["customers"] == 2_000
+
+
+def test_typed_parquet_values_break_the_same_rules(tmp_path):
+    """Numbers, booleans and timestamps stored as such are checked like their text."""
+    pd.DataFrame(
+        {
+            "customer_id": ["1", "2"],
+            "signup_at": pd.to_datetime(["2024-01-01", "2024-01-01"]),  # naive: taken as UTC
+            "churned_at": pd.to_datetime([None, "2023-12-01"]),
+            "segment": ["a", "b"],
+            "monthly_value": [10.0, 5.0],
+        }
+    ).to_parquet(tmp_path / "customers.parquet")
+    pd.DataFrame(
+        {
+            "interaction_id": ["a", "b", "c", "d"],
+            "customer_id": ["1", "1", "1", "1"],
+            "at": pd.to_datetime(["2024-01-02"] * 4),
+            "kind": ["service", "experience", "service", "service"],
+            "channel": ["chat"] * 4,
+            "touchpoint": ["billing"] * 4,
+            "outcome": ["good"] * 4,
+            "resolved": pd.array([True, True, None, False], dtype="boolean"),
+            "csat": pd.array([5, None, 7, None], dtype="Int64"),
+            "cost": [1.0, None, None, -2.0],
+        }
+    ).to_parquet(tmp_path / "interactions.parquet")
+    with cxlib.load(tmp_path) as data:
+        assert rejects_of(data) == [
+            (3, "churned_at", "churned before signup_at (2024-01-01 00:00:00)"),
+            (3, "resolved", "set on an experience row: resolved is for service rows"),
+            (4, "csat", "not a whole number from 1 to 5"),
+            (5, "cost", "not a number >= 0"),
+        ]
+        assert data.interactions["interaction_id"].tolist() == ["a"]
+        assert data.customers["signup_at"].iloc[0] == pd.Timestamp("2024-01-01")
