@@ -30,7 +30,7 @@ from cxlib.exceptions import NotebookFailed
 from cxlib.report import atomic_write_text, render
 
 #: The notebooks of a run, in the order of the report.
-NOTEBOOKS = ("01_overview.ipynb", "02_churn.ipynb", "03_roi.ipynb")
+NOTEBOOKS = ("01_overview.ipynb", "02_churn.ipynb", "03_roi.ipynb", "04_risk.ipynb")
 #: Parameters the runner sets itself.
 RUNNER_PARAMETERS = ("data",)
 

@@ -32,3 +32,8 @@ from cxlib.plots.roi import plot_net_benefit  # noqa: E402
 
 __all__ += ["plot_net_benefit"]
 
+
+
+from cxlib.plots.risk import plot_risk_calibration, plot_risk_capture, plot_risk_importance  # noqa: E402
+
+__all__ += ["plot_risk_calibration", "plot_risk_capture", "plot_risk_importance"]

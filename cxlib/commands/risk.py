@@ -1,0 +1,47 @@
+"""cx risk: the customers active now who are most likely to leave within the horizon, and why."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cxlib.config import HORIZON_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
+
+HELP = "Churn-risk list: customers active now, most likely to leave within the horizon first, with the reason."
+
+#: Columns of the CSV, in order.
+COLUMNS = ("customer_id", "probability", "reason", "monthly_value", "monthly_value_at_risk")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("path", type=Path, help="folder with customers.* and interactions.*, or a DuckDB file")
+    parser.add_argument("--top", type=int, default=None, help="keep the N customers most at risk (default: everyone)")
+    parser.add_argument("--out", type=Path, default=None, help="write the list to this CSV file (default: print it)")
+    parser.add_argument("--horizon-days", type=int, default=HORIZON_DAYS, help=f"look this many days ahead (default {HORIZON_DAYS})")
+    parser.add_argument("--window-days", type=int, default=WINDOW_DAYS, help=f"trailing window of the counts (default {WINDOW_DAYS})")
+    parser.add_argument("--resolution-days", type=int, default=RESOLUTION_DAYS, help=f"days in which a contact resolves (default {RESOLUTION_DAYS})")
+    parser.add_argument("--as-of", default=None, help="the day of the list (ISO 8601, UTC); default: the latest timestamp in the data")
+
+
+def main(args) -> int:
+    import cxlib
+    from cxlib.risk import RiskModel
+
+    if args.top is not None and args.top < 1:
+        raise ValueError(f"--top must be >= 1, not {args.top}")
+    with cxlib.load(args.path, as_of=args.as_of) as data:
+        model = RiskModel(
+            horizon_days=args.horizon_days, window_days=args.window_days, resolution_days=args.resolution_days
+        ).fit(data)
+        ranked = model.rank(data, top=args.top)
+    table = ranked[list(COLUMNS)].round({"probability": 4, "monthly_value": 2, "monthly_value_at_risk": 2})
+    if args.out is None:
+        table.to_csv(sys.stdout, index=False)
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    print(
+        f"{len(table):,} customers at risk within {args.horizon_days} days as of {ranked.attrs['cutoff'].date()} "
+        f"written to {args.out} (expected monthly value at risk {table['monthly_value_at_risk'].sum():,.2f})"
+    )
+    return 0
