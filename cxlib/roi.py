@@ -114,6 +114,7 @@ from scipy import stats
 from cxlib.config import PACKAGE_DIR, RESOLUTION_DAYS, WINDOW_DAYS
 from cxlib.definitions import ROUTINE_TOUCHPOINT, bad_experiences_sql
 from cxlib.exceptions import DataError, ThinEvidenceWarning
+from cxlib.tables import pct
 
 __all__ = [
     "DEFAULT_SCENARIOS",
@@ -1209,14 +1210,10 @@ def roi_table(result: ROIResult) -> pd.DataFrame:
         "break-even yearly cost": [
             money_interval(v, lo, hi, cur) if ok else "not estimable"
             for ok, v, lo, hi in zip(t["estimable"], t["break_even_cost"], t["break_even_cost_low"], t["break_even_cost_high"])],
-        "P(net benefit > 0)": [_pct(p) for p in t["p_positive"]],
-        "P(best)": [_pct(p) for p in t["p_best"]],
+        "P(net benefit > 0)": [pct(p, 0) for p in t["p_positive"]],
+        "P(best)": [pct(p, 0) for p in t["p_best"]],
     })
     return out.set_index("scenario")
-
-
-def _pct(p) -> str:
-    return "–" if p is None or not np.isfinite(p) else f"{100 * p:.0f}%"
 
 
 def _roi_text(ok, v, lo, hi) -> str:
@@ -1233,7 +1230,7 @@ def _roi_text(ok, v, lo, hi) -> str:
 
 def beats_table(result: ROIResult) -> pd.DataFrame:
     """P(row's net benefit > column's), over the draws, as percentages."""
-    return result.beats.map(_pct) if hasattr(result.beats, "map") else result.beats.applymap(_pct)
+    return result.beats.map(lambda p: pct(p, 0))
 
 
 def side_by_side(result: ROIResult) -> pd.DataFrame:
@@ -1248,7 +1245,7 @@ def side_by_side(result: ROIResult) -> pd.DataFrame:
             for ok, v, lo, hi in zip(t["estimable"], t["net_benefit"], t["net_benefit_low"], t["net_benefit_high"])],
         "ROI": [_roi_text(ok, v, lo, hi) if ok else "not estimable"
                 for ok, v, lo, hi in zip(t["estimable"], t["roi"], t["roi_low"], t["roi_high"])],
-        "probability of being best": [_pct(p) for p in t["p_best"]],
+        "probability of being best": [pct(p, 0) for p in t["p_best"]],
     }).set_index("scenario")
 
 

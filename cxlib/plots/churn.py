@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from cxlib.plots.axes import current_axes
 
-def _axes(ax):
-    return ax if ax is not None else plt.gca()
 
 
 _TICKS = (0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0)
@@ -30,7 +29,7 @@ def _log_ticks(ax) -> None:
 
 def plot_hazard_ratios(summary: pd.DataFrame, *, ax=None):
     """Hazard ratios with their intervals on a log scale (from ``ChurnModel.summary``)."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     frame = summary.iloc[::-1]
     y = np.arange(len(frame))
     hr = frame["hazard_ratio"].to_numpy()
@@ -48,7 +47,7 @@ def plot_hazard_ratios(summary: pd.DataFrame, *, ax=None):
 
 def plot_cross_check(frame: pd.DataFrame, *, ax=None):
     """Poisson and Cox hazard ratios side by side (from ``churn.cox_cross_check``)."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     frame = frame.iloc[::-1]
     y = np.arange(len(frame))
     for offset, prefix, label, color in ((0.15, "poisson", "Poisson (cxlib)", 0), (-0.15, "cox", "Cox (lifelines)", 1)):
@@ -68,7 +67,7 @@ def plot_cross_check(frame: pd.DataFrame, *, ax=None):
 
 def plot_survival_curves(frame: pd.DataFrame, *, ax=None):
     """Kaplan–Meier curves with confidence bands per group (from ``survival.kaplan_meier``)."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     palette = sns.color_palette(n_colors=frame["group"].nunique())
     for color, (group, g) in zip(palette, frame.groupby("group", sort=False)):
         n = int(g["at_risk"].iloc[0]) if len(g) else 0
@@ -87,7 +86,7 @@ def plot_survival_curves(frame: pd.DataFrame, *, ax=None):
 
 def plot_claims(frame: pd.DataFrame, *, ax=None):
     """Each tested claim: the estimate with its interval against the claimed value (from ``claims.evaluate``)."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     frame = frame[frame["estimate"].notna() & (frame["scale"] == "share")].iloc[::-1]
     y = np.arange(len(frame))
     est = 100 * frame["estimate"].to_numpy(dtype=float)

@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from cxlib.plots.axes import current_axes
+
 OUTCOME_COLORS = {"good": "#4c9a6a", "neutral": "#b8b8b8", "bad": "#c44e52"}
 
-
-def _axes(ax):
-    return ax if ax is not None else plt.gca()
 
 
 def plot_bad_rate_heatmap(frame: pd.DataFrame, *, ax=None, annot: bool = True):
@@ -24,7 +23,7 @@ def plot_bad_rate_heatmap(frame: pd.DataFrame, *, ax=None, annot: bool = True):
     Cells are coloured by the rate; each is annotated with the rate and the number of
     experiences behind it; blank cells are channels that do not serve the touchpoint.
     """
-    ax = _axes(ax)
+    ax = current_axes(ax)
     rate = frame.pivot(index="touchpoint", columns="channel", values="bad_rate") * 100
     n = frame.pivot(index="touchpoint", columns="channel", values="experiences")
     labels = None
@@ -50,7 +49,7 @@ def plot_outcome_mix(frame: pd.DataFrame, *, by: str = "touchpoint", ax=None):
 
     Steps are sorted by their bad share; the bad segment carries its 95% interval.
     """
-    ax = _axes(ax)
+    ax = current_axes(ax)
     wide = frame.pivot(index=by, columns="outcome", values="share").reindex(columns=list(OUTCOME_COLORS)) * 100
     bad = frame[frame["outcome"] == "bad"].set_index(by)
     wide = wide.loc[bad["share"].sort_values(ascending=False).index]
@@ -81,7 +80,7 @@ def plot_channel_consistency(frame: pd.DataFrame, *, ax=None):
     Points with 95% intervals; the grey tick is the pooled rate of the channels that agree
     (the reference); channels that differ beyond noise are red.
     """
-    ax = _axes(ax)
+    ax = current_axes(ax)
     part = frame[frame["tested"]].reset_index(drop=True)
     y = np.arange(len(part))
     v = 100 * part["bad_rate"].to_numpy(dtype=float)

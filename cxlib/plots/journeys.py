@@ -13,14 +13,13 @@ import seaborn as sns
 from cxlib.metrics import transition_matrix
 from cxlib.plots.service import grouped_barh
 
+from cxlib.plots.axes import current_axes
 
-def _axes(ax):
-    return ax if ax is not None else plt.gca()
 
 
 def plot_transitions(frame: pd.DataFrame, *, ax=None, annot: bool = True):
     """Heatmap of the next step after each step (from ``metrics.journey_transitions``), % of the row."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     matrix = transition_matrix(frame, value="share") * 100
     sns.heatmap(matrix, annot=annot, fmt=".0f", cmap="Blues", ax=ax, linewidths=0.5, annot_kws={"fontsize": 7},
                 cbar_kws={"label": "next step (% of the transitions from the step)"})
@@ -32,7 +31,7 @@ def plot_transitions(frame: pd.DataFrame, *, ax=None, annot: bool = True):
 
 def plot_churn_paths(frame: pd.DataFrame, *, ax=None):
     """The paths most common before churn, churned against retained customers (``metrics.churn_paths``)."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     order = frame.sort_values("rank")["path"].drop_duplicates()
     palette = {"churned": sns.color_palette()[3], "retained": sns.color_palette()[0]}
     grouped_barh(frame, y="path", hue="group", value="share", ax=ax, order=order, palette=palette,

@@ -11,14 +11,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from cxlib.plots.axes import current_axes
 
-def _axes(ax):
-    return ax if ax is not None else plt.gca()
 
 
 def plot_interactions(frame: pd.DataFrame, *, by: str, ax=None):
     """Bars of interactions by ``by``, one colour per kind (from ``metrics.interactions_by``)."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     order = frame.groupby(by)["interactions"].sum().sort_values(ascending=False).index
     sns.barplot(data=frame, y=by, x="interactions", hue="kind", order=order, ax=ax, orient="h")
     ax.set_title(f"Interactions by {by} and kind")
@@ -29,7 +28,7 @@ def plot_interactions(frame: pd.DataFrame, *, by: str, ax=None):
 
 def plot_bad_rate(frame: pd.DataFrame, *, by: str = "touchpoint", ax=None):
     """Bad-experience rate by ``by`` with 95% Wilson intervals (from ``metrics.bad_rate``)."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     frame = frame.sort_values("bad_rate")
     y = np.arange(len(frame))
     rate = 100 * frame["bad_rate"].to_numpy()
@@ -44,7 +43,7 @@ def plot_bad_rate(frame: pd.DataFrame, *, by: str = "touchpoint", ax=None):
 
 def plot_churn_by_segment(frame: pd.DataFrame, *, ax=None):
     """Share of customers churned so far per segment, with 95% intervals."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     y = np.arange(len(frame))
     share = 100 * frame["churned_share"].to_numpy()
     err = np.vstack([share - 100 * frame["ci_low"].to_numpy(), 100 * frame["ci_high"].to_numpy() - share])

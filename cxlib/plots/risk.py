@@ -12,14 +12,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from cxlib.plots.axes import current_axes
 
-def _axes(ax):
-    return ax if ax is not None else plt.gca()
 
 
 def plot_risk_calibration(frame: pd.DataFrame, *, ax=None):
     """Predicted against observed churn per bin of predicted probability, one line per method."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     methods = list(dict.fromkeys(frame["method"]))
     palette = sns.color_palette(n_colors=len(methods))
     for color, method in zip(palette, methods):
@@ -41,7 +40,7 @@ def plot_risk_calibration(frame: pd.DataFrame, *, ax=None):
 
 def plot_risk_capture(frame: pd.DataFrame, *, ax=None):
     """Share of the next period's churners caught against the share of the list contacted."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     methods = list(dict.fromkeys(frame["method"]))
     palette = sns.color_palette(n_colors=len(methods))
     for color, method in zip(palette, methods):
@@ -61,7 +60,7 @@ def plot_risk_capture(frame: pd.DataFrame, *, ax=None):
 
 def plot_risk_importance(frame: pd.DataFrame, *, ax=None):
     """Permutation importance by feature group: the drop in ROC AUC when the group is shuffled."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     g = frame.sort_values("importance")
     y = np.arange(len(g))
     colors = [

@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from cxlib.plots.axes import current_axes
 
-def _axes(ax):
-    return ax if ax is not None else plt.gca()
 
 
 def grouped_barh(frame: pd.DataFrame, *, y: str, hue: str, value: str, scale: float = 100.0, ax, order=None,
@@ -86,7 +85,7 @@ def plot_service_metrics(frame: pd.DataFrame, *, by: str = "month", fig=None):
 
 def plot_contact_causes(frame: pd.DataFrame, *, by: str | None = None, ax=None):
     """What service contacts follow (from :func:`cxlib.metrics.contact_causes`): shares with 95% intervals."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     if by is None:
         frame = frame.assign(_group="all contacts")
         by = "_group"
@@ -103,7 +102,7 @@ def plot_contact_causes(frame: pd.DataFrame, *, by: str | None = None, ax=None):
 
 def plot_follow_up(frame: pd.DataFrame, *, by: str = "touchpoint", ax=None):
     """After a bad experience: contacted service, resolved (from :func:`cxlib.metrics.bad_experience_follow_up`)."""
-    ax = _axes(ax)
+    ax = current_axes(ax)
     grouped_barh(frame, y=by, hue="stage", value="share", ax=ax, palette="crest")
     ax.set_title("What happened after bad experiences (95% interval)")
     ax.set_xlabel("bad experiences (%; of those who contacted for the middle bar)")
