@@ -6,12 +6,16 @@ nbconvert's ``lab`` template, and a Content-Security-Policy forbids anything els
 that came from data reaches the page only through pandas' HTML repr (``to_html`` escapes
 every cell and header) and figures; markdown cells are ours and hold no data. nbconvert's
 ``sanitize_html`` is off because it escapes all markdown and table HTML into visible tags;
-the escaping is proven instead by a test whose segment is named ``<script>…</script>``.
+the escaping is proven instead by a test whose segment is named ``<script>…</script>``
+(in the HTML, and in a real Chromium by tests/test_report_browser.py). Warnings a notebook
+printed on stderr reach the reader as one-line notes, without the code line Python adds.
 """
 
 from __future__ import annotations
 
+import copy
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -65,8 +69,49 @@ def atomic_write_text(path: Path, text: str) -> Path:
     return path
 
 
-def to_html(nb: nbformat.NotebookNode, *, title: str, subtitle: str = "", footer=()) -> str:
-    """Render a notebook as the report's HTML, code hidden."""
+_WARNING_LINE = re.compile(r"^\S.*?:\d+: (?P<category>\w*Warning): (?P<message>.*)$")
+
+
+def reader_notes(text: str) -> str:
+    """What of a cell's stderr a reader should see: each warning's message, as a note.
+
+    Python prints a warning as ``file:line: Category: message`` followed by the source line
+    that raised it; the file is a kernel's temporary file and the source line is code, so
+    both go. Anything else on stderr (logs, progress bars) is machinery, kept only in the
+    executed notebooks.
+    """
+    notes = []
+    for line in text.splitlines():
+        match = _WARNING_LINE.match(line)
+        if match:
+            notes.append(f"Note: {match['message'].strip()}")
+    return "\n".join(notes) + ("\n" if notes else "")
+
+
+def for_readers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose stderr outputs are reduced to :func:`reader_notes`."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        outputs = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = reader_notes("".join(output.get("text", "")))
+                if not text:
+                    continue
+                output = nbformat.v4.new_output("stream", name="stderr", text=text)
+            outputs.append(output)
+        if "outputs" in cell:
+            cell.outputs = outputs
+    return nb
+
+
+def to_html(nb: nbformat.NotebookNode, *, title: str, subtitle: str = "", footer=(), methods=()) -> str:
+    """Render a notebook as the report's HTML, code hidden.
+
+    ``footer``: (label, value) pairs of the "About this run" table; ``methods``: (heading,
+    paragraph) pairs of the closing "Methods and caveats" section. Both are text, escaped
+    by the template.
+    """
     errors = errors_in(nb)
     if errors:
         raise ValueError(f"the notebook holds errors, so it is not a report: {errors[0]}")
@@ -82,14 +127,15 @@ def to_html(nb: nbformat.NotebookNode, *, title: str, subtitle: str = "", footer
         "cx_title": title,
         "cx_subtitle": subtitle,
         "cx_footer": list(footer),
+        "cx_methods": list(methods),
         "cx_css": (TEMPLATES_DIR / "cxreport" / "report.css").read_text(encoding="utf-8"),
         "metadata": {"name": title},
     }
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    body, _ = exporter.from_notebook_node(for_readers(nb), resources=resources)
     return body
 
 
-def render(notebooks, out, *, title: str, subtitle: str = "", footer=()) -> Path:
+def render(notebooks, out, *, title: str, subtitle: str = "", footer=(), methods=()) -> Path:
     """Merge executed notebooks and write the report to ``out`` atomically."""
-    html = to_html(merge_notebooks(notebooks), title=title, subtitle=subtitle, footer=footer)
+    html = to_html(merge_notebooks(notebooks), title=title, subtitle=subtitle, footer=footer, methods=methods)
     return atomic_write_text(Path(out), html)

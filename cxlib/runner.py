@@ -12,13 +12,20 @@ make a run write outside its output folder.
 
 from __future__ import annotations
 
+import ast
 import html
 import json
+import os
 import secrets
 import shutil
+import signal
+import tempfile
+import threading
 import time
+import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import papermill as pm
@@ -28,9 +35,10 @@ import cxlib
 from cxlib.config import DEMO_CUSTOMERS, DEMO_DIR, DEMO_SEED, NOTEBOOKS_DIR, REPORTS_DIR
 from cxlib.exceptions import NotebookFailed
 from cxlib.report import atomic_write_text, render
+from cxlib.summary import methods_and_caveats
 
 #: The notebooks of a run, in the order of the report.
-NOTEBOOKS = ("01_overview.ipynb", "02_churn.ipynb", "03_roi.ipynb", "04_risk.ipynb")
+NOTEBOOKS = ("00_summary.ipynb", "01_overview.ipynb", "02_churn.ipynb", "03_roi.ipynb", "04_risk.ipynb")
 #: Parameters the runner sets itself.
 RUNNER_PARAMETERS = ("data",)
 
@@ -53,7 +61,7 @@ def declared_parameters(notebooks) -> dict[str, dict]:
     """Every parameter the notebooks declare: name → {default, type, notebooks}."""
     found: dict[str, dict] = {}
     for nb in notebooks:
-        for name, info in pm.inspect_notebook(str(nb)).items():
+        for name, info in pm.inspect_notebook(_literal(Path(nb))).items():
             entry = found.setdefault(
                 name, {"default": info["default"], "type": info["inferred_type_name"], "notebooks": []}
             )
@@ -62,23 +70,53 @@ def declared_parameters(notebooks) -> dict[str, dict]:
 
 
 def _coerce(name: str, value, type_name: str):
-    """Values from the command line arrive as text: give them the declared type."""
-    if not isinstance(value, str) or type_name in ("str", "None"):
+    """Give a value the type of the notebook's default (``-p`` values arrive as text, YAML guesses).
+
+    Text parameters stay text whatever they look like (``00123``, a YAML date); numbers must
+    parse as numbers; a bool is never taken for a number.
+    """
+    def wrong():
+        return ValueError(f"parameter {name!r} must be {type_name}, got {value!r}")
+
+    if type_name == "str":
+        if value is None:
+            return ""
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            raise wrong()
         return value
-    try:
-        if type_name == "int":
+    if type_name == "int":
+        if isinstance(value, bool):
+            raise wrong()
+        if isinstance(value, float) and value.is_integer():
             return int(value)
-        if type_name == "float":
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise wrong() from None
+    if type_name == "float":
+        if isinstance(value, bool):
+            raise wrong()
+        if isinstance(value, (int, float)):
             return float(value)
-        if type_name == "bool":
-            word = value.strip().lower()
-            if word in ("true", "1", "yes"):
-                return True
-            if word in ("false", "0", "no"):
-                return False
-            raise ValueError(value)
-    except ValueError:
-        raise ValueError(f"parameter {name!r} must be {type_name}, got {value!r}") from None
+        try:
+            return float(str(value).strip())
+        except ValueError:
+            raise wrong() from None
+    if type_name == "bool":
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in ("true", "1", "yes"):
+            return True
+        if word in ("false", "0", "no"):
+            return False
+        raise wrong()
     return value
 
 
@@ -87,7 +125,10 @@ def resolve_parameters(notebooks, *, params_file=None, overrides=None) -> dict:
     declared = declared_parameters(notebooks)
     chosen: dict = {}
     if params_file is not None:
-        loaded = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
+        try:
+            loaded = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"cannot read the parameters file {params_file}: {exc}") from None
         if not isinstance(loaded, dict):
             raise ValueError(f"{params_file}: expected a mapping of parameter names to values")
         chosen.update(loaded)
@@ -100,6 +141,20 @@ def resolve_parameters(notebooks, *, params_file=None, overrides=None) -> dict:
             raise ValueError(f"unknown parameter {name!r}; the notebooks take: {known}")
         chosen[name] = _coerce(name, value, declared[name]["type"])
     return chosen
+
+
+def effective_parameters(notebooks, chosen: dict) -> dict:
+    """Every declared parameter with the value the run uses: ``chosen``, else the notebook's default."""
+    values = {}
+    for name, info in sorted(declared_parameters(notebooks).items()):
+        if name in chosen:
+            values[name] = chosen[name]
+            continue
+        try:
+            values[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            values[name] = info["default"]
+    return values
 
 
 # ---------------------------------------------------------------------------------------
@@ -125,6 +180,35 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGTERM (or SIGINT): recorded as ``interrupted``, not as failed."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+@contextmanager
+def _interruptible():
+    """Turn SIGTERM into :class:`RunInterrupted` while a run is under way (main thread only).
+
+    Ctrl-C already raises KeyboardInterrupt; a scheduler stopping a job sends SIGTERM, whose
+    default action would kill the process before the run could record itself.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise RunInterrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _write_record(run_dir: Path, record: dict) -> None:
     atomic_write_text(run_dir / "run.json", json.dumps(record, indent=2, default=str) + "\n")
 
@@ -132,6 +216,12 @@ def _write_record(run_dir: Path, record: dict) -> None:
 def _fingerprint(data_path: Path) -> dict:
     with cxlib.load(data_path) as data:
         return data.fingerprint()
+
+
+def _literal(path: Path) -> str:
+    """A path papermill will not format: it calls ``str.format(**parameters)`` on both paths,
+    so a folder named ``{data}`` would otherwise become a parameter's value."""
+    return str(path).replace("{", "{{").replace("}", "}}")
 
 
 def run(
@@ -146,12 +236,19 @@ def run(
 ) -> RunResult:
     """Execute the notebooks on ``data`` and render the report.
 
-    Raises :class:`NotebookFailed` (after recording the failure) when a notebook raises.
+    ``data`` defaults to the ``data`` parameter of ``params_file``/``overrides``, else the
+    demo data set. Raises :class:`NotebookFailed` (after recording the failure) when a
+    notebook raises, and :class:`RunInterrupted`/KeyboardInterrupt (after recording the
+    run as ``interrupted``) on SIGTERM or Ctrl-C.
     """
     started = time.monotonic()
     out = Path(out).resolve()
-    sources = [Path(nb) for nb in (notebooks or [NOTEBOOKS_DIR / name for name in NOTEBOOKS])]
+    sources = [Path(nb).resolve() for nb in (notebooks or [NOTEBOOKS_DIR / name for name in NOTEBOOKS])]
+    for source in sources:
+        if not source.is_file():
+            raise ValueError(f"no notebook at {source}")
     params = resolve_parameters(sources, params_file=params_file, overrides=overrides)
+    data = data or params.get("data") or None
     data_path = Path(data).resolve() if data else ensure_demo().resolve()
     params["data"] = str(data_path)
 
@@ -164,54 +261,71 @@ def run(
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cxlib_version": cxlib.__version__,
         "parameters": params,
+        "effective_parameters": effective_parameters(sources, params),
         "notebooks": [],
+        "timings": {},
     }
     _write_record(run_dir, record)
     result = RunResult(run_id, run_dir, "running", record=record)
     try:
-        t0 = time.monotonic()
-        record["data"] = _fingerprint(data_path)
-        record["timings"] = {"fingerprint_seconds": round(time.monotonic() - t0, 2)}
-        executed = []
-        for source in sources:
-            target = run_dir / "notebooks" / source.name
+        with _interruptible():
             t0 = time.monotonic()
-            own = {k: v for k, v in params.items() if k in pm.inspect_notebook(str(source))}
-            try:
-                pm.execute_notebook(
-                    str(source),
-                    str(target),
-                    parameters=own,
-                    kernel_name=kernel_name,
-                    progress_bar=progress,
-                    cwd=str(run_dir),
-                )
-            except pm.PapermillExecutionError as exc:
-                raise NotebookFailed(
-                    source.name, cell=exc.exec_count, error=f"{exc.ename}: {exc.evalue}", executed=target
-                ) from exc
-            finally:
-                record["notebooks"].append(
-                    {"notebook": source.name, "seconds": round(time.monotonic() - t0, 2), "output": str(target)}
-                )
-            executed.append(target)
-        t0 = time.monotonic()
-        report = render(
-            executed,
-            run_dir / "report.html",
-            title="What bad experiences cost: service against experience",
-            subtitle=f"cxlab report · data: {data_path.name} · run {run_id}",
-            footer=_footer(record),
-        )
-        record["timings"]["render_seconds"] = round(time.monotonic() - t0, 2)
-        result.report = report
-        result.status = record["status"] = "ok"
+            record["data"] = _fingerprint(data_path)
+            record["timings"]["fingerprint_seconds"] = round(time.monotonic() - t0, 2)
+            _write_record(run_dir, record)
+            executed = []
+            for source in sources:
+                target = run_dir / "notebooks" / source.name
+                t0 = time.monotonic()
+                own = {k: v for k, v in params.items() if k in pm.inspect_notebook(_literal(source))}
+                entry = {"notebook": source.name, "status": "running", "output": str(target)}
+                record["notebooks"].append(entry)
+                _write_record(run_dir, record)
+                try:
+                    pm.execute_notebook(
+                        _literal(source),
+                        _literal(target),
+                        parameters=own,
+                        kernel_name=kernel_name,
+                        progress_bar=progress,
+                        cwd=str(run_dir),
+                    )
+                    entry["status"] = "ok"
+                except pm.PapermillExecutionError as exc:
+                    entry["status"] = "failed"
+                    raise NotebookFailed(
+                        source.name, cell=exc.exec_count, error=f"{exc.ename}: {exc.evalue}", executed=target
+                    ) from exc
+                except BaseException:
+                    entry["status"] = "interrupted"
+                    raise
+                finally:
+                    entry["seconds"] = round(time.monotonic() - t0, 2)
+                executed.append(target)
+            t0 = time.monotonic()
+            report = render(
+                executed,
+                run_dir / "report.html",
+                title="What bad experiences cost: service against experience",
+                subtitle=f"cxlab report · data: {data_path.name} · as of {_as_of_text(params, record)} · run {run_id}",
+                footer=_footer(record, time.monotonic() - started),
+                methods=methods_and_caveats(record["effective_parameters"]),
+            )
+            record["timings"]["render_seconds"] = round(time.monotonic() - t0, 2)
+            result.report = report
+            result.status = record["status"] = "ok"
     except BaseException as exc:
-        result.status = record["status"] = "failed"
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        result.status = record["status"] = "interrupted" if interrupted else "failed"
         if isinstance(exc, NotebookFailed):
             result.error = {"notebook": exc.notebook, "cell": exc.cell, "error": exc.error, "executed": exc.executed}
+        elif interrupted:
+            result.error = {"error": str(exc) or "interrupted (KeyboardInterrupt)"}
         else:
-            result.error = {"error": f"{type(exc).__name__}: {exc}"}
+            result.error = {
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exception(exc)[-6:],
+            }
         record["error"] = result.error
         raise
     finally:
@@ -224,18 +338,32 @@ def run(
     return result
 
 
-def _footer(record: dict) -> list[tuple[str, str]]:
+def _as_of_text(params: dict, record: dict) -> str:
+    if params.get("as_of"):
+        return str(params["as_of"])
+    last = record.get("data", {}).get("last")
+    return str(last)[:10] if last else "the end of the data"
+
+
+def _footer(record: dict, seconds: float) -> list[tuple[str, str]]:
     fp = record.get("data", {})
-    params = ", ".join(f"{k}={v}" for k, v in sorted(record["parameters"].items()))
+    given = record["parameters"]
+    params = ", ".join(
+        f"{k}={v!r}" + (" (set for this run)" if k in given and k != "data" else "")
+        for k, v in record.get("effective_parameters", given).items()
+    )
+    per_notebook = "; ".join(f"{n['notebook']} {n.get('seconds', 0):.0f} s" for n in record["notebooks"])
+    first, last = (str(fp.get(k) or "–")[:10] for k in ("first", "last"))
     return [
         ("Run", record["run_id"]),
-        ("Started", record["started_at"]),
+        ("Started (UTC)", record["started_at"]),
+        ("Run time", f"{seconds:.0f} s ({per_notebook})"),
         ("cxlib", record["cxlib_version"]),
         ("Parameters", params),
         (
             "Data",
             f"{fp.get('customers', 0):,} customers, {fp.get('interactions', 0):,} interactions, "
-            f"{fp.get('rejected', 0):,} rejected rows; {fp.get('first')} to {fp.get('last')}",
+            f"{fp.get('rejected', 0):,} rejected rows; {first} to {last}",
         ),
         ("Data fingerprint", str(fp.get("sha256"))),
     ]
@@ -243,9 +371,17 @@ def _footer(record: dict) -> list[tuple[str, str]]:
 
 def _publish_latest(out: Path, report: Path) -> None:
     """Copy the good report to latest.html through a temporary file and a rename."""
-    tmp = out / ".latest.html.tmp"
-    shutil.copyfile(report, tmp)
-    tmp.replace(out / "latest.html")
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=".latest.html.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as dst, open(report, "rb") as src:
+            shutil.copyfileobj(src, dst)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out / "latest.html")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def list_runs(out) -> list[dict]:
@@ -260,32 +396,42 @@ def list_runs(out) -> list[dict]:
 
 
 def write_index(out) -> Path:
-    """reports/index.html: every run with its status, linked to its report or failed notebook."""
+    """reports/index.html: every run with its status, linked to its report, or to why it failed."""
     out = Path(out)
     rows = []
     for r in list_runs(out):
         run_id = html.escape(str(r.get("run_id", "")))
-        status = html.escape(str(r.get("status", "")))
-        if r.get("status") == "ok":
+        raw_status = str(r.get("status", ""))
+        status = html.escape(raw_status)
+        error = r.get("error") or {}
+        if raw_status == "ok":
             link = f'<a href="{run_id}/report.html">report</a>'
-        elif r.get("error", {}).get("notebook"):
-            nb = html.escape(r["error"]["notebook"])
-            link = f'<a href="{run_id}/notebooks/{nb}">{nb}</a>: {html.escape(str(r["error"].get("error", "")))}'
+        elif error.get("notebook"):
+            nb = html.escape(str(error["notebook"]))
+            cell = f" (cell {html.escape(str(error['cell']))})" if error.get("cell") is not None else ""
+            link = f'<a href="{run_id}/notebooks/{nb}">{nb}</a>{cell}: {html.escape(str(error.get("error", "")))}'
         else:
-            link = html.escape(str(r.get("error", {}).get("error", "")))
+            link = html.escape(str(error.get("error", "")))
+        record = f'<a href="{run_id}/run.json">run.json</a>'
+        css = "".join(ch for ch in raw_status if ch.isalnum()) or "unknown"
         rows.append(
-            f'<tr class="status-{status}"><td>{run_id}</td><td>{html.escape(str(r.get("started_at", "")))}</td>'
-            f"<td>{status}</td><td>{html.escape(str(r.get('seconds', '')))}</td><td>{link}</td></tr>"
+            f'<tr class="status-{css}"><td>{run_id}</td><td>{html.escape(str(r.get("started_at", "")))}</td>'
+            f"<td>{status}</td><td>{html.escape(str(r.get('seconds', '')))}</td><td>{link}</td><td>{record}</td></tr>"
         )
+    latest = '<p><a href="latest.html">Latest good report</a></p>' if (out / "latest.html").exists() else (
+        "<p>No run has succeeded yet.</p>"
+    )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>cxlab runs</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse;width:100%}}td,th{{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
-.status-failed td:nth-child(3){{color:#b00020;font-weight:600}}.status-ok td:nth-child(3){{color:#1a7f37}}</style>
-</head><body><h1>cxlab runs</h1><p><a href="latest.html">Latest good report</a></p>
-<table><thead><tr><th>Run</th><th>Started (UTC)</th><th>Status</th><th>Seconds</th><th>Output</th></tr></thead>
+<style>body{{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;color:#1f2328}}
+table{{border-collapse:collapse;width:100%}}td,th{{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}
+td{{overflow-wrap:anywhere}}
+.status-failed td:nth-child(3){{color:#b00020;font-weight:600}}.status-interrupted td:nth-child(3){{color:#9a6700;font-weight:600}}
+.status-ok td:nth-child(3){{color:#1a7f37}}.status-running td:nth-child(3){{color:#57606a}}</style>
+</head><body><h1>cxlab runs</h1>{latest}
+<table><thead><tr><th>Run</th><th>Started (UTC)</th><th>Status</th><th>Seconds</th><th>Output</th><th>Record</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table></body></html>

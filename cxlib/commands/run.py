@@ -1,4 +1,10 @@
-"""cx run: execute the notebooks with papermill and render the HTML report."""
+"""cx run: execute the notebooks with papermill and render the HTML report.
+
+Exit codes: 0 the report is written and latest.html points at it; 1 a notebook failed (its
+executed copy is kept, the run is listed as failed); 2 a wrong call (unknown parameter, a
+value of the wrong type, a missing file); 130/143 interrupted by Ctrl-C/SIGTERM (recorded as
+``interrupted``). latest.html changes only on 0.
+"""
 
 from __future__ import annotations
 
@@ -27,12 +33,23 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from cxlib.runner import run
+    """0: report written; 1: a notebook failed (cli.py); 2: bad parameters; 128 + signal: interrupted."""
+    import signal
+
+    from cxlib.runner import RunInterrupted, run
 
     overrides = dict(_pair(p) for p in args.param)
-    result = run(
-        args.data, params_file=args.params, overrides=overrides, out=args.out, notebooks=args.notebook, progress=args.progress
-    )
-    print(f"report: {result.report}", file=sys.stdout)
-    print(f"latest: {Path(args.out).resolve() / 'latest.html'}")
+    out = Path(args.out).resolve()
+    try:
+        result = run(
+            args.data, params_file=args.params, overrides=overrides, out=out, notebooks=args.notebook, progress=args.progress
+        )
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, RunInterrupted) else signal.SIGINT
+        print(f"cx run: interrupted by {signal.Signals(signum).name}; recorded in {out / 'index.html'}, "
+              f"latest.html unchanged", file=sys.stderr)
+        return 128 + int(signum)
+    print(f"report: {result.report}")
+    print(f"latest: {out / 'latest.html'}")
+    print(f"runs:   {out / 'index.html'}")
     return 0

@@ -9,6 +9,10 @@ from cxlib.plots.overview import plot_bad_rate, plot_churn_by_segment, plot_inte
 
 __all__ = ["plot_bad_rate", "plot_churn_by_segment", "plot_interactions"]
 
+from cxlib.plots.churn import plot_claims, plot_cross_check, plot_hazard_ratios, plot_survival_curves  # noqa: E402
+
+__all__ += ["plot_claims", "plot_cross_check", "plot_hazard_ratios", "plot_survival_curves"]
+
 from cxlib.plots.experience import plot_bad_rate_heatmap, plot_channel_consistency, plot_outcome_mix  # noqa: E402
 from cxlib.plots.journeys import plot_churn_paths, plot_transitions  # noqa: E402
 from cxlib.plots.service import plot_contact_causes, plot_follow_up, plot_service_metrics  # noqa: E402
@@ -24,15 +28,9 @@ __all__ += [
     "plot_transitions",
 ]
 
-from cxlib.plots.churn import plot_claims, plot_cross_check, plot_hazard_ratios, plot_survival_curves  # noqa: E402
-
-__all__ += ["plot_claims", "plot_cross_check", "plot_hazard_ratios", "plot_survival_curves"]
-
 from cxlib.plots.roi import plot_net_benefit  # noqa: E402
 
 __all__ += ["plot_net_benefit"]
-
-
 
 from cxlib.plots.risk import plot_risk_calibration, plot_risk_capture, plot_risk_importance  # noqa: E402
 
