@@ -6,6 +6,8 @@ Each takes a tidy frame from :mod:`cxlib.churn`, :mod:`cxlib.survival` or
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -84,6 +86,16 @@ def plot_survival_curves(frame: pd.DataFrame, *, ax=None):
     return ax
 
 
+def _claim_labels(frame: pd.DataFrame) -> list[str]:
+    """The statements, wrapped; a statement tested more than once also names its claim id."""
+    statements = frame["statement"].astype(str) if "statement" in frame else frame.index.astype(str)
+    repeated = statements.duplicated(keep=False)
+    return [
+        textwrap.fill(text, 42) + (f"\n({cid})" if twice else "")
+        for cid, text, twice in zip(frame.index.astype(str), statements, repeated)
+    ]
+
+
 def plot_claims(frame: pd.DataFrame, *, ax=None):
     """Each tested claim: the estimate with its interval against the claimed value (from ``claims.evaluate``)."""
     ax = current_axes(ax)
@@ -96,7 +108,7 @@ def plot_claims(frame: pd.DataFrame, *, ax=None):
     if "baseline" in frame:
         ax.scatter(100 * frame["baseline"].to_numpy(dtype=float), y, marker="|", s=200, color="grey", zorder=3,
                    label="comparable customers without one")
-    ax.set_yticks(y, frame.index.astype(str))
+    ax.set_yticks(y, _claim_labels(frame))
     ax.set_xlim(0, 100)
     ax.set_title("Claims against the data: share who left within the horizon")
     ax.set_xlabel("churned within the horizon (% of qualifying customers)")
