@@ -10,7 +10,7 @@ DEMO := data/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo report test chromium bench clean
+.PHONY: help setup demo report test chromium java spark bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,10 +18,10 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,spark]'
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create the virtual environment and install cxlib (once)
+setup: $(STAMP) ## Create the virtual environment and install cxlib with pyspark (once)
 
 demo: setup ## Generate the demo data set in data/demo/ if it is missing
 	@[ -f $(DEMO)/truth.json ] || $(CX) simulate --customers 10000 --seed 42 --out $(DEMO)
@@ -32,7 +32,12 @@ report: demo ## Run the notebooks on the demo data and write the HTML report und
 chromium: ## Install Debian's chromium for the report test, if missing
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
-test: setup chromium ## Run the test suite (library, CLI, notebooks through papermill, report in Chromium)
+java: ## Install Debian's openjdk-17-jre-headless for the Spark engine, if no java is found
+	@command -v java >/dev/null || [ -x "$$JAVA_HOME/bin/java" ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openjdk-17-jre-headless; }
+
+spark: setup java ## Install what the Spark engine needs: pyspark (the [spark] extra) and Java 17
+
+test: setup chromium java ## Run the test suite (library, CLI, notebooks through papermill, report in Chromium, Spark local)
 	$(PY) -m pytest
 
 bench: setup ## Measure speed and memory; figures go to benchmarks/RESULTS.md

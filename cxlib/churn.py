@@ -94,7 +94,10 @@ class ChurnModel:
     # ------------------------------------------------------------------ fitting
 
     def fit(self, data, *, as_of=None, customers=None) -> ChurnModel:
-        """Build the aggregated panel of ``data`` (a :class:`cxlib.Dataset`) in DuckDB and fit.
+        """Build the aggregated panel of ``data`` in its engine and fit on it.
+
+        ``data`` is a :class:`cxlib.Dataset` (DuckDB) or a :class:`cxlib.spark.SparkDataset`:
+        the aggregation runs where the data is; only the aggregated table comes to Python.
 
         ``customers`` restricts the fit to those customer ids (a sample).
         """
@@ -373,7 +376,7 @@ def _format_p(p: float) -> str:
 
 def sample_customers(data, sample: int | None, *, seed: int = 0) -> list[str] | None:
     """A reproducible random sample of customer ids (None: everyone)."""
-    ids = data.con.execute("SELECT customer_id FROM customers ORDER BY customer_id").df()["customer_id"].astype(str)
+    ids = data.query("SELECT customer_id FROM customers ORDER BY customer_id")["customer_id"].astype(str)
     if sample is None or sample >= len(ids):
         return None
     rng = np.random.default_rng(seed)

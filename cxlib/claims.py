@@ -209,20 +209,22 @@ def churn_after_nth_bad(
     if h < 1 or n < 1:
         raise ValueError("horizon_days and nth must be >= 1")
     only = "WHERE resolved_on IS NULL" if unresolved_only else ""
-    band = _panel._band_case("CAST(r.day - CAST(c.signup_at AS DATE) AS INTEGER)", _panel._check_bands(tenure_bands))
-    return data.con.execute(
+    band = _panel._band_case(
+        "CAST(date_diff('day', CAST(c.signup_at AS DATE), r.day) AS INTEGER)", _panel._check_bands(tenure_bands)
+    )
+    return data.query(
         f"""WITH be AS ({bad_experiences_sql(resolution_days=resolution_days)}),
             ranked AS (
                 SELECT customer_id, "at", day,
                        row_number() OVER (PARTITION BY customer_id ORDER BY "at", interaction_id) AS k
                 FROM be {only})
             SELECT c.segment, {band} AS tenure_band, count(*) AS customers,
-                   count(*) FILTER (c.churned_at <= r."at" + INTERVAL ({h}) DAY) AS churned
+                   count(*) FILTER (c.churned_at <= r."at" + INTERVAL {h} DAY) AS churned
             FROM ranked r JOIN customers c ON c.customer_id = r.customer_id
-            WHERE r.k = {n} AND r."at" + INTERVAL ({h}) DAY <= $as_of
+            WHERE r.k = {n} AND r."at" + INTERVAL {h} DAY <= $as_of
             GROUP BY ALL ORDER BY ALL""",
         {"as_of": as_of.to_pydatetime()},
-    ).df()
+    )
 
 
 def reference_churn(
@@ -247,19 +249,23 @@ def reference_churn(
     if step < 1:
         raise ValueError("step_days must be >= 1")
     band = _panel._band_case(
-        "CAST(CAST(g.anchor_at AS DATE) - CAST(c.signup_at AS DATE) AS INTEGER)", _panel._check_bands(tenure_bands)
+        "CAST(date_diff('day', CAST(c.signup_at AS DATE), CAST(g.anchor_at AS DATE)) AS INTEGER)",
+        _panel._check_bands(tenure_bands),
     )
-    frame = data.con.execute(
+    # The reference days, listed from Python as VALUES (a form both engines read alike).
+    first = data.query("SELECT min(signup_at) AS first FROM customers")["first"].iloc[0]
+    days = [] if first is None or pd.isna(first) else pd.date_range(
+        pd.Timestamp(first).normalize() + pd.Timedelta(days=1), as_of - pd.Timedelta(days=h), freq=f"{step}D"
+    )
+    grid = ", ".join(f"(TIMESTAMP '{d.isoformat(sep=' ')}')" for d in days) or "(CAST(NULL AS TIMESTAMP))"
+    frame = data.query(
         f"""WITH first_bad AS (
                 SELECT customer_id, min("at") AS first_bad_at FROM interactions
                 WHERE kind = 'experience' AND outcome = 'bad' GROUP BY customer_id),
-            grid AS (
-                SELECT CAST(g AS TIMESTAMP) AS anchor_at FROM generate_series(
-                    CAST(CAST((SELECT min(signup_at) FROM customers) AS DATE) AS TIMESTAMP) + INTERVAL 1 DAY,
-                    CAST($as_of AS TIMESTAMP) - INTERVAL ({h}) DAY, INTERVAL ({step}) DAY) t(g)),
+            grid AS (SELECT * FROM (VALUES {grid}) g(anchor_at)),
             ref AS (
                 SELECT c.customer_id, c.segment, {band} AS tenure_band,
-                       coalesce(c.churned_at <= g.anchor_at + INTERVAL ({h}) DAY, false) AS churned
+                       coalesce(c.churned_at <= g.anchor_at + INTERVAL {h} DAY, false) AS churned
                 FROM customers c LEFT JOIN first_bad f ON f.customer_id = c.customer_id
                 JOIN grid g ON g.anchor_at >= c.signup_at
                  AND (c.churned_at IS NULL OR g.anchor_at < c.churned_at)
@@ -269,9 +275,8 @@ def reference_churn(
                 FROM ref GROUP BY ALL)
             SELECT segment, tenure_band, sum(m) AS days, count(*) AS customers, sum(y) AS churned,
                    sum(y * y) AS syy, sum(y * m) AS sym, sum(m * m) AS smm
-            FROM per_customer GROUP BY ALL ORDER BY ALL""",
-        {"as_of": as_of.to_pydatetime()},
-    ).df()
+            FROM per_customer GROUP BY ALL ORDER BY ALL"""
+    )
     for col in ("days", "customers", "churned", "syy", "sym", "smm"):
         frame[col] = frame[col].astype(float)
     p = frame["churned"] / frame["days"]

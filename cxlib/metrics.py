@@ -1,7 +1,9 @@
 """CX metrics: functions that take a loaded :class:`~cxlib.io.Dataset` and return tidy frames.
 
-Aggregation runs in DuckDB on the dataset's connection (one GROUP BY, never a Python loop
-per row), so the functions work on a million customers; what comes back is small. Every
+Aggregation runs in the data set's engine through ``data.query`` (DuckDB in process, or
+Spark: :mod:`cxlib.spark`; one GROUP BY, never a Python loop per row), so the functions work
+on a million customers; what comes back is small. The SQL is DuckDB's dialect, written in
+forms that sqlglot transpiles to Spark faithfully (see :mod:`cxlib.spark`). Every
 rate comes with its count and a 95% Wilson interval.
 """
 
@@ -12,6 +14,17 @@ import pandas as pd
 from scipy import stats
 
 OVERVIEW_COLUMNS = ["measure", "value"]
+
+
+def _query(data, sql: str, params: dict | None = None) -> pd.DataFrame:
+    """Run one aggregation in ``data``'s engine: ``data.query`` (DuckDB or Spark).
+
+    An object holding only a DuckDB connection ``con`` (a bare test double) is served too.
+    """
+    query = getattr(data, "query", None)
+    if query is None:
+        return data.con.execute(sql, params or {}).df()
+    return query(sql, params)
 
 
 def wilson_interval(successes, n, *, alpha: float = 0.05):
@@ -39,15 +52,18 @@ def _with_interval(frame: pd.DataFrame, successes: str, n: str, rate: str) -> pd
 
 def overview(data) -> pd.DataFrame:
     """Headline counts of a data set: customers, churn so far, interactions, rejects."""
-    row = data.con.execute(
-        """SELECT (SELECT count(*) FROM customers),
-                  (SELECT count(churned_at) FROM customers),
-                  (SELECT count(*) FROM interactions),
-                  (SELECT count(*) FILTER (kind = 'experience') FROM interactions),
-                  (SELECT count(*) FILTER (kind = 'service') FROM interactions),
-                  (SELECT count(*) FILTER (kind = 'experience' AND outcome = 'bad') FROM interactions),
-                  (SELECT min(signup_at) FROM customers)"""
-    ).fetchall()[0]
+    row = _query(data, 
+        """SELECT (SELECT count(*) FROM customers) AS customers,
+                  (SELECT count(churned_at) FROM customers) AS churned,
+                  (SELECT count(*) FROM interactions) AS interactions,
+                  (SELECT count(*) FILTER (kind = 'experience') FROM interactions) AS experiences,
+                  (SELECT count(*) FILTER (kind = 'service') FROM interactions) AS service,
+                  (SELECT count(*) FILTER (kind = 'experience' AND outcome = 'bad') FROM interactions) AS bad,
+                  (SELECT min(signup_at) FROM customers) AS first_signup"""
+    ).iloc[0].tolist()
+    first = row[-1]
+    first = None if first is None or pd.isna(first) else first
+    row = [int(v) for v in row[:-1]] + [first]
     customers, churned, interactions, experiences, service, bad, first = row
     as_of = data.as_of
     return pd.DataFrame(
@@ -72,19 +88,19 @@ def interactions_by(data, by: str) -> pd.DataFrame:
     """Interactions counted by ``by`` (``channel`` or ``touchpoint``) and kind."""
     if by not in ("channel", "touchpoint", "outcome"):
         raise ValueError(f"by must be channel, touchpoint or outcome, not {by!r}")
-    return data.con.execute(
+    return _query(data, 
         f"""SELECT "{by}", kind, count(*) AS interactions FROM interactions
             GROUP BY ALL ORDER BY kind, interactions DESC"""
-    ).df()
+    )
 
 
 def churn_by_segment(data) -> pd.DataFrame:
     """Customers and churn so far per segment, with a Wilson interval on the share churned."""
-    frame = data.con.execute(
+    frame = _query(data, 
         """SELECT segment, count(*) AS customers, count(churned_at) AS churned,
                   median(monthly_value) AS median_monthly_value
            FROM customers GROUP BY segment ORDER BY customers DESC"""
-    ).df()
+    )
     return _with_interval(frame, "churned", "customers", "churned_share")
 
 
@@ -95,10 +111,10 @@ def bad_rate(data, *, by=("touchpoint",)) -> pd.DataFrame:
         if column not in ("touchpoint", "channel"):
             raise ValueError(f"by takes touchpoint and channel, not {column!r}")
     keys = ", ".join(f'"{c}"' for c in by)
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""SELECT {keys}, count(*) AS experiences, count(*) FILTER (outcome = 'bad') AS bad
             FROM interactions WHERE kind = 'experience' GROUP BY {keys} ORDER BY {keys}"""
-    ).df()
+    )
     return _with_interval(frame, "bad", "experiences", "bad_rate")
 
 
@@ -111,7 +127,7 @@ def recent_bad_experiences(data, *, window_days: int = 90, resolution_days: int 
     from cxlib.definitions import bad_experiences_sql
 
     as_of = data.as_of
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""WITH be AS ({bad_experiences_sql(resolution_days=resolution_days)}),
             active AS (SELECT customer_id FROM customers
                        WHERE signup_at <= $as_of AND (churned_at IS NULL OR churned_at > $as_of)),
@@ -128,7 +144,7 @@ def recent_bad_experiences(data, *, window_days: int = 90, resolution_days: int 
                    count(*) FILTER (unresolved > 0) AS with_unresolved
             FROM counts GROUP BY 1 ORDER BY 1""",
         {"as_of": as_of.to_pydatetime()},
-    ).df()
+    )
     frame["share_of_active"] = frame["customers"] / frame["customers"].sum()
     return frame.set_index("bad_experiences")
 
@@ -137,8 +153,8 @@ def recent_bad_experiences(data, *, window_days: int = 90, resolution_days: int 
 # Service, experience, consistency and journey metrics (issue #4)
 #
 # Conventions of every function below:
-# - ``data`` is a loaded Dataset; the aggregation runs in DuckDB on ``data.con`` and only
-#   the grouped result comes back to pandas;
+# - ``data`` is a loaded Dataset (or a SparkDataset); the aggregation runs in its engine
+#   through ``data.query`` and only the grouped result comes back to pandas;
 # - ``by`` names the grouping: ``"channel"``, ``"month"`` (calendar month of ``at``, UTC),
 #   ``"touchpoint"`` where it makes sense, a sequence of them, or ``None`` for one overall row;
 # - every rate comes with the count it is built on and a 95% interval (``alpha``);
@@ -184,8 +200,8 @@ def _z(alpha: float) -> float:
 
 def _month_range(data) -> pd.DatetimeIndex:
     """Calendar months (UTC) from the first interaction's month to ``as_of``'s month."""
-    first = data.con.execute('SELECT min("at") FROM interactions').fetchall()[0][0]
-    if first is None:
+    first = _query(data, 'SELECT min("at") AS first FROM interactions')["first"].iloc[0]
+    if first is None or pd.isna(first):
         return pd.DatetimeIndex([], name="month")
     start = pd.Timestamp(first).to_period("M").to_timestamp()
     end = (data.as_of - pd.Timedelta(microseconds=1)).to_period("M").to_timestamp()  # as_of itself is excluded
@@ -273,10 +289,10 @@ def csat(data, *, by="channel", kind: str | None = "service", min_answers: int =
     """
     keys = _keys(by)
     where = _kind_filter(kind)
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""SELECT {_select_keys(keys)} count(csat) AS answers, count(*) FILTER (csat >= 4) AS satisfied
             FROM interactions {where} {_group_by(keys)}"""
-    ).df()
+    )
     frame = _complete_months(data, frame, keys, ["answers", "satisfied"])
     frame = _proportion(frame, "satisfied", "answers", "csat", alpha=alpha)
     return _few(frame, "answers", min_answers)
@@ -299,13 +315,13 @@ def nps(data, *, by="channel", kind: str | None = None, min_answers: int = MIN_A
     ``passives``, ``detractors``, ``nps``, ``ci_low``, ``ci_high``, ``few_answers``.
     """
     keys = _keys(by)
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""SELECT {_select_keys(keys)} count(nps) AS answers,
                    count(*) FILTER (nps >= 9) AS promoters,
                    count(*) FILTER (nps BETWEEN 7 AND 8) AS passives,
                    count(*) FILTER (nps <= 6) AS detractors
             FROM interactions {_kind_filter(kind)} {_group_by(keys)}"""
-    ).df()
+    )
     frame = _complete_months(data, frame, keys, ["answers", "promoters", "passives", "detractors"])
     n = frame["answers"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -337,14 +353,14 @@ def first_response(data, *, by="channel", min_answers: int = MIN_ANSWERS, alpha:
                 CASE WHEN any_value({lo}) >= 1 THEN max(m) FILTER (rk <= {lo}) END AS {name}_ci_low,
                 CASE WHEN any_value({hi}) <= any_value(n) THEN min(m) FILTER (rk >= {hi}) END AS {name}_ci_high"""
         )
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""WITH t AS (
                 SELECT {_select_keys(keys)} first_response_minutes AS m
                 FROM interactions WHERE kind = 'service' AND first_response_minutes IS NOT NULL),
             r AS (SELECT *, row_number() OVER ({part} ORDER BY m) AS rk, count(*) OVER ({part}) AS n FROM t)
             SELECT {"".join(f"{k}, " for k in keys)} count(*) AS contacts, {", ".join(bounds)}
             FROM r {_group_by(keys)}"""
-    ).df()
+    )
     if not keys and len(frame) and frame["contacts"].iloc[0] == 0:
         frame.loc[:, [c for c in frame.columns if c != "contacts"]] = np.nan
     frame = _complete_months(data, frame, keys, ["contacts"])
@@ -375,28 +391,42 @@ def resolution_rate(
     ``ci_low``, ``ci_high``, ``few_answers`` (fewer than ``min_answers`` contacts).
     """
     keys = _keys(by)
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""SELECT {_select_keys(keys)} count(*) AS contacts, count(*) FILTER (resolved) AS resolved
             FROM interactions WHERE kind = 'service'{_contacts_filter(contacts)} {_group_by(keys)}"""
-    ).df()
+    )
     frame = _complete_months(data, frame, keys, ["contacts", "resolved"])
     frame = _proportion(frame, "resolved", "contacts", "resolution_rate", alpha=alpha)
     return _few(frame, "contacts", min_answers)
 
 
-def _exposure_sql(as_of) -> str:
-    """Customer-months of exposure per calendar month: SQL over customers × months, in SQL."""
+def _exposure_sql(data, as_of: str) -> str:
+    """Customer-months of exposure per calendar month: SQL over customers × months.
+
+    The calendar months (from the first signup's month to the last one starting before
+    ``as_of``) are listed as ``VALUES`` from Python, a form every engine reads alike; time
+    at risk is counted in microseconds (``date_diff``), the same integers on every engine.
+    """
+    first = _query(data, "SELECT min(signup_at) AS first FROM customers")["first"].iloc[0]
+    end = pd.Timestamp(as_of)
+    starts = [] if first is None or pd.isna(first) else pd.date_range(
+        pd.Timestamp(first).to_period("M").to_timestamp(), end, freq="MS"
+    )
+    stamp = "TIMESTAMP '{}'".format
+    rows = ", ".join(
+        f"({stamp(m.isoformat(sep=' '))}, {stamp((m + pd.offsets.MonthBegin(1)).isoformat(sep=' '))})"
+        for m in starts
+        if m < end
+    ) or "(CAST(NULL AS TIMESTAMP), CAST(NULL AS TIMESTAMP))"
     return f"""
-    months AS (
-        SELECT range AS month, range + INTERVAL 1 MONTH AS month_end
-        FROM range((SELECT date_trunc('month', min(signup_at)) FROM customers),
-                   TIMESTAMP '{as_of}', INTERVAL 1 MONTH)),
+    months AS (SELECT * FROM (VALUES {rows}) m(month, month_end)),
     spans AS (
         SELECT signup_at AS s, least(coalesce(churned_at, TIMESTAMP '{as_of}'), TIMESTAMP '{as_of}') AS e
         FROM customers WHERE signup_at < TIMESTAMP '{as_of}'),
     exposure AS (
-        SELECT m.month, sum(epoch(least(sp.e, m.month_end)) - epoch(greatest(sp.s, m.month)))
-                        / any_value(epoch(m.month_end) - epoch(m.month)) AS customer_months
+        SELECT m.month,
+               sum(CAST(date_diff('microsecond', greatest(sp.s, m.month), least(sp.e, m.month_end)) AS DOUBLE))
+                   / any_value(CAST(date_diff('microsecond', m.month, m.month_end) AS DOUBLE)) AS customer_months
         FROM months m JOIN spans sp ON sp.s < m.month_end AND sp.e > m.month
         GROUP BY m.month)"""
 
@@ -415,8 +445,9 @@ def contact_rate(data, *, by="month", contacts: str = "all", min_answers: int = 
     as_of = data.as_of.isoformat(sep=" ")
     counted = [k for k in keys if k != "month"]
     select_counts = _select_keys(keys)
-    frame = data.con.execute(
-        f"""WITH {_exposure_sql(as_of)},
+    exposure_sql = _exposure_sql(data, as_of)
+    frame = _query(data, 
+        f"""WITH {exposure_sql},
             c AS (SELECT {select_counts} count(*) AS contacts FROM interactions
                   WHERE kind = 'service' AND "at" < TIMESTAMP '{as_of}'{_contacts_filter(contacts)}
                   {"GROUP BY " + ", ".join(keys) if keys else ""})
@@ -425,9 +456,9 @@ def contact_rate(data, *, by="month", contacts: str = "all", min_answers: int = 
                        AS customer_months
             FROM c {"JOIN exposure e ON e.month = c.month" if "month" in keys else ""}
             {"ORDER BY " + ", ".join(f"c.{k}" for k in keys) if keys else ""}"""
-    ).df()
+    )
     if "month" in keys:
-        exposure = data.con.execute(f"WITH {_exposure_sql(as_of)} SELECT month, customer_months FROM exposure").df()
+        exposure = _query(data, f"WITH {exposure_sql} SELECT month, customer_months FROM exposure")
         exposure["month"] = pd.to_datetime(exposure["month"])
         frame = _complete_months(data, frame.drop(columns="customer_months"), keys, ["contacts"])
         frame = frame.merge(exposure.astype({"month": frame["month"].dtype}), on="month", how="left")
@@ -499,16 +530,16 @@ def outcome_mix(data, *, by="touchpoint", alpha: float = 0.05) -> pd.DataFrame:
     ``share``, ``ci_low``, ``ci_high`` (Wilson).
     """
     (key,) = _keys(by, allowed=("touchpoint", "channel", "month"))
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""WITH g AS (SELECT {_KEY_SQL[key]} AS {key}, outcome, count(*) AS experiences
                        FROM interactions WHERE kind = 'experience' GROUP BY ALL),
                  k AS (SELECT DISTINCT {key} FROM g),
-                 o AS (SELECT unnest(['good', 'neutral', 'bad']) AS outcome, generate_subscripts(['good', 'neutral', 'bad'], 1) AS pos)
+                 o AS (SELECT * FROM (VALUES ('good', 1), ('neutral', 2), ('bad', 3)) v(outcome, pos))
             SELECT k.{key}, o.outcome, coalesce(g.experiences, 0) AS experiences,
                    sum(coalesce(g.experiences, 0)) OVER (PARTITION BY k.{key}) AS total
             FROM k CROSS JOIN o LEFT JOIN g ON g.{key} = k.{key} AND g.outcome = o.outcome
             ORDER BY k.{key}, o.pos"""
-    ).df()
+    )
     frame["total"] = frame["total"].astype("int64")
     return _proportion(frame, "experiences", "total", "share", alpha=alpha)
 
@@ -538,7 +569,7 @@ def contact_causes(data, *, by=None, resolution_days: int = RESOLUTION_DAYS, alp
     keys = _keys(by)
     days = _days(resolution_days)
     inner_keys = "".join(f"s.{k}, " for k in keys)
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""WITH s AS (SELECT {_select_keys(keys)} customer_id, touchpoint, CAST("at" AS DATE) AS day
                        FROM interactions WHERE kind = 'service'),
                  bad AS (SELECT DISTINCT customer_id, touchpoint, CAST("at" AS DATE) AS day
@@ -552,7 +583,7 @@ def contact_causes(data, *, by=None, resolution_days: int = RESOLUTION_DAYS, alp
                                 THEN '{CAUSE_AFTER_BAD}' ELSE '{CAUSE_OTHER}' END AS cause
                     FROM s)
             SELECT {"".join(f"{k}, " for k in keys)} cause, count(*) AS contacts FROM tagged GROUP BY ALL"""
-    ).df()
+    )
     # every cause in every group, zero where none
     groups = frame[keys].drop_duplicates() if keys else pd.DataFrame(index=[0])
     grid = groups.merge(pd.DataFrame({"cause": list(CAUSES)}), how="cross")
@@ -595,7 +626,7 @@ def bad_experience_follow_up(
     days = _days(resolution_days)
     group = f"GROUPING SETS (({keys[0]}), ())" if keys else ""
     key_select = f"coalesce(be.{keys[0]}, 'all') AS {keys[0]}, " if keys else ""
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""WITH be AS ({bad_experiences_sql(resolution_days=days)}),
                  contact AS (SELECT DISTINCT customer_id, touchpoint, CAST("at" AS DATE) AS day
                              FROM interactions WHERE kind = 'service' AND touchpoint <> '{ROUTINE_TOUCHPOINT}'),
@@ -607,7 +638,7 @@ def bad_experience_follow_up(
             SELECT {key_select} count(*) AS bad, count(*) FILTER (contacted) AS contacted,
                    count(*) FILTER (resolved_on IS NOT NULL) AS resolved
             FROM flagged be {"GROUP BY " + group if keys else ""}"""
-    ).df()
+    )
     if keys:
         key = keys[0]
         frame["_all"] = frame[key] == "all"
@@ -655,10 +686,10 @@ def channel_consistency(data, *, alpha: float = 0.05, min_experiences: int = MIN
     table), ``chi2``, ``dof``, ``p_value``, ``p_adjusted`` (touchpoint's first test),
     ``reference_rate`` (pooled rate of the unflagged channels), ``tested``, ``flagged``.
     """
-    frame = data.con.execute(
+    frame = _query(data, 
         """SELECT touchpoint, channel, count(*) AS experiences, count(*) FILTER (outcome = 'bad') AS bad
            FROM interactions WHERE kind = 'experience' GROUP BY ALL ORDER BY touchpoint, channel"""
-    ).df()
+    )
     frame = _proportion(frame, "bad", "experiences", "bad_rate", alpha=alpha)
     frame["tested"] = frame["experiences"] >= int(min_experiences)
     n_channels = frame[frame["tested"]].groupby("touchpoint")["channel"].transform("count")
@@ -767,7 +798,7 @@ def journey_transitions(data, *, include_service: bool = True, alpha: float = 0.
     Columns: ``from_step``, ``to_step``, ``transitions``, ``from_total``, ``share`` (of the
     transitions leaving ``from_step``), ``ci_low``, ``ci_high`` (Wilson).
     """
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""WITH {_journey_sql(data, include_service=include_service, mark_bad=False)},
             w AS (
                 SELECT lag(step) OVER journey AS prev, step, lead(step) OVER journey IS NULL AS is_last, end_state
@@ -783,7 +814,7 @@ def journey_transitions(data, *, include_service: bool = True, alpha: float = 0.
                 UNION ALL SELECT step, end_state, n FROM agg WHERE is_last
                 UNION ALL SELECT '{START}', end_state, n FROM without_steps WHERE n > 0)
             SELECT from_step, to_step, CAST(sum(n) AS BIGINT) AS transitions FROM allt GROUP BY ALL"""
-    ).df()
+    )
     frame["transitions"] = frame["transitions"].astype("int64")
     frame["from_total"] = frame.groupby("from_step")["transitions"].transform("sum").astype("int64")
     frame = frame.sort_values(["from_step", "transitions", "to_step"], ascending=[True, False, True])
@@ -831,7 +862,7 @@ def churn_paths(
         raise ValueError(f"steps must be >= 1, not {steps}")
     lags = "".join(f"lag(step, {j}) OVER journey AS l{j}, " for j in range(1, k))
     parts = ", ".join([f"CASE WHEN rn < {k} THEN '{START}' END"] + [f"l{j}" for j in range(k - 1, 0, -1)] + ["step"])
-    frame = data.con.execute(
+    frame = _query(data, 
         f"""WITH {_journey_sql(data, include_service=include_service, mark_bad=mark_bad)},
             last AS (
                 SELECT end_state, {lags} step, row_number() OVER journey AS rn
@@ -857,7 +888,7 @@ def churn_paths(
             FROM ranked r CROSS JOIN groups g
             LEFT JOIN counted c ON c.path = r.path AND c.end_state = g.end_state
             ORDER BY r.rank, "group" """
-    ).df()
+    )
     frame = frame[["path", "group", "customers", "group_total", "rank"]]
     for column in ("customers", "group_total", "rank"):
         frame[column] = frame[column].astype("int64")

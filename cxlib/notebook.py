@@ -28,12 +28,28 @@ def setup() -> None:
         matplotlib.use("Agg")
 
 
-def open_data(path: str = "", *, as_of: str = "") -> cxlib.Dataset:
-    """Load ``path`` (empty: the demo data set, generated if missing), censored at ``as_of``."""
+def open_data(path: str = "", *, as_of: str = "", engine: str = "duckdb"):
+    """Load ``path`` (empty: the demo data set, generated if missing), censored at ``as_of``.
+
+    ``engine="duckdb"`` (default) validates and loads in process (:func:`cxlib.load`);
+    ``engine="spark"`` opens the data on Spark (:func:`cxlib.spark.open_spark`: Parquet
+    files, a folder Spark wrote, or a catalog schema; master from ``$CXLAB_SPARK_MASTER``,
+    default ``local[2]``), where an empty ``path`` means ``$CXLAB_SPARK_INPUT``, else the demo.
+    """
+    import os
+
+    from cxlib.spark import ENGINES, ENV_INPUT, open_spark
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "spark" and not path:
+        path = os.environ.get(ENV_INPUT, "")
     if not path:
         from cxlib.runner import ensure_demo
 
         path = ensure_demo(DEMO_DIR)
+    if engine == "spark":
+        return open_spark(str(path), as_of=as_of or None)
     return cxlib.load(path, as_of=as_of or None)
 
 

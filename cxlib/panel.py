@@ -24,7 +24,10 @@ How the SQL does it (an event list, no calendar of days):
 :func:`aggregate` then sums events and exposure per covariate pattern (segment, tenure band,
 capped counts): for a Poisson likelihood those sums are sufficient statistics, so the model
 fits on a table of a few hundred rows whatever the number of customers. Everything runs in
-the Dataset's DuckDB connection, which scans CSV or Parquet out of core.
+the data set's engine through ``data.query``: DuckDB in process (it scans CSV or Parquet out
+of core), or Spark (:mod:`cxlib.spark`), which runs the same SQL text transpiled by sqlglot.
+Time differences are written ``date_diff('day' | 'microsecond', a, b)`` rather than
+``epoch(b - a)`` or ``CAST(b - a AS INTEGER)``: the same integers on both engines.
 """
 
 from __future__ import annotations
@@ -150,7 +153,7 @@ def intervals_sql(
         SELECT c.customer_id, c.segment, c.signup_at,
                greatest(c.signup_at, CAST(p.d AS TIMESTAMP)) AS start_at,
                CASE WHEN p.next_d IS NULL THEN c.end_at ELSE CAST(p.next_d AS TIMESTAMP) END AS stop_at,
-               CAST(p.d - c.s0 AS INTEGER) AS tenure_day,
+               CAST(date_diff('day', c.s0, p.d) AS INTEGER) AS tenure_day,
                CAST(p.unresolved AS INTEGER) AS unresolved,
                CAST(p.resolved AS INTEGER) AS resolved,
                p.next_d IS NULL AND c.churned AS event
@@ -159,7 +162,7 @@ def intervals_sql(
     SELECT customer_id, segment, signup_at, start_at, stop_at, tenure_day,
            {_band_case('tenure_day', bands)} AS tenure_band,
            unresolved, resolved,
-           epoch(stop_at - start_at) / 86400.0 AS exposure_days,
+           CAST(date_diff('microsecond', start_at, stop_at) AS DOUBLE) / 86400000000 AS exposure_days,
            event
     FROM spans
     """
@@ -184,18 +187,19 @@ def aggregate_sql(intervals: str, *, count_cap: int = COUNT_CAP) -> str:
 
 
 @contextmanager
-def _sample_view(con, customers):
-    """Register a list of customer ids as a temporary view; yield its name (or None)."""
+def _sample_view(data, customers):
+    """Register a list of customer ids as a temporary view in ``data``'s engine; yield its name (or None)."""
     if customers is None:
         yield None
         return
     name = "cx_panel_sample"
     frame = pd.DataFrame({"customer_id": pd.Series(list(customers), dtype=object).astype(str)})
-    con.register(name, frame)
+    target = data.con if getattr(data, "engine", "duckdb") == "duckdb" else data
+    target.register(name, frame)
     try:
         yield name
     finally:
-        con.unregister(name)
+        target.unregister(name)
 
 
 def intervals(
@@ -213,11 +217,11 @@ def intervals(
     model uses :func:`aggregate`, which never brings the intervals into Python.
     """
     as_of = data.as_of if as_of is None else as_of
-    with _sample_view(data.con, customers) as view:
+    with _sample_view(data, customers) as view:
         sql = intervals_sql(
             as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view
         )
-        frame = data.con.execute(f"{sql} ORDER BY customer_id, start_at").df()
+        frame = data.query(f"{sql} ORDER BY customer_id, start_at")
     frame["event"] = frame["event"].astype(bool)
     return frame
 
@@ -234,16 +238,16 @@ def aggregate(
 ) -> pd.DataFrame:
     """Events and exposure (days) per segment, tenure band and capped trailing counts.
 
-    One GROUP BY over the panel in DuckDB: the result has at most
+    One GROUP BY over the panel in the data set's engine (DuckDB or Spark): the result has at most
     ``segments × bands × (cap + 1)²`` rows. ``capped_intervals`` counts intervals whose
     counts were above ``count_cap`` and pooled with it.
     """
     as_of = data.as_of if as_of is None else as_of
-    with _sample_view(data.con, customers) as view:
+    with _sample_view(data, customers) as view:
         sql = intervals_sql(
             as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view
         )
-        frame = data.con.execute(aggregate_sql(sql, count_cap=count_cap)).df()
+        frame = data.query(aggregate_sql(sql, count_cap=count_cap))
     for col in ("unresolved", "resolved", "events", "intervals", "capped_intervals"):
         frame[col] = frame[col].astype("int64")
     frame["exposure_days"] = frame["exposure_days"].astype(float)

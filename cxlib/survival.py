@@ -31,23 +31,24 @@ def landmark_cohort(data, *, landmark_days: int = WINDOW_DAYS, max_group: int = 
     if days < 0:
         raise ValueError(f"landmark_days must be >= 0, not {landmark_days}")
     cap = int(max_group)
-    frame = data.con.execute(
+    frame = data.query(
         f"""WITH c AS (
-                SELECT customer_id, signup_at + INTERVAL ({days}) DAY AS landmark_at, churned_at
-                FROM customers WHERE signup_at + INTERVAL ({days}) DAY <= $as_of
-                  AND (churned_at IS NULL OR churned_at > signup_at + INTERVAL ({days}) DAY)
+                SELECT customer_id, signup_at + INTERVAL {days} DAY AS landmark_at, churned_at
+                FROM customers WHERE signup_at + INTERVAL {days} DAY <= $as_of
+                  AND (churned_at IS NULL OR churned_at > signup_at + INTERVAL {days} DAY)
             ), bad AS (
                 SELECT i.customer_id, count(*) AS n FROM interactions i JOIN c ON c.customer_id = i.customer_id
                 WHERE i.kind = 'experience' AND i.outcome = 'bad' AND i."at" < c.landmark_at
                 GROUP BY i.customer_id
             )
             SELECT c.customer_id, coalesce(bad.n, 0) AS bad_experiences,
-                   epoch(least(coalesce(c.churned_at, $as_of), $as_of) - c.landmark_at) / 86400.0 AS days,
+                   CAST(date_diff('microsecond', c.landmark_at, least(coalesce(c.churned_at, $as_of), $as_of)) AS DOUBLE)
+                       / 86400000000 AS days,
                    coalesce(c.churned_at <= $as_of, false) AS churned
             FROM c LEFT JOIN bad ON bad.customer_id = c.customer_id
             ORDER BY c.customer_id""",
         {"as_of": as_of.to_pydatetime()},
-    ).df()
+    )
     n = frame["bad_experiences"].astype(int)
     frame["group"] = np.where(n >= cap, f"{cap}+", n.astype(str))
     frame["churned"] = frame["churned"].astype(bool)

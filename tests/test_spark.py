@@ -1,0 +1,261 @@
+"""The Spark engine (local[2]) against DuckDB: the same SQL text gives the same tables.
+
+One SparkSession for the session, one simulated world of 3,000 customers written as
+Parquet, read by both engines. These tests fail (they do not skip) when pyspark or Java is
+missing: ``make spark`` installs both, and ``make test`` runs it first.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import cxlib
+from cxlib import claims, metrics, panel, survival
+from cxlib.churn import ChurnModel
+from cxlib.exceptions import DataError
+from cxlib.simulate import write_dataset
+
+pytestmark = pytest.mark.spark
+
+CUSTOMERS = 3_000
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from cxlib import spark as cxspark
+
+    try:
+        cxspark._require_spark()
+    except (ImportError, RuntimeError) as exc:
+        pytest.fail(f"the Spark tests need pyspark and Java 17, which `make spark` (and `make test`) install: {exc}")
+    session = cxspark.spark_session("local[2]", conf={"spark.sql.shuffle.partitions": "4"})
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory, spark):
+    """(DuckDB Dataset, SparkDataset, truth, path) of the same Parquet files."""
+    from cxlib.spark import open_spark
+
+    path = tmp_path_factory.mktemp("spark_world")
+    truth = write_dataset(path, CUSTOMERS, seed=21, fmt="parquet")
+    duck = cxlib.load(path, as_of=truth["as_of"])
+    sdata = open_spark(str(path), spark=spark, as_of=truth["as_of"])
+    yield duck, sdata, truth, path
+    sdata.close()
+    duck.close()
+
+
+def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Engine-neutral dtypes: numbers as float, timestamps as datetime64[us], text and flags kept."""
+    frame = frame.reset_index(drop=True).copy()
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            frame[column] = pd.to_datetime(values).astype("datetime64[us]")
+        elif pd.api.types.is_bool_dtype(values) or values.dtype == object:
+            continue
+        elif pd.api.types.is_numeric_dtype(values):
+            frame[column] = values.astype(float)
+    return frame
+
+
+def assert_same(duck: pd.DataFrame, spark: pd.DataFrame) -> None:
+    assert list(duck.columns) == list(spark.columns)
+    pd.testing.assert_frame_equal(_normalise(duck), _normalise(spark), check_dtype=False, rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# One SQL text
+
+
+def test_transpile_binds_parameters_and_keeps_exact_quantiles():
+    from cxlib.spark import to_spark_sql
+
+    sql = to_spark_sql(
+        'SELECT quantile_cont(m, 0.9) AS q, median(m) AS med FROM t WHERE "at" < $as_of AND n > $n',
+        {"as_of": pd.Timestamp("2025-06-30 12:00", tz="Europe/Paris"), "n": 3},
+    )
+    assert "percentile(m, 0.9)" in sql.lower() and "approx" not in sql.lower()
+    assert "'2025-06-30 10:00:00'" in sql  # bound as naive UTC
+    assert "$" not in sql and ":as_of" not in sql
+    with pytest.raises(KeyError, match="as_of"):
+        to_spark_sql("SELECT 1 WHERE x < $as_of", {})
+
+
+def test_engine_attribute_and_as_of(world):
+    duck, sdata, truth, _ = world
+    assert duck.engine == "duckdb" and sdata.engine == "spark"
+    assert sdata.as_of == duck.as_of
+    assert sdata.report.accepted == duck.report.accepted
+    assert sdata.report.total_rejected == 0
+
+
+# ---------------------------------------------------------------------------------------
+# The churn panel and the model
+
+
+def test_aggregated_panel_is_identical(world):
+    duck, sdata, _, _ = world
+    a, b = panel.aggregate(duck), panel.aggregate(sdata)
+    assert len(a) > 10
+    assert_same(a, b)
+    assert a["events"].sum() == b["events"].sum() and a["intervals"].sum() == b["intervals"].sum()
+    assert a["exposure_days"].sum() == pytest.approx(b["exposure_days"].sum(), rel=1e-12)
+
+
+def test_hazard_ratios_are_identical(world):
+    duck, sdata, _, _ = world
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m1, m2 = ChurnModel().fit(duck), ChurnModel().fit(sdata)
+    assert m1.n_events_ == m2.n_events_
+    assert m1.exposure_days_ == pytest.approx(m2.exposure_days_, rel=1e-12)
+    pd.testing.assert_series_equal(m1.hazard_ratios_, m2.hazard_ratios_, rtol=1e-8)
+    pd.testing.assert_frame_equal(m1.confidence_intervals_, m2.confidence_intervals_, rtol=1e-8)
+
+
+def test_sampled_intervals_are_identical(world):
+    """A sample of customer ids is registered as a view in either engine."""
+    duck, sdata, _, _ = world
+    from cxlib.churn import sample_customers
+
+    ids = sample_customers(duck, 50, seed=1)
+    assert ids == sample_customers(sdata, 50, seed=1)
+    a = panel.intervals(duck, customers=ids)
+    b = panel.intervals(sdata, customers=ids)
+    assert a["customer_id"].nunique() <= 50 and len(a) > 50
+    assert_same(a, b)
+
+
+# ---------------------------------------------------------------------------------------
+# Metrics, claims, survival
+
+
+METRICS = {
+    "bad_rate_touchpoint": lambda d: metrics.bad_rate(d, by="touchpoint"),
+    "bad_rate_touchpoint_channel": lambda d: metrics.bad_rate(d, by=("touchpoint", "channel")),
+    "service_metrics_month": lambda d: metrics.service_metrics(d, by="month"),
+    "service_metrics_channel": lambda d: metrics.service_metrics(d, by="channel"),
+    "contact_causes": lambda d: metrics.contact_causes(d, by="channel"),
+    "follow_up": lambda d: metrics.bad_experience_follow_up(d, by="touchpoint"),
+    "overview": metrics.overview,
+    "outcome_mix": lambda d: metrics.outcome_mix(d, by="touchpoint"),
+    "recent_bad_experiences": metrics.recent_bad_experiences,
+    "journey_transitions": metrics.journey_transitions,
+    "churn_paths": lambda d: metrics.churn_paths(d, steps=2, top=5),
+    "churn_after_first_bad": lambda d: claims.churn_after_nth_bad(d, 1),
+    "reference_churn": lambda d: claims.reference_churn(d, step_days=60),
+    "landmark_cohort": lambda d: survival.landmark_cohort(d),
+}
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_metrics_are_identical(world, name):
+    duck, sdata, _, _ = world
+    a, b = METRICS[name](duck), METRICS[name](sdata)
+    assert len(a) > 0
+    if name == "overview":
+        a, b = a.astype(str), b.astype(str)
+        pd.testing.assert_frame_equal(a, b)
+    else:
+        assert_same(a, b)
+
+
+def test_cx_churn_engine_spark_matches_duckdb(world, capsys):
+    _, _, truth, path = world
+    from cxlib.cli import main
+
+    assert main(["churn", str(path), "--json", "--as-of", truth["as_of"]]) == 0
+    duck = json.loads(capsys.readouterr().out)
+    assert main(["churn", str(path), "--json", "--as-of", truth["as_of"], "--engine", "spark"]) == 0
+    spark = json.loads(capsys.readouterr().out)
+    assert duck["events"] == spark["events"]
+    for name, c in duck["covariates"].items():
+        assert spark["covariates"][name]["hazard_ratio"] == pytest.approx(c["hazard_ratio"], rel=1e-8)
+
+
+# ---------------------------------------------------------------------------------------
+# What the Spark path checks
+
+
+def test_row_level_rules_are_counted_and_left_out(tmp_path, spark):
+    from cxlib.spark import open_spark
+
+    t = pd.Timestamp
+    pq.write_table(
+        pa.Table.from_pandas(
+            pd.DataFrame(
+                {
+                    "customer_id": [" c1 ", "c2", "c3"],
+                    "signup_at": ["2024-01-01T00:00:00Z", "2024-01-02T02:00:00+02:00", "not a date"],
+                    "churned_at": [None, "2024-03-01", None],
+                    "segment": ["", "b2b", "b2c"],
+                    "monthly_value": [10.0, -1.0, 5.0],
+                }
+            ),
+            preserve_index=False,
+        ),
+        tmp_path / "customers.parquet",
+    )
+    pq.write_table(
+        pa.Table.from_pandas(
+            pd.DataFrame(
+                {
+                    "interaction_id": ["i1", "i2", "i3"],
+                    "customer_id": ["c1", "c1", "c1"],
+                    "at": [t("2024-02-01", tz="UTC")] * 3,
+                    "kind": [" Experience", "service", "oops"],
+                    "channel": ["Web", "phone", "web"],
+                    "touchpoint": ["billing", "billing", "billing"],
+                    "outcome": ["BAD", "good", "bad"],
+                    "resolved": [None, True, None],
+                }
+            ),
+            preserve_index=False,
+        ),
+        tmp_path / "interactions.parquet",
+        coerce_timestamps="us",  # Spark reads no nanosecond timestamps (see the next test)
+    )
+    data = open_spark(str(tmp_path), spark=spark)
+    r = data.report
+    assert (r.read["customers"], r.accepted["customers"], r.rejected["customers"]) == (3, 1, 2)
+    assert (r.read["interactions"], r.accepted["interactions"], r.rejected["interactions"]) == (3, 2, 1)
+    customers = data.query("SELECT customer_id, signup_at, segment FROM customers")
+    assert customers.to_dict("records") == [{"customer_id": "c1", "signup_at": t("2024-01-01"), "segment": "all"}]
+    kinds = data.query("SELECT kind, channel, outcome FROM interactions ORDER BY kind")
+    assert kinds.values.tolist() == [["experience", "web", "bad"], ["service", "phone", "good"]]
+    data.close()
+
+
+def test_missing_required_column_names_it(tmp_path, spark):
+    from cxlib.spark import open_spark
+
+    pq.write_table(pa.table({"customer_id": ["c1"], "monthly_value": [1.0]}), tmp_path / "customers.parquet")
+    pq.write_table(pa.table({"interaction_id": ["i1"]}), tmp_path / "interactions.parquet")
+    with pytest.raises(DataError, match="signup_at"):
+        open_spark(str(tmp_path), spark=spark)
+    with pytest.raises(DataError, match="no such"):
+        open_spark(str(tmp_path / "nowhere"), spark=spark)
+    nanos = tmp_path / "nanos"
+    nanos.mkdir()
+    pq.write_table(pa.table({"customer_id": ["c1"], "signup_at": pa.array([0], pa.timestamp("ns", "UTC")),
+                             "churned_at": pa.array([None], pa.timestamp("ns", "UTC")), "monthly_value": [1.0]}),
+                   nanos / "customers.parquet")
+    with pytest.raises(DataError, match="unreadable Parquet.*customers"):
+        open_spark(str(nanos), spark=spark).query("SELECT count(*) FROM customers")
+
+
+def test_engine_choice_is_checked():
+    from cxlib.notebook import open_data
+
+    with pytest.raises(ValueError, match="engine"):
+        open_data("x", engine="pandas")
