@@ -5,6 +5,8 @@ Kept here so the notebooks stay thin and do it the same way.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -20,6 +22,7 @@ def setup() -> None:
     plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 96, "savefig.bbox": "tight"})
     pd.set_option("display.max_rows", 60)
     pd.set_option("display.width", 120)
+    pd.set_option("display.max_colwidth", None)  # claims and reasons are sentences: never cut them
     try:  # inline backend only inside a kernel
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
@@ -57,6 +60,6 @@ def load_summary(data: cxlib.Dataset) -> pd.DataFrame:
     """Read, accepted and rejected rows per file: the accounting of the load."""
     r = data.report
     return pd.DataFrame(
-        [(t, r.files[t], r.read[t], r.accepted[t], r.rejected[t]) for t in r.read],
+        [(t, Path(r.files[t]).name, f"{r.read[t]:,}", f"{r.accepted[t]:,}", f"{r.rejected[t]:,}") for t in r.read],
         columns=["table", "file", "read", "accepted", "rejected"],
     ).set_index("table")

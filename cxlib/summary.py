@@ -39,14 +39,6 @@ _ORDINALS = {1: "first", 2: "second", 3: "third"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 
-def setup() -> None:
-    """:func:`cxlib.notebook.setup`, and table cells shown in full (pandas cuts them at 50 characters)."""
-    from cxlib.notebook import setup as notebook_setup
-
-    notebook_setup()
-    pd.set_option("display.max_colwidth", None)
-
-
 def escape_markdown(text) -> str:
     """Text from data made safe inside markdown: HTML escaped, markdown punctuation backslashed."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
