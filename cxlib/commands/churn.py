@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import json
 
-from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.commands import options
 
 HELP = "Hazard ratios of churn for unresolved and resolved bad experiences, adjusted for segment and tenure."
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument(
-        "path",
-        help="folder with customers.* and interactions.*, or a DuckDB file; with --engine spark also a "
-        "URI (s3://, hdfs://, abfss://, dbfs:/) of Parquet or a catalog schema holding both tables",
-    )
-    parser.add_argument("--window-days", type=int, default=WINDOW_DAYS, help=f"trailing window of the counts (default {WINDOW_DAYS})")
-    parser.add_argument("--resolution-days", type=int, default=RESOLUTION_DAYS, help=f"days in which a contact resolves (default {RESOLUTION_DAYS})")
+    options.add_data(parser, engine=True)
+    options.add_definitions(parser)
     parser.add_argument("--count-cap", type=int, default=5, help="pool trailing counts above this (default 5)")
     parser.add_argument("--as-of", default=None, help="censoring time (ISO 8601, UTC); default: the latest timestamp in the data")
-    parser.add_argument("--json", action="store_true", help="print a machine-readable JSON object")
-    parser.add_argument(
-        "--engine", choices=("duckdb", "spark"), default="duckdb",
-        help="where the aggregations run: duckdb (in process, default) or spark (a SparkSession)",
-    )
-    parser.add_argument(
-        "--spark-master", default=None,
-        help="spark.master of a new session (default $CXLAB_SPARK_MASTER, else local[2]; under spark-submit the session's)",
-    )
+    options.add_json(parser)
 
 
 def result_object(model) -> dict:

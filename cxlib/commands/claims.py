@@ -4,31 +4,19 @@ from __future__ import annotations
 
 import json
 
-from cxlib.config import HORIZON_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.commands import options
+from cxlib.config import HORIZON_DAYS
 
 HELP = "Test the published CX claims (one in three leave after one bad experience, ...) against the data."
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument(
-        "path",
-        help="folder with customers.* and interactions.*, or a DuckDB file; with --engine spark also a "
-        "URI (s3://, hdfs://, abfss://, dbfs:/) of Parquet or a catalog schema holding both tables",
-    )
+    options.add_data(parser, engine=True)
     parser.add_argument("--horizon-days", type=int, default=HORIZON_DAYS, help=f"churn counted within this many days (default {HORIZON_DAYS})")
-    parser.add_argument("--window-days", type=int, default=WINDOW_DAYS, help=f"trailing window of the model (default {WINDOW_DAYS})")
-    parser.add_argument("--resolution-days", type=int, default=RESOLUTION_DAYS, help=f"days in which a contact resolves (default {RESOLUTION_DAYS})")
+    options.add_definitions(parser)
     parser.add_argument("--max-width", type=float, default=0.10, help="widest 95%% interval of a share that can support a claim (default 0.10)")
     parser.add_argument("--as-of", default=None, help="censoring time (ISO 8601, UTC); default: the latest timestamp in the data")
-    parser.add_argument("--json", action="store_true", help="print a machine-readable JSON object")
-    parser.add_argument(
-        "--engine", choices=("duckdb", "spark"), default="duckdb",
-        help="where the aggregations run: duckdb (in process, default) or spark (a SparkSession)",
-    )
-    parser.add_argument(
-        "--spark-master", default=None,
-        help="spark.master of a new session (default $CXLAB_SPARK_MASTER, else local[2]; under spark-submit the session's)",
-    )
+    options.add_json(parser)
 
 
 def main(args) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cxlib.config import HORIZON_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.commands import options
+from cxlib.config import HORIZON_DAYS
 
 HELP = "Churn-risk list: customers active now, most likely to leave within the horizon first, with the reason."
 
@@ -14,12 +15,11 @@ COLUMNS = ("customer_id", "probability", "reason", "monthly_value", "monthly_val
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("path", type=Path, help="folder with customers.* and interactions.*, or a DuckDB file")
+    options.add_data(parser)
     parser.add_argument("--top", type=int, default=None, help="keep the N customers most at risk (default: everyone)")
     parser.add_argument("--out", type=Path, default=None, help="write the list to this CSV file (default: print it)")
     parser.add_argument("--horizon-days", type=int, default=HORIZON_DAYS, help=f"look this many days ahead (default {HORIZON_DAYS})")
-    parser.add_argument("--window-days", type=int, default=WINDOW_DAYS, help=f"trailing window of the counts (default {WINDOW_DAYS})")
-    parser.add_argument("--resolution-days", type=int, default=RESOLUTION_DAYS, help=f"days in which a contact resolves (default {RESOLUTION_DAYS})")
+    options.add_definitions(parser)
     parser.add_argument("--as-of", default=None, help="the day of the list (ISO 8601, UTC); default: the latest timestamp in the data")
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.commands import options
 
 HELP = "ROI of service against experience investments: revenue retained, net benefit, break-even, with intervals."
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("path", type=Path, help="folder with customers.* and interactions.*, or a DuckDB file")
+    options.add_data(parser)
     parser.add_argument("--scenarios", default=None, help="YAML file of scenarios (default: the shipped cxlib/scenarios/default.yaml)")
     parser.add_argument("--as-of", default=None, help="the analysis date (ISO 8601, UTC); default: the latest timestamp in the data")
     parser.add_argument("--horizon-months", type=float, default=12, help="months over which revenue is counted (default 12)")
@@ -19,10 +18,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--process-draws", type=int, default=100,
                         help="simulated futures of the base for the interval of what is actually retained (default 100; 0 skips)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
-    parser.add_argument("--window-days", type=int, default=WINDOW_DAYS, help=f"trailing window of the counts (default {WINDOW_DAYS})")
-    parser.add_argument("--resolution-days", type=int, default=RESOLUTION_DAYS, help=f"days in which a contact resolves (default {RESOLUTION_DAYS})")
+    options.add_definitions(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--json", action="store_true", help="print a machine-readable JSON object")
+    options.add_json(parser)
 
 
 def main(args) -> int:

@@ -1,0 +1,44 @@
+"""Options several subcommands share, defined once so they read and default the same everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
+
+DATA_HELP = "folder with customers.* and interactions.*, or a DuckDB file"
+
+
+def add_data(parser, *, engine: bool = False) -> None:
+    """The data set; with ``engine``, also where the aggregations run."""
+    if not engine:
+        parser.add_argument("path", type=Path, help=DATA_HELP)
+        return
+    parser.add_argument(
+        "path",
+        help=f"{DATA_HELP}; with --engine spark also a URI (s3://, hdfs://, abfss://, dbfs:/) of Parquet "
+        "or a catalog schema holding both tables",
+    )
+    parser.add_argument(
+        "--engine", choices=("duckdb", "spark"), default="duckdb",
+        help="where the aggregations run: duckdb (in process, default) or spark (a SparkSession)",
+    )
+    parser.add_argument(
+        "--spark-master", default=None,
+        help="spark.master of a new session (default $CXLAB_SPARK_MASTER, else local[2]; under spark-submit the session's)",
+    )
+
+
+def add_definitions(parser) -> None:
+    """design.md's trailing window and resolution days."""
+    parser.add_argument(
+        "--window-days", type=int, default=WINDOW_DAYS, help=f"trailing window of the counts (default {WINDOW_DAYS})"
+    )
+    parser.add_argument(
+        "--resolution-days", type=int, default=RESOLUTION_DAYS,
+        help=f"days in which a contact resolves (default {RESOLUTION_DAYS})",
+    )
+
+
+def add_json(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print a machine-readable JSON object")
