@@ -165,7 +165,8 @@ class Dataset:
 
     @property
     def rejects(self) -> pd.DataFrame:
-        return self.con.sql('SELECT file, row, "column", value, reason FROM rejects ORDER BY file, row, "column"').df()
+        columns = ", ".join(f'"{c}"' for c in REJECT_COLUMNS)
+        return self.con.sql(f'SELECT {columns} FROM rejects ORDER BY file, row, "column"').df()
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -378,6 +379,10 @@ def _shift_rows(con, table: str) -> int:
     return n
 
 
+def _sql_list(words) -> str:
+    return ", ".join(f"'{w}'" for w in words)
+
+
 def _sql_path(path) -> str:
     return str(path).replace("'", "''")
 
@@ -476,8 +481,7 @@ class _Rules:
     def boolean(self, column: str) -> str:
         if self._kind(column) == "boolean":
             return self.raw(column)
-        true_words = ", ".join(f"'{w}'" for w in TRUE_WORDS)
-        false_words = ", ".join(f"'{w}'" for w in FALSE_WORDS)
+        true_words, false_words = _sql_list(TRUE_WORDS), _sql_list(FALSE_WORDS)
         return (
             f"CASE WHEN {self.code(column)} IN ({true_words}) THEN true "
             f"WHEN {self.code(column)} IN ({false_words}) THEN false END"
@@ -486,8 +490,7 @@ class _Rules:
     def bad_boolean(self, column: str) -> str:
         if self._kind(column) == "boolean":
             return "false"
-        words = ", ".join(f"'{w}'" for w in TRUE_WORDS + FALSE_WORDS)
-        return f"{self.code(column)} NOT IN ({words})"
+        return f"{self.code(column)} NOT IN ({_sql_list(TRUE_WORDS + FALSE_WORDS)})"
 
     def row_checks(self, table: str) -> list[tuple[str, str, str]]:
         """(condition, column, reason) of every rule that one row can break on its own."""
@@ -510,8 +513,8 @@ class _Rules:
         experience = f"{self.code('kind')} = 'experience'"
         return checks + [
             (self.bad_timestamp("at"), "at", "'unparsable timestamp'"),
-            (f"{self.code('kind')} NOT IN ('experience', 'service')", "kind", "'not one of experience, service'"),
-            (f"{self.code('outcome')} NOT IN ('good', 'neutral', 'bad')", "outcome", "'not one of good, neutral, bad'"),
+            (f"{self.code('kind')} NOT IN ({_sql_list(KINDS)})", "kind", f"'not one of {', '.join(KINDS)}'"),
+            (f"{self.code('outcome')} NOT IN ({_sql_list(OUTCOMES)})", "outcome", f"'not one of {', '.join(OUTCOMES)}'"),
             (self.bad_boolean("resolved"), "resolved", "'not a boolean (true/false)'"),
             (
                 f"NOT ({self.missing('resolved')}) AND {experience}",
