@@ -8,7 +8,7 @@ Cases, each in its own subprocess (so every peak memory is that case's own, read
 
 - **scan**: a plain DuckDB scan of the same files (count, min and max of every timestamp):
   the floor any engine pays to read them.
-- **cxlib**: ``cxlib.load`` (validation into a temporary DuckDB database), then the panel
+- **cxlib**: ``cxlib.load`` (validation into an in-memory DuckDB database), then the panel
   (one SQL query, aggregated to sufficient statistics) and the Poisson fit, timed separately.
 - **lifelines**: the usual pandas route: read the files with pandas, build the long
   (start, stop] table with the same definitions in pandas, fit ``CoxTimeVaryingFitter``.
