@@ -337,7 +337,7 @@ def report(results: list[dict], args) -> str:
     lines += [
         "",
         "Hazard ratios compared: unresolved, resolved and the segments (the Cox model absorbs tenure in its "
-        "baseline). The cxlib figure includes `cxlib.load`, which validates every row of the contract into a "
+        "baseline). The cxlib figure includes `cxlib.load`, which validates every row of the contract into an "
         "in-memory DuckDB database; the panel and fit alone are the `panel & fit` part.",
         "",
     ]
