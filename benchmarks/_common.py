@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +34,54 @@ def measure(argv: list[str], *, env=None) -> tuple[float, float, int]:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{err}")
     proc.stderr.close()
     return seconds, usage.ru_maxrss / 1024, proc.returncode
+
+
+class PeakRSS:
+    """Highest summed RSS (MB) of a process and all its descendants while the block runs.
+
+    Sampled in a thread. It counts a JVM or any other child a step starts, which
+    ``os.wait4`` on the process alone would not; without children it is the process's RSS.
+    """
+
+    def __init__(self, pid: int | None = None, interval: float = 0.05):
+        import psutil
+
+        self._root = psutil.Process(pid or os.getpid())
+        self.interval = interval
+        self.peak = 0.0
+
+    def sample(self) -> float:
+        import psutil
+
+        total = 0
+        try:
+            tree = [self._root, *self._root.children(recursive=True)]
+        except psutil.Error:  # the process has ended
+            return self.peak
+        for proc in tree:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        self.peak = max(self.peak, total / 2**20)
+        return self.peak
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self.sample()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.sample()
 
 
 def dataset(customers: int, fmt: str = "csv", seed: int = 1) -> Path:

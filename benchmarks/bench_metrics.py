@@ -16,12 +16,11 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PYTHON, RESULTS_DIR, dataset, machine  # noqa: E402
+from _common import PYTHON, RESULTS_DIR, PeakRSS, dataset, machine  # noqa: E402
 
 #: (step name, function name, keyword arguments): what the overview notebook computes.
 STEPS = [
@@ -43,48 +42,20 @@ STEPS = [
 ]
 
 
-class PeakSampler:
-    """Highest RSS (MB) of this process while the block runs, sampled in a thread."""
-
-    def __init__(self, interval: float = 0.01):
-        import psutil
-
-        self._proc = psutil.Process()
-        self.interval = interval
-        self.peak = 0.0
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss / 2**20)
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self.peak = self._proc.memory_info().rss / 2**20
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss / 2**20)
-
-
 def child(path: str) -> None:
     """Load, run every step, print one JSON line of (step, seconds, peak MB)."""
     import cxlib
     from cxlib import metrics
 
     rows = []
-    with PeakSampler() as mem:
+    with PeakRSS(interval=0.01) as mem:
         start = time.perf_counter()
         data = cxlib.load(path)
         rows.append(("load (cxlib.load, not in the total)", time.perf_counter() - start, mem.peak))
     total = 0.0
-    with PeakSampler() as overall:
+    with PeakRSS(interval=0.01) as overall:
         for name, function, kwargs in STEPS:
-            with PeakSampler() as mem:
+            with PeakRSS(interval=0.01) as mem:
                 start = time.perf_counter()
                 frame = getattr(metrics, function)(data, **kwargs)
                 seconds = time.perf_counter() - start

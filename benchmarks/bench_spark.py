@@ -30,53 +30,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PYTHON, RESULTS_DIR, dataset, write_section  # noqa: E402
+from _common import PYTHON, RESULTS_DIR, PeakRSS, dataset, write_section  # noqa: E402
 
 SPARK_CONF = {"spark.driver.memory": "6g", "spark.sql.shuffle.partitions": "8"}
-
-
-class TreePeak:
-    """Highest summed RSS (MB) of a process and all its descendants while the block runs."""
-
-    def __init__(self, pid: int | None = None, interval: float = 0.05):
-        import psutil
-
-        self._root = psutil.Process(pid or os.getpid())
-        self.interval = interval
-        self.peak = 0.0
-
-    def sample(self) -> float:
-        import psutil
-
-        total = 0
-        try:
-            tree = [self._root, *self._root.children(recursive=True)]
-        except psutil.Error:  # the process has ended
-            return self.peak
-        for proc in tree:
-            try:
-                total += proc.memory_info().rss
-            except psutil.Error:
-                pass
-        self.peak = max(self.peak, total / 2**20)
-        return self.peak
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self.sample()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.sample()
 
 
 def child(engine: str, path: str, master: str) -> None:
@@ -89,7 +45,7 @@ def child(engine: str, path: str, master: str) -> None:
 
     warnings.simplefilter("ignore")
     rows = []
-    with TreePeak() as mem:
+    with PeakRSS() as mem:
         start = time.perf_counter()
         if engine == "duckdb":
             data = cxlib.load(path)
@@ -101,12 +57,12 @@ def child(engine: str, path: str, master: str) -> None:
         as_of = data.as_of  # one scan on both engines
         rows.append(("open" + (" (load + validate)" if engine == "duckdb" else " (session + schemas + as_of)"),
                      time.perf_counter() - start, mem.peak))
-    with TreePeak() as mem:
+    with PeakRSS() as mem:
         start = time.perf_counter()
         model = ChurnModel().fit(data, as_of=as_of)
         rows.append(("panel aggregation + fit", time.perf_counter() - start, mem.peak))
     assert model.n_events_ > 0
-    with TreePeak() as mem:
+    with PeakRSS() as mem:
         start = time.perf_counter()
         assert len(metrics.bad_rate(data, by=("touchpoint", "channel"))) > 0
         assert len(metrics.contact_causes(data)) > 0
@@ -127,7 +83,7 @@ def run(engine: str, customers: int, master: str) -> tuple[dict, float]:
     out_err: dict = {}
     reader = threading.Thread(target=lambda: out_err.update(out=proc.stdout.read(), err=proc.stderr.read()))
     reader.start()
-    with TreePeak(proc.pid) as tree:
+    with PeakRSS(proc.pid) as tree:
         while proc.poll() is None:
             tree.sample()
             time.sleep(0.05)
