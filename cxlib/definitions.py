@@ -12,7 +12,8 @@
   counts in the trailing window of days ``e+1 .. e+window_days`` (the day at risk excluded).
   This is what is known on each day, so no count looks into the future.
 
-Functions return SQL text for a DuckDB connection holding the validated tables.
+Functions return DuckDB SQL text over the validated tables, in forms that :mod:`cxlib.spark`
+transpiles to Spark SQL faithfully.
 """
 
 from __future__ import annotations
@@ -22,18 +23,24 @@ from cxlib.config import RESOLUTION_DAYS
 ROUTINE_TOUCHPOINT = "how_to"
 
 
-def bad_experiences_sql(*, resolution_days: int = RESOLUTION_DAYS) -> str:
-    """One row per bad experience: ids, customer, touchpoint, channel, at, day, resolved_on."""
+def bad_experiences_sql(*, resolution_days: int = RESOLUTION_DAYS, source: str = "interactions") -> str:
+    """One row per bad experience: ids, customer, touchpoint, channel, at, day, resolved_on.
+
+    ``source`` names the table or CTE of interactions to read (e.g. one cut at an analysis
+    date); a name, never text from data.
+    """
     days = int(resolution_days)
     if days < 0:
         raise ValueError(f"resolution_days must be >= 0, not {resolution_days}")
+    if not source.isidentifier():
+        raise ValueError(f"source must be a table name, not {source!r}")
     return f"""
     WITH bad AS (
         SELECT interaction_id, customer_id, touchpoint, channel, "at", CAST("at" AS DATE) AS day
-        FROM interactions WHERE kind = 'experience' AND outcome = 'bad'
+        FROM {source} WHERE kind = 'experience' AND outcome = 'bad'
     ), fix AS (
         SELECT customer_id, touchpoint, CAST("at" AS DATE) AS day
-        FROM interactions
+        FROM {source}
         WHERE kind = 'service' AND resolved AND touchpoint <> '{ROUTINE_TOUCHPOINT}'
     )
     SELECT b.interaction_id, b.customer_id, b.touchpoint, b.channel, b."at", b.day,

@@ -8,7 +8,8 @@ with the main reason in words, and measures honestly, in time, what such a list 
 Features at a cutoff (:func:`features`)
 ---------------------------------------
 For every customer *active at the cutoff* (signed up before the cutoff's day, not churned by
-the cutoff), one row built in DuckDB by a few GROUP BYs (no per-customer Python loop):
+the cutoff), one row built by a few GROUP BYs in the data set's engine (DuckDB, or Spark
+through :mod:`cxlib.spark`; no per-customer Python loop):
 
 - per touchpoint ``tp`` of bad experiences (design.md's definitions, from
   :func:`cxlib.definitions.bad_experiences_sql`): ``unresolved[tp]``, ``resolved[tp]`` in the
@@ -137,12 +138,12 @@ def _check_days(**values) -> dict:
 
 def touchpoints_with_bad(data, before) -> list[str]:
     """Touchpoints with at least one bad experience before ``before`` (sorted)."""
-    rows = data.con.execute(
+    rows = data.query(
         "SELECT DISTINCT touchpoint FROM interactions WHERE kind = 'experience' AND outcome = 'bad' AND \"at\" < "
         + _ts(cutoff_day(before))
-        + " ORDER BY 1"
-    ).fetchall()
-    return [r[0] for r in rows if r[0] is not None]
+        + " ORDER BY touchpoint"
+    )
+    return [str(t) for t in rows["touchpoint"] if t is not None and not pd.isna(t)]
 
 
 def features_sql(
@@ -187,7 +188,7 @@ def features_sql(
     ), be AS (
         SELECT b.customer_id,
                CASE WHEN b.touchpoint IN ({known}) THEN b.touchpoint ELSE {_sql_text(OTHER_TOUCHPOINT)} END AS tp,
-               CAST({d0_sql} - b.day AS INTEGER) AS age,
+               date_diff('day', b.day, {d0_sql}) AS age,
                coalesce(b.resolved_on < {d0_sql}, false) AS res
         FROM ({bad_experiences_sql(resolution_days=r)}) b
         WHERE b.day >= {d0_sql} - {w} AND b.day < {d0_sql}
@@ -216,7 +217,7 @@ def features_sql(
         GROUP BY customer_id
     )
     SELECT a.customer_id, a.segment, CAST(a.monthly_value AS DOUBLE) AS monthly_value,
-           CAST({d0_sql} - a.s0 AS INTEGER) AS tenure_days,
+           CAST(date_diff('day', a.s0, {d0_sql}) AS INTEGER) AS tenure_days,
            CAST(coalesce(x.experiences, 0) AS INTEGER) AS experiences,
            CAST(coalesce(s.contacts, 0) AS INTEGER) AS contacts,
            CAST(coalesce(s.unresolved_contacts, 0) AS INTEGER) AS unresolved_contacts,
@@ -269,7 +270,7 @@ def features(
     sql = features_sql(
         cutoff, list(touchpoints), window_days=window_days, resolution_days=resolution_days, recent_days=recent_days
     )
-    frame = data.con.execute(sql).df()
+    frame = data.query(sql)
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame["segment"] = frame["segment"].astype(str)
     frame = add_totals(frame)
@@ -291,12 +292,12 @@ def labels(data, cutoff, *, horizon_days: int = HORIZON_DAYS) -> pd.DataFrame:
         raise ValueError(
             f"the churn of {t0.date()} + {h} days ({end.date()}) is not known: the data ends at {data.as_of}"
         )
-    frame = data.con.execute(
+    frame = data.query(
         f"""SELECT customer_id, coalesce(churned_at > {_ts(t0)} AND churned_at <= {_ts(end)}, false) AS churned
             FROM customers
             WHERE signup_at < {_ts(t0)} AND (churned_at IS NULL OR churned_at > {_ts(t0)})
             ORDER BY customer_id"""
-    ).df()
+    )
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame["churned"] = frame["churned"].astype(bool)
     return frame
@@ -429,7 +430,8 @@ class RiskModel:
         cutoff = data.as_of if cutoff is None else cutoff
         cutoffs = self.training_cutoffs(cutoff)
         touchpoints = touchpoints_with_bad(data, cutoffs[0])
-        first = data.con.execute("SELECT min(signup_at) FROM customers").fetchall()[0][0]
+        first = data.query("SELECT min(signup_at) AS first FROM customers")["first"].iloc[0]
+        first = None if pd.isna(first) else first
         frames = []
         for t in cutoffs:
             if first is None or t <= pd.Timestamp(first):

@@ -315,9 +315,9 @@ class Measured:
         return f["resolved"] / f["contacted"] if f["contacted"] else float("nan")
 
 
-def _shadow(as_of_sql: str) -> str:
-    """A CTE that shadows ``interactions`` with what was known at as_of."""
-    return f'interactions AS (SELECT * FROM main.interactions WHERE "at" < {as_of_sql})'
+def _seen(as_of_sql: str) -> str:
+    """A CTE ``seen``: the interactions known at as_of (stamped before it)."""
+    return f'seen AS (SELECT * FROM interactions WHERE "at" < {as_of_sql})'
 
 
 def measure(
@@ -341,6 +341,10 @@ def measure(
     - contact share, resolution rate and resolution delays among bad experiences of that
       period whose resolution window had closed by ``as_of``;
     - the link from first response time to resolution (logistic regression within channel).
+
+    Every query runs in ``data``'s engine (``data.query``: DuckDB, or Spark through
+    :mod:`cxlib.spark`); what comes back is one row per active customer and per known bad
+    experience, and a few aggregated rows: never the interactions.
     """
     from cxlib.io import utc_naive
 
@@ -350,21 +354,20 @@ def measure(
         raise ValueError("need window_days >= 1 and resolution_days >= 0")
     lit = f"TIMESTAMP '{as_of.isoformat(sep=' ')}'"
     day0 = f"CAST({lit} AS DATE)"
-    con = data.con
-    first = con.execute(f"SELECT min(signup_at) FROM main.customers WHERE signup_at < {lit}").fetchall()[0][0]
-    if first is None:
+    first = data.query(f"SELECT min(signup_at) AS first FROM customers WHERE signup_at < {lit}")["first"].iloc[0]
+    if first is None or pd.isna(first):
         raise DataError(f"no customer signed up before as_of {as_of}")
     p0 = pd.Timestamp(first) if rate_days is None else max(pd.Timestamp(first), as_of - pd.Timedelta(days=int(rate_days)))
     p0_lit = f"TIMESTAMP '{p0.isoformat(sep=' ')}'"
     early = f"INTERVAL {int(early_days)} DAY"
-    be = bad_experiences_sql(resolution_days=r)
+    active = f"signup_at < {lit} AND (churned_at IS NULL OR churned_at > {lit})"
 
-    customers = con.execute(
-        f"""SELECT customer_id, segment, monthly_value, CAST({day0} - CAST(signup_at AS DATE) AS INTEGER) AS tenure_day
-            FROM main.customers
-            WHERE signup_at < {lit} AND (churned_at IS NULL OR churned_at > {lit})
+    customers = data.query(
+        f"""SELECT customer_id, segment, monthly_value, date_diff('day', CAST(signup_at AS DATE), {day0}) AS tenure_day
+            FROM customers
+            WHERE {active}
             ORDER BY customer_id"""
-    ).df()
+    )
     if customers.empty:
         raise DataError(f"no customer is active at as_of {as_of}: nothing to retain")
     customers["customer_id"] = customers["customer_id"].astype(str)
@@ -372,40 +375,46 @@ def measure(
     customers["monthly_value"] = customers["monthly_value"].astype(float)
     customers["tenure_day"] = customers["tenure_day"].astype("int64")
 
-    known = con.execute(
-        f"""WITH {_shadow(lit)}
-            SELECT b.customer_id, CAST(b.day - {day0} AS INTEGER) AS e,
-                   CAST(b.resolved_on - {day0} AS INTEGER) AS c
-            FROM ({be}) b
-            JOIN main.customers k ON k.customer_id = b.customer_id
-            WHERE b.day >= {day0} - {w} AND k.signup_at < {lit} AND (k.churned_at IS NULL OR k.churned_at > {lit})"""
-    ).df()
+    be_seen = bad_experiences_sql(resolution_days=r, source="seen")
+    known = data.query(
+        f"""WITH {_seen(lit)}
+            SELECT b.customer_id, date_diff('day', {day0}, b.day) AS e,
+                   date_diff('day', {day0}, b.resolved_on) AS c
+            FROM ({be_seen}) b
+            JOIN (SELECT customer_id FROM customers WHERE {active}) k ON k.customer_id = b.customer_id
+            WHERE b.day >= {day0} - {w}
+            ORDER BY b.customer_id, e, c"""
+    )
     known["customer_id"] = known["customer_id"].astype(str)
     known["e"] = known["e"].astype("int64")
     known["c"] = known["c"].astype(float)
 
-    exposure = con.execute(
+    # Exposure in days; microseconds summed as DOUBLE (a BIGINT sum overflows on Spark).
+    exposure = data.query(
         f"""WITH c AS (
                 SELECT signup_at AS s, signup_at + {early} AS m,
                        least(coalesce(churned_at, {lit}), {lit}) AS x
-                FROM main.customers WHERE signup_at < {lit})
-            SELECT sum(greatest(0, epoch(least(m, x)) - epoch(greatest(s, {p0_lit})))) / 86400.0,
-                   sum(greatest(0, epoch(x) - epoch(greatest(m, {p0_lit})))) / 86400.0
+                FROM customers WHERE signup_at < {lit})
+            SELECT sum(CAST(greatest(0, date_diff('microsecond', greatest(s, {p0_lit}), least(m, x))) AS DOUBLE))
+                       / 86400e6 AS early,
+                   sum(CAST(greatest(0, date_diff('microsecond', greatest(m, {p0_lit}), x)) AS DOUBLE))
+                       / 86400e6 AS settled
             FROM c"""
-    ).fetchall()[0]
-    exposure_early, exposure_settled = float(exposure[0] or 0.0), float(exposure[1] or 0.0)
+    ).iloc[0]
+    exposure_early = 0.0 if pd.isna(exposure["early"]) else float(exposure["early"])
+    exposure_settled = 0.0 if pd.isna(exposure["settled"]) else float(exposure["settled"])
 
-    rates = con.execute(
-        f"""WITH {_shadow(lit)}
+    rates = data.query(
+        f"""WITH {_seen(lit)}
             SELECT i.touchpoint,
                    count(*) FILTER ("at" >= {p0_lit}) AS experiences,
                    count(*) FILTER ("at" >= {p0_lit} AND outcome = 'bad') AS bad,
                    count(*) FILTER ("at" >= {p0_lit} AND outcome = 'bad' AND "at" < k.signup_at + {early}) AS bad_early,
                    count(*) FILTER ("at" >= {p0_lit} AND outcome = 'bad' AND "at" >= k.signup_at + {early}) AS bad_settled
-            FROM interactions i JOIN main.customers k ON k.customer_id = i.customer_id
+            FROM seen i JOIN customers k ON k.customer_id = i.customer_id
             WHERE i.kind = 'experience'
             GROUP BY i.touchpoint ORDER BY i.touchpoint"""
-    ).df()
+    )
     if rates.empty:
         raise DataError(f"no experience interactions before as_of {as_of}")
     for col in ("experiences", "bad", "bad_early", "bad_settled"):
@@ -414,25 +423,33 @@ def measure(
     with np.errstate(invalid="ignore", divide="ignore"):
         rates["bad_rate"] = rates["bad"] / rates["experiences"].where(rates["experiences"] > 0)
 
-    follow = con.execute(
-        f"""WITH {_shadow(lit)},
-            be AS ({be}),
+    # Bad experiences of the period whose resolution window had closed, grouped by whether a
+    # contact followed and by the delay to the resolving contact (NULL: never resolved).
+    follow = data.query(
+        f"""WITH {_seen(lit)},
+            be AS ({be_seen}),
             contact AS (SELECT DISTINCT customer_id, touchpoint, CAST("at" AS DATE) AS day
-                        FROM interactions WHERE kind = 'service' AND touchpoint <> '{ROUTINE_TOUCHPOINT}'),
+                        FROM seen WHERE kind = 'service' AND touchpoint <> '{ROUTINE_TOUCHPOINT}'),
             closed AS (
                 SELECT be.*, EXISTS (SELECT 1 FROM contact c WHERE c.customer_id = be.customer_id
                                      AND c.touchpoint = be.touchpoint AND c.day >= be.day AND c.day <= be.day + {r})
                              AS contacted
                 FROM be WHERE be."at" >= {p0_lit} AND be.day + {r} < {day0})
-            SELECT count(*) AS bad, count(*) FILTER (contacted OR resolved_on IS NOT NULL) AS contacted,
-                   count(*) FILTER (resolved_on IS NOT NULL) AS resolved,
-                   list(CAST(resolved_on - day AS INTEGER)) FILTER (resolved_on IS NOT NULL) AS delays
-            FROM closed"""
-    ).fetchall()[0]
-    delays = np.bincount(np.clip(np.asarray(follow[3] or [], dtype=int), 0, r), minlength=r + 1).astype(float)
-    follow_up = {"bad": int(follow[0]), "contacted": int(follow[1]), "resolved": int(follow[2])}
+            SELECT contacted OR resolved_on IS NOT NULL AS contacted,
+                   date_diff('day', day, resolved_on) AS delay, count(*) AS n
+            FROM closed GROUP BY ALL ORDER BY ALL"""
+    )
+    n = follow["n"].astype("int64")
+    resolved = follow["delay"].notna()
+    delay = follow.loc[resolved, "delay"].astype("int64").clip(0, r)
+    delays = np.bincount(delay.to_numpy(), weights=n[resolved].to_numpy(), minlength=r + 1).astype(float)
+    follow_up = {
+        "bad": int(n.sum()),
+        "contacted": int(n[follow["contacted"].astype(bool)].sum()),
+        "resolved": int(n[resolved].sum()),
+    }
 
-    link = _first_response_link(con, lit, p0_lit, alpha=alpha)
+    link = _first_response_link(data, lit, p0_lit, alpha=alpha)
     return Measured(
         as_of=as_of, customers=customers, known=known, rates=rates, exposure_early=exposure_early,
         exposure_settled=exposure_settled, follow_up=follow_up, delays=delays, first_response=link,
@@ -440,15 +457,19 @@ def measure(
     )
 
 
-def _first_response_link(con, lit: str, p0_lit: str, *, alpha: float, max_rows: int = 200_000) -> dict:
-    """Logistic regression of *resolved* on log2(first response + 1 minute), within service channel."""
-    frame = con.execute(
+def _first_response_link(data, lit: str, p0_lit: str, *, alpha: float, max_rows: int = 200_000) -> dict:
+    """Logistic regression of *resolved* on log2(first response + 1 minute), within service channel.
+
+    Past ``max_rows`` contacts, a sample: the ``max_rows`` with the smallest md5 of their id,
+    a pseudo-random choice that is the same on every engine and every run.
+    """
+    frame = data.query(
         f"""SELECT channel, first_response_minutes AS frt, CAST(resolved AS INTEGER) AS resolved
-            FROM main.interactions
+            FROM interactions
             WHERE kind = 'service' AND touchpoint <> '{ROUTINE_TOUCHPOINT}' AND "at" < {lit} AND "at" >= {p0_lit}
               AND first_response_minutes IS NOT NULL AND resolved IS NOT NULL
-            USING SAMPLE reservoir({max_rows} ROWS) REPEATABLE (1)"""
-    ).df()
+            ORDER BY md5(interaction_id) LIMIT {int(max_rows)}"""
+    )
     out = {"supported": False, "contacts": int(len(frame)), "slope": float("nan"), "se": float("nan"),
            "p_value": float("nan"), "odds_ratio_per_doubling": float("nan")}
     if len(frame) < 100 or frame["resolved"].nunique() < 2:

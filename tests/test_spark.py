@@ -183,6 +183,38 @@ def test_cx_churn_engine_spark_matches_duckdb(world, capsys):
         assert spark["covariates"][name]["hazard_ratio"] == pytest.approx(c["hazard_ratio"], rel=1e-8)
 
 
+def _approx(value, rel=1e-6):
+    """``value`` with every float wrapped in pytest.approx (sums run in another order on Spark)."""
+    if isinstance(value, dict):
+        return {k: _approx(v, rel) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_approx(v, rel) for v in value]
+    if isinstance(value, float):
+        return pytest.approx(value, rel=rel, abs=1e-9)
+    return value
+
+
+def test_cx_roi_and_risk_engine_spark_match_duckdb(world, capsys, tmp_path):
+    _, _, truth, path = world
+    from cxlib.cli import main
+
+    common = [str(path), "--as-of", truth["as_of"]]
+    roi_args = ["roi", *common, "--json", "--draws", "30", "--process-draws", "0"]
+    assert main(roi_args) == 0
+    duck = json.loads(capsys.readouterr().out)
+    assert main([*roi_args, "--engine", "spark", "--spark-master", "local[2]"]) == 0
+    spark = json.loads(capsys.readouterr().out)
+    assert duck["baseline"]["customers"] == spark["baseline"]["customers"] > 1000
+    assert len(duck["scenarios"]) >= 3
+    assert spark["scenarios"] == _approx(duck["scenarios"])
+
+    assert main(["risk", *common, "--top", "25", "--out", str(tmp_path / "duck.csv")]) == 0
+    assert main(["risk", *common, "--top", "25", "--out", str(tmp_path / "spark.csv"), "--engine", "spark"]) == 0
+    a, b = pd.read_csv(tmp_path / "duck.csv"), pd.read_csv(tmp_path / "spark.csv")
+    assert len(a) == 25
+    pd.testing.assert_frame_equal(a, b)
+
+
 # ---------------------------------------------------------------------------------------
 # What the Spark path checks
 
@@ -259,3 +291,75 @@ def test_engine_choice_is_checked():
 
     with pytest.raises(ValueError, match="engine"):
         open_data("x", engine="pandas")
+
+
+# ---------------------------------------------------------------------------------------
+# ROI and churn risk
+
+
+def test_roi_inputs_are_identical(world):
+    """What roi.evaluate measures (the base, known bad experiences, rates, follow-up) matches."""
+    from cxlib import roi
+
+    duck, sdata, _, _ = world
+    a, b = roi.measure(duck), roi.measure(sdata)
+    assert len(a.customers) > 1000 and len(a.known) > 100
+    for name in ("customers", "known", "rates"):
+        assert_same(getattr(a, name), getattr(b, name))
+    assert a.follow_up == b.follow_up and a.follow_up["resolved"] > 0
+    assert a.delays.tolist() == b.delays.tolist()
+    assert a.exposure_early == pytest.approx(b.exposure_early, rel=1e-12)
+    assert a.exposure_settled == pytest.approx(b.exposure_settled, rel=1e-12)
+    fa, fb = a.first_response, b.first_response
+    assert fa["contacts"] == fb["contacts"] > 100
+    assert fa["slope"] == pytest.approx(fb["slope"], rel=1e-8)
+
+
+def test_roi_sample_of_contacts_is_the_same_on_both_engines(world):
+    """Past max_rows the first-response regression samples by md5 of the id: the same rows on both."""
+    from cxlib import roi
+
+    duck, sdata, _, _ = world
+    lit = f"TIMESTAMP '{duck.as_of.isoformat(sep=' ')}'"
+    start = "TIMESTAMP '2000-01-01 00:00:00'"
+    a = roi._first_response_link(duck, lit, start, alpha=0.05, max_rows=300)
+    b = roi._first_response_link(sdata, lit, start, alpha=0.05, max_rows=300)
+    assert a["contacts"] == b["contacts"] == 300
+    assert a["_frt"].tolist() == b["_frt"].tolist()
+    assert a["slope"] == pytest.approx(b["slope"], rel=1e-8)
+
+
+def test_roi_evaluation_is_identical(world):
+    from cxlib import roi
+
+    duck, sdata, _, _ = world
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = roi.evaluate(duck, draws=40, process_draws=10, seed=3)
+        b = roi.evaluate(sdata, draws=40, process_draws=10, seed=3)
+    assert len(a.table) >= 3
+    pd.testing.assert_frame_equal(a.table, b.table, rtol=1e-6)
+
+
+def test_risk_features_and_labels_are_identical(world):
+    from cxlib import risk
+
+    duck, sdata, _, _ = world
+    assert risk.touchpoints_with_bad(duck, duck.as_of) == risk.touchpoints_with_bad(sdata, sdata.as_of)
+    a, b = risk.features(duck), risk.features(sdata)
+    assert len(a) > 1000 and a["unresolved"].sum() > 0 and a["last_csat"].notna().sum() > 0
+    assert_same(a, b)
+    cutoff = duck.as_of - pd.Timedelta(days=200)
+    assert_same(risk.labels(duck, cutoff), risk.labels(sdata, cutoff))
+
+
+def test_risk_list_is_identical(world):
+    from cxlib.risk import RiskModel
+
+    duck, sdata, _, _ = world
+    a = RiskModel().fit(duck).rank(duck)
+    b = RiskModel().fit(sdata).rank(sdata)
+    assert len(a) > 1000
+    assert a["customer_id"].tolist() == b["customer_id"].tolist()
+    pd.testing.assert_series_equal(a["probability"], b["probability"], rtol=1e-9)
+    assert a["reason"].tolist() == b["reason"].tolist()
