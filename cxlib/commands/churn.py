@@ -44,10 +44,8 @@ def result_object(model) -> dict:
 
 def main(args) -> int:
     from cxlib.churn import ChurnModel
-    from cxlib.spark import open_engine
 
-    opts = {"master": args.spark_master} if args.engine == "spark" else {}
-    with open_engine(args.path, engine=args.engine, as_of=args.as_of, **opts) as data:
+    with options.open_data(args) as data:
         model = ChurnModel(
             window_days=args.window_days, resolution_days=args.resolution_days, count_cap=args.count_cap
         ).fit(data)

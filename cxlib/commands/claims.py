@@ -24,10 +24,7 @@ def main(args) -> int:
 
     from cxlib import claims
     from cxlib.exceptions import ThinEvidenceWarning
-    from cxlib.spark import open_engine
-
-    opts = {"master": args.spark_master} if args.engine == "spark" else {}
-    with open_engine(args.path, engine=args.engine, as_of=args.as_of, **opts) as data, warnings.catch_warnings():
+    with options.open_data(args) as data, warnings.catch_warnings():
         if args.json:  # the verdicts say it; keep stdout and stderr clean for machines
             warnings.simplefilter("ignore", ThinEvidenceWarning)
         frame = claims.evaluate(

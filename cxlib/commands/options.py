@@ -29,6 +29,14 @@ def add_data(parser, *, engine: bool = False) -> None:
     )
 
 
+def open_data(args):
+    """The data set of a command that took :func:`add_data` with ``engine`` and an ``--as-of`` option."""
+    from cxlib.spark import open_engine
+
+    opts = {"master": args.spark_master} if args.engine == "spark" else {}
+    return open_engine(args.path, engine=args.engine, as_of=args.as_of, **opts)
+
+
 def add_definitions(parser) -> None:
     """design.md's trailing window and resolution days."""
     parser.add_argument(

@@ -15,7 +15,7 @@ COLUMNS = ("customer_id", "probability", "reason", "monthly_value", "monthly_val
 
 
 def add_arguments(parser) -> None:
-    options.add_data(parser)
+    options.add_data(parser, engine=True)
     parser.add_argument("--top", type=int, default=None, help="keep the N customers most at risk (default: everyone)")
     parser.add_argument("--out", type=Path, default=None, help="write the list to this CSV file (default: print it)")
     parser.add_argument("--horizon-days", type=int, default=HORIZON_DAYS, help=f"look this many days ahead (default {HORIZON_DAYS})")
@@ -24,12 +24,11 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    import cxlib
     from cxlib.risk import RiskModel
 
     if args.top is not None and args.top < 1:
         raise ValueError(f"--top must be >= 1, not {args.top}")
-    with cxlib.load(args.path, as_of=args.as_of) as data:
+    with options.open_data(args) as data:
         model = RiskModel(
             horizon_days=args.horizon_days, window_days=args.window_days, resolution_days=args.resolution_days
         ).fit(data)

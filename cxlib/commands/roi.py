@@ -10,7 +10,7 @@ HELP = "ROI of service against experience investments: revenue retained, net ben
 
 
 def add_arguments(parser) -> None:
-    options.add_data(parser)
+    options.add_data(parser, engine=True)
     parser.add_argument("--scenarios", default=None, help="YAML file of scenarios (default: the shipped cxlib/scenarios/default.yaml)")
     parser.add_argument("--as-of", default=None, help="the analysis date (ISO 8601, UTC); default: the latest timestamp in the data")
     parser.add_argument("--horizon-months", type=float, default=12, help="months over which revenue is counted (default 12)")
@@ -26,10 +26,9 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     import pandas as pd
 
-    import cxlib
     from cxlib import roi
 
-    with cxlib.load(args.path, as_of=args.as_of) as data:
+    with options.open_data(args) as data:
         result = roi.evaluate(
             data,
             args.scenarios,
