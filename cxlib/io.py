@@ -120,6 +120,29 @@ class LoadReport:
         }
 
 
+def fingerprint(data, hashes: dict) -> dict:
+    """A data set's fingerprint: accepted rows, first and last timestamps, and a digest of
+    ``hashes`` (per table: row count and an order-independent sum of row hashes, computed by
+    the engine that holds the rows)."""
+    span = data.query(
+        'SELECT least((SELECT min(signup_at) FROM customers), (SELECT min("at") FROM interactions)) AS first,'
+        ' greatest((SELECT max(signup_at) FROM customers), (SELECT max(churned_at) FROM customers),'
+        ' (SELECT max("at") FROM interactions)) AS last'
+    ).iloc[0]
+    digest = hashlib.sha256()
+    for table in TABLES:
+        count, total = hashes[table]
+        digest.update(f"{table}:{count}:{total};".encode())
+    report = data.report
+    return {
+        "customers": report.accepted["customers"],
+        "interactions": report.accepted["interactions"],
+        "rejected": report.total_rejected,
+        **{k: None if pd.isna(span[k]) else pd.Timestamp(span[k]).isoformat() for k in ("first", "last")},
+        "sha256": digest.hexdigest()[:16],
+    }
+
+
 class Dataset:
     """Validated tables in an in-process DuckDB database.
 
@@ -181,26 +204,13 @@ class Dataset:
 
     def fingerprint(self) -> dict:
         """Rows, date range and a content hash of the accepted data, for a report's footer."""
-        (first, last) = self.con.execute(
-            "SELECT least((SELECT min(signup_at) FROM customers), (SELECT min(\"at\") FROM interactions)),"
-            " greatest((SELECT max(signup_at) FROM customers), (SELECT max(churned_at) FROM customers),"
-            " (SELECT max(\"at\") FROM interactions))"
-        ).fetchall()[0]
-        digest = hashlib.sha256()
-        for table, key in (("customers", "customer_id"), ("interactions", "interaction_id")):
+        hashes = {}
+        for table in TABLES:
             # An order-independent hash of every row: the sum of per-row hashes, in SQL.
-            row_hash = self.con.execute(
+            hashes[table] = self.con.execute(
                 f"SELECT count(*), coalesce(sum(hash(t) % 1000000007), 0) FROM {table} t"
             ).fetchall()[0]
-            digest.update(f"{table}:{row_hash[0]}:{row_hash[1]};".encode())
-        return {
-            "customers": self.report.accepted["customers"],
-            "interactions": self.report.accepted["interactions"],
-            "rejected": self.report.total_rejected,
-            "first": None if first is None else pd.Timestamp(first).isoformat(),
-            "last": None if last is None else pd.Timestamp(last).isoformat(),
-            "sha256": digest.hexdigest()[:16],
-        }
+        return fingerprint(self, hashes)
 
     def write_rejects(self, path) -> Path:
         """Write every rejected row's problems as CSV (file, row, column, value, reason)."""

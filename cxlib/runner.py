@@ -213,9 +213,45 @@ def _write_record(run_dir: Path, record: dict) -> None:
     atomic_write_text(run_dir / "run.json", json.dumps(record, indent=2, default=str) + "\n")
 
 
-def _fingerprint(data_path: Path) -> dict:
-    with cxlib.load(data_path) as data:
-        return data.fingerprint()
+def _data_location(data, engine: str) -> str:
+    """Where the notebooks read: a resolved local path; on Spark also a URI or a catalog schema.
+
+    Empty: on Spark ``$CXLAB_SPARK_INPUT`` if set, else (either engine) the demo data set.
+    """
+    from cxlib.spark import ENGINES, ENV_INPUT, is_path
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if not data and engine == "spark":
+        data = os.environ.get(ENV_INPUT) or None
+    if not data:
+        return str(ensure_demo().resolve())
+    text = str(data)
+    if engine == "spark" and ("://" in text or text.startswith("dbfs:") or not is_path(text)):
+        return text  # a lake URI or a catalog schema: Spark resolves it
+    return str(Path(text).expanduser().resolve())
+
+
+def _fingerprint(location: str, engine: str) -> dict:
+    """Rows, date range and content hash of the data the run reads, in the run's engine.
+
+    On Spark, a session this function had to start is stopped again: each notebook's kernel
+    starts its own, and a second idle driver would only hold memory.
+    """
+    from cxlib.spark import active_session, open_engine
+
+    started = engine == "spark" and active_session() is None
+    try:
+        with open_engine(location, engine=engine) as data:
+            return {**data.fingerprint(), "engine": engine}
+    finally:
+        session = active_session() if started else None
+        if session is not None:
+            session.stop()
+
+
+def _data_name(location: str) -> str:
+    return location.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1] or location
 
 
 def _literal(path: Path) -> str:
@@ -248,9 +284,9 @@ def run(
         if not source.is_file():
             raise ValueError(f"no notebook at {source}")
     params = resolve_parameters(sources, params_file=params_file, overrides=overrides)
-    data = data or params.get("data") or None
-    data_path = Path(data).resolve() if data else ensure_demo().resolve()
-    params["data"] = str(data_path)
+    engine = params.get("engine", "duckdb")
+    data_path = _data_location(data or params.get("data") or None, engine)
+    params["data"] = data_path
 
     run_id = new_run_id()
     run_dir = out / run_id
@@ -270,7 +306,7 @@ def run(
     try:
         with _interruptible():
             t0 = time.monotonic()
-            record["data"] = _fingerprint(data_path)
+            record["data"] = _fingerprint(data_path, engine)
             record["timings"]["fingerprint_seconds"] = round(time.monotonic() - t0, 2)
             _write_record(run_dir, record)
             executed = []
@@ -307,7 +343,7 @@ def run(
                 executed,
                 run_dir / "report.html",
                 title="What bad experiences cost: service against experience",
-                subtitle=f"cxlab report · data: {data_path.name} · as of {_as_of_text(params, record)} · run {run_id}",
+                subtitle=f"cxlab report · data: {_data_name(data_path)} · as of {_as_of_text(params, record)} · run {run_id}",
                 footer=_footer(record, time.monotonic() - started),
                 methods=methods_and_caveats(record["effective_parameters"]),
             )

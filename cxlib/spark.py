@@ -68,12 +68,15 @@ from pathlib import Path
 import pandas as pd
 
 from cxlib.exceptions import DataError
-from cxlib.io import COLUMNS, FALSE_WORDS, KINDS, OUTCOMES, TABLES, TRUE_WORDS, LoadReport, utc_naive
+from cxlib.io import COLUMNS, FALSE_WORDS, KINDS, OUTCOMES, TABLES, TRUE_WORDS, LoadReport, fingerprint, utc_naive
 
 #: Environment variables read when a parameter is not given.
 ENV_MASTER = "CXLAB_SPARK_MASTER"
 ENV_INPUT = "CXLAB_SPARK_INPUT"
+ENV_LOG_LEVEL = "CXLAB_SPARK_LOG_LEVEL"
 DEFAULT_MASTER = "local[2]"
+#: Log level of a session cxlib creates (Spark's WARN lines would fill every notebook's output).
+DEFAULT_LOG_LEVEL = "ERROR"
 #: Settings of a session cxlib creates itself (a session passed in is used as it is, but
 #: its time zone is set to UTC for the session).
 DEFAULT_CONF = {
@@ -157,6 +160,15 @@ def _require_spark():
         raise RuntimeError(f"the Spark engine needs Java 17 (no `java` on PATH, no JAVA_HOME): {INSTALL_HINT}")
 
 
+def active_session():
+    """The active SparkSession, or None (also when pyspark is not installed)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None
+    return SparkSession.getActiveSession()
+
+
 def spark_session(master: str | None = None, *, conf: dict | None = None):
     """The active SparkSession, or a new one on ``master`` (parameter, ``$CXLAB_SPARK_MASTER``,
     else ``local[2]``) with small shuffles, no UI and UTC as its time zone.
@@ -176,6 +188,7 @@ def spark_session(master: str | None = None, *, conf: dict | None = None):
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.conf.set("spark.sql.session.timeZone", "UTC")
+    session.sparkContext.setLogLevel(os.environ.get(ENV_LOG_LEVEL, DEFAULT_LOG_LEVEL))
     return session
 
 
@@ -400,6 +413,20 @@ class SparkDataset:
             self._report = LoadReport(files, read, accepted, rejected)
         return self._report
 
+    def fingerprint(self) -> dict:
+        """Rows, date range and a content hash of the accepted rows (:func:`cxlib.io.fingerprint`),
+        hashed by Spark: the same data always gives the same value on Spark, but not the value
+        DuckDB's loader gives. Nothing but two numbers per table is collected."""
+        self._activate()
+        hashes = {}
+        for table in TABLES:
+            names = ", ".join(_quote(c) for c in COLUMNS[table])
+            row = self.spark.sql(
+                f"SELECT count(*) AS n, coalesce(sum(pmod(xxhash64({names}), 1000000007)), 0) AS h FROM {table}"
+            ).collect()[0]
+            hashes[table] = (int(row["n"]), int(row["h"]))
+        return fingerprint(self, hashes)
+
     def close(self) -> None:
         """Drop the temporary views (the session stays: it may be shared)."""
         names = [*self._registered, *(self._view(k, t) for k in ("checked", "raw") for t in TABLES)]
@@ -423,13 +450,14 @@ class SparkDataset:
         return f"SparkDataset({self.source!r}, master={self.spark.sparkContext.master!r})"
 
 
-def _is_path(source: str) -> bool:
+def is_path(source: str) -> bool:
+    """Is ``source`` a path or URI (not the name of a schema in the Spark catalog)?"""
     return "://" in source or source.startswith(("/", ".", "~", "dbfs:")) or os.sep in source or Path(source).exists()
 
 
 def _read_table(spark, source: str, table: str):
     """(label, DataFrame) of one table from a folder of Parquet (or CSV), or from the catalog."""
-    if not _is_path(source):
+    if not is_path(source):
         name = f"{source}.{table}"
         if not spark.catalog.tableExists(name):
             raise DataError(f"no table {name} in the Spark catalog", file=name)

@@ -126,11 +126,32 @@ def test_parameters_are_typed_and_checked():
         resolve_parameters(nbs, overrides={"window_days": 60.5})
 
 
+def test_data_location_per_engine(small_world, tmp_path, monkeypatch):
+    """DuckDB reads local paths (resolved); Spark also takes a lake URI or a catalog schema as given."""
+    from cxlib.runner import _data_location
+
+    monkeypatch.chdir(small_world.parent)
+    assert _data_location(small_world.name, "duckdb") == str(small_world.resolve())
+    assert _data_location(small_world.name, "spark") == str(small_world.resolve())
+    assert _data_location("s3://lake/cx/export", "spark") == "s3://lake/cx/export"
+    assert _data_location("cx_prod", "spark") == "cx_prod"
+    monkeypatch.setenv("CXLAB_SPARK_INPUT", "abfss://c@acct.dfs.core.windows.net/cx")
+    assert _data_location(None, "spark") == "abfss://c@acct.dfs.core.windows.net/cx"
+    with pytest.raises(ValueError, match="engine must be one of duckdb, spark, not 'pandas'"):
+        _data_location(small_world, "pandas")
+
+
+def test_cx_run_unknown_engine_is_a_usage_error(small_world, tmp_path):
+    result = cx_run("--data", small_world, "-p", "engine=pandas", "--out", tmp_path)
+    assert result.returncode == 2 and "engine must be one of duckdb, spark" in result.stderr
+    assert not list(tmp_path.iterdir()), "no run was started"
+
+
 def test_every_notebook_declares_the_shared_parameters_with_one_type():
     from cxlib.runner import declared_parameters
 
     declared = declared_parameters([NOTEBOOKS_DIR / name for name in NOTEBOOKS])
-    for name in ("data", "as_of", "window_days", "resolution_days"):
+    for name in ("data", "as_of", "engine", "window_days", "resolution_days"):
         assert declared[name]["notebooks"] == list(NOTEBOOKS), f"{name} is a parameter of every notebook"
     for name in ("horizon_days",):
         assert "00_summary.ipynb" in declared[name]["notebooks"]

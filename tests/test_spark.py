@@ -215,6 +215,30 @@ def test_cx_roi_and_risk_engine_spark_match_duckdb(world, capsys, tmp_path):
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_cx_run_with_engine_spark_renders_the_whole_report(world, tmp_path):
+    """`cx run -p engine=spark`: every notebook executes on Spark (its own local session per
+    kernel) and the report renders; the run records the engine and Spark's fingerprint."""
+    from cxlib.runner import NOTEBOOKS, run
+
+    duck, _, truth, path = world
+    result = run(
+        str(path),
+        overrides={"engine": "spark", "as_of": truth["as_of"], "draws": 20, "cox_sample": 300},
+        out=tmp_path / "reports",
+    )
+    assert result.status == "ok"
+    record = json.loads((result.run_dir / "run.json").read_text())
+    assert [n["notebook"] for n in record["notebooks"]] == list(NOTEBOOKS)
+    assert record["effective_parameters"]["engine"] == "spark"
+    assert record["data"]["engine"] == "spark"
+    assert record["data"]["customers"] == duck.report.accepted["customers"]
+    assert record["data"]["interactions"] == duck.report.accepted["interactions"]
+    html = result.report.read_text()
+    assert "Revenue retained" in html or "revenue retained" in html
+    assert "engine=&#x27;spark&#x27;" in html or "engine='spark'" in html, "the footer names the engine"
+    assert "WARN " not in html, "Spark's log lines stay out of the report"
+
+
 # ---------------------------------------------------------------------------------------
 # What the Spark path checks
 

@@ -13,7 +13,10 @@ from pathlib import Path
 
 from cxlib.config import REPORTS_DIR
 
-HELP = "Run the notebooks on a data set and write the HTML report under reports/<run-id>/."
+HELP = (
+    "Run the notebooks on a data set and write the HTML report under reports/<run-id>/ "
+    "(-p engine=spark runs the aggregations on Spark)."
+)
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -24,7 +27,11 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--data", type=Path, default=None, help="data folder or DuckDB file (default: the demo data, generated if missing)")
+    parser.add_argument(
+        "--data", default=None,
+        help="data folder or DuckDB file (default: the demo data, generated if missing); with -p engine=spark also "
+        "a URI of Parquet (s3://, hdfs://, abfss://, dbfs:/) or a catalog schema (default $CXLAB_SPARK_INPUT)",
+    )
     parser.add_argument("--params", type=Path, default=None, help="YAML file of notebook parameters")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override one parameter (repeatable)")
     parser.add_argument("--out", type=Path, default=REPORTS_DIR, help="reports folder (default reports/)")
