@@ -415,7 +415,7 @@ NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT
                 "UBIGINT", "FLOAT", "DOUBLE", "REAL")
 
 
-class _Rules:
+class RowRules:
     """SQL expressions of the contract's rules for columns of known source types.
 
     A text column (every column of a CSV) is trimmed, parsed with ``TRY_CAST`` and checked;
@@ -562,7 +562,7 @@ def _stage(con, table: str, source_sql: str, types: dict[str, str]) -> None:
     The conditions are evaluated once per row; the list of problems is built only for the
     rows that break a rule (CASE evaluates its branch on those rows alone).
     """
-    rules = _Rules(types)
+    rules = RowRules(types)
     checks = rules.row_checks(table)
     # TRY_CAST of a bad value is NULL: every condition is wrapped so NULL counts as "no problem".
     any_bad = " OR ".join(f"coalesce({c}, false)" for c, _, _ in checks)

@@ -2,10 +2,13 @@
 
 DuckDB, in process, stays the default engine (:func:`cxlib.load`). :func:`open_spark`
 returns a :class:`SparkDataset` with the interface the heavy steps use — ``engine``,
-``query(sql, params)``, ``as_of``, ``report`` — so :mod:`cxlib.panel`, :mod:`cxlib.metrics`,
-:mod:`cxlib.claims`, :mod:`cxlib.survival` and :class:`cxlib.churn.ChurnModel` run unchanged
-on either engine. What crosses back to Python is the small result of each query (an
-aggregated table); the interactions never go to the driver.
+``query(sql, params)``, ``as_of``, ``report``, ``fingerprint()`` — so :mod:`cxlib.panel`,
+:mod:`cxlib.metrics`, :mod:`cxlib.claims`, :mod:`cxlib.survival`, :mod:`cxlib.roi`,
+:mod:`cxlib.risk`, :class:`cxlib.churn.ChurnModel`, the notebooks and ``cx run`` run
+unchanged on either engine. What crosses back to Python is the result of each query: an
+aggregated table, or for the ROI and the risk list one row per active customer (their counts
+and features, which those models need customer by customer); the interactions never go to
+the driver.
 
 **One definition of each query: DuckDB SQL, transpiled with sqlglot.** The queries of cxlib
 are DuckDB SQL text, tested against the simulator's truth. :func:`to_spark_sql` parses that
@@ -43,9 +46,10 @@ row, column, reason; ``accepted + rejected = read``) is the DuckDB loader's job
 (:func:`cxlib.load`, ``cx validate``): run it on an extract, or upstream where the lake is
 fed. :func:`open_spark` checks the structure (both tables present, every required column
 there: a :class:`~cxlib.exceptions.DataError` naming the table and the column otherwise) and
-applies the loader's normalisation in Spark SQL: codes trimmed and lower-cased, empty text
-as missing, ``segment`` missing → ``all``, numbers and booleans typed, timestamps converted to
-UTC and held as ``TIMESTAMP_NTZ`` (naive UTC, the loader's clock). A row that breaks one of the
+applies the loader's normalisation with the loader's own expressions
+(:class:`cxlib.io.RowRules`, transpiled by :func:`normalise_sql`): codes trimmed and
+lower-cased, empty text as missing, ``segment`` missing → ``all``, numbers and booleans typed,
+timestamps converted to UTC and held as ``TIMESTAMP_NTZ`` (naive UTC, the loader's clock). A row that breaks one of the
 contract's **row-level** rules (a required value missing or unparsable, an unknown ``kind`` or
 ``outcome``, a value out of range, a service field on an experience row, churn before signup)
 is left out of the views and counted in ``report.rejected``, so ``accepted + rejected = read``
@@ -68,7 +72,7 @@ from pathlib import Path
 import pandas as pd
 
 from cxlib.exceptions import DataError
-from cxlib.io import COLUMNS, FALSE_WORDS, KINDS, OUTCOMES, TABLES, TRUE_WORDS, LoadReport, fingerprint, utc_naive
+from cxlib.io import COLUMNS, TABLES, LoadReport, RowRules, fingerprint, utc_naive
 
 #: Environment variables read when a parameter is not given.
 ENV_MASTER = "CXLAB_SPARK_MASTER"
@@ -133,6 +137,11 @@ def to_spark_sql(sql: str, params: dict | None = None) -> str:
         return node
 
     def fix(node):
+        # isfinite(x) has no Spark twin: NOT (isnan(x) OR abs(x) = infinity).
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "isfinite":
+            x = node.expressions[0]
+            return exp.Not(this=exp.Paren(this=sqlglot.parse_one(
+                f"isnan({x.sql('spark')}) OR abs({x.sql('spark')}) = double('infinity')", read="spark")))
         # DuckDB's quantile_cont(x, q) is exact and interpolating: Spark's percentile(x, q), not
         # PERCENTILE_CONT(x, q) (a WITHIN GROUP function in Spark) nor PERCENTILE_APPROX.
         if isinstance(node, exp.PercentileCont) and node.expression is not None and not isinstance(
@@ -193,119 +202,33 @@ def spark_session(master: str | None = None, *, conf: dict | None = None):
 
 
 # ---------------------------------------------------------------------------------------
-# Normalisation in Spark SQL (the loader's rules, row-level only)
+# Normalisation: the loader's row rules (cxlib.io.RowRules), transpiled
+
+#: Spark's type names as the DuckDB types :class:`cxlib.io.RowRules` knows (Spark's TIMESTAMP is
+#: an instant, DuckDB's TIMESTAMPTZ; TIMESTAMP_NTZ is a wall clock, DuckDB's TIMESTAMP).
+DUCKDB_TYPES = {
+    "string": "VARCHAR", "varchar": "VARCHAR", "char": "VARCHAR",
+    "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP", "date": "DATE",
+    "boolean": "BOOLEAN", "byte": "TINYINT", "short": "SMALLINT", "integer": "INTEGER", "long": "BIGINT",
+    "float": "FLOAT", "double": "DOUBLE", "decimal": "DECIMAL",
+}
 
 
 def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _words(words) -> str:
-    return ", ".join(f"'{w}'" for w in words)
+def normalise_sql(table: str, types: dict[str, str], source: str) -> str:
+    """Spark SQL that types ``source``'s rows as the loader does and flags those breaking a row rule.
 
-
-def _normalised_columns(table: str, types: dict[str, str]) -> tuple[list[str], list[str]]:
-    """(typed column expressions, row-level problem conditions) over the raw view ``r``."""
-
-    def raw(c):
-        return f"r.{_quote(c)}"
-
-    def text(c):
-        if c not in types:
-            return "CAST(NULL AS STRING)"
-        return f"nullif(trim(CAST({raw(c)} AS STRING)), '')"
-
-    def code(c):
-        return f"lower({text(c)})"
-
-    def timestamp(c):
-        t = types.get(c)
-        if t is None:
-            return "CAST(NULL AS TIMESTAMP_NTZ)"
-        if t == "timestamp_ntz":
-            return raw(c)
-        if t in ("timestamp", "date"):
-            return f"CAST({raw(c)} AS TIMESTAMP_NTZ)"  # at the session's time zone: UTC
-        return f"CAST(try_cast({text(c)} AS TIMESTAMP) AS TIMESTAMP_NTZ)"
-
-    def number(c):
-        t = types.get(c)
-        if t is None:
-            return "CAST(NULL AS DOUBLE)"
-        if t == "string":
-            return f"try_cast({text(c)} AS DOUBLE)"
-        return f"CAST({raw(c)} AS DOUBLE)"
-
-    def unparsable(c, typed):
-        return f"({text(c)} IS NOT NULL AND {typed} IS NULL)" if c in types else "false"
-
-    def bad_number(c, low=None, high=None, integer=False):
-        if c not in types:
-            return "false"
-        n = number(c)
-        parts = [f"{n} IS NULL", f"isnan({n})", f"abs({n}) = double('infinity')"]
-        if low is not None:
-            parts.append(f"{n} < {low}")
-        if high is not None:
-            parts.append(f"{n} > {high}")
-        if integer:
-            parts.append(f"{n} <> round({n})")
-        return f"({text(c)} IS NOT NULL AND ({' OR '.join(parts)}))"
-
-    if table == "customers":
-        columns = [
-            f"{text('customer_id')} AS customer_id",
-            f"{timestamp('signup_at')} AS signup_at",
-            f"{timestamp('churned_at')} AS churned_at",
-            f"coalesce({text('segment')}, 'all') AS segment",
-            f"{number('monthly_value')} AS monthly_value",
-        ]
-        problems = [
-            f"{text('customer_id')} IS NULL",
-            f"{timestamp('signup_at')} IS NULL",
-            unparsable("churned_at", timestamp("churned_at")),
-            f"coalesce({timestamp('churned_at')} < {timestamp('signup_at')}, false)",
-            f"{number('monthly_value')} IS NULL",
-            bad_number("monthly_value", low=0),
-        ]
-        return columns, problems
-    if types.get("resolved") == "boolean":
-        resolved = raw("resolved")
-        bad_resolved = "false"
-    else:
-        resolved = (
-            f"CASE WHEN {code('resolved')} IN ({_words(TRUE_WORDS)}) THEN true "
-            f"WHEN {code('resolved')} IN ({_words(FALSE_WORDS)}) THEN false END"
-        )
-        bad_resolved = f"({code('resolved')} IS NOT NULL AND {resolved} IS NULL)"
-    columns = [
-        f"{text('interaction_id')} AS interaction_id",
-        f"{text('customer_id')} AS customer_id",
-        f"{timestamp('at')} AS `at`",
-        f"{code('kind')} AS kind",
-        f"{code('channel')} AS channel",
-        f"{code('touchpoint')} AS touchpoint",
-        f"{code('outcome')} AS outcome",
-        f"{resolved} AS resolved",
-        f"CAST(round({number('csat')}) AS INT) AS csat",
-        f"CAST(round({number('nps')}) AS INT) AS nps",
-        f"{number('first_response_minutes')} AS first_response_minutes",
-        f"{number('cost')} AS cost",
-    ]
-    problems = [
-        *(f"{text(c)} IS NULL" for c in ("interaction_id", "customer_id", "channel", "touchpoint")),
-        f"{timestamp('at')} IS NULL",
-        f"coalesce({code('kind')} NOT IN ({_words(KINDS)}), true)",
-        f"coalesce({code('outcome')} NOT IN ({_words(OUTCOMES)}), true)",
-        bad_resolved,
-        f"({resolved} IS NOT NULL AND {code('kind')} = 'experience')",
-        bad_number("csat", low=1, high=5, integer=True),
-        bad_number("nps", low=0, high=10, integer=True),
-        bad_number("first_response_minutes", low=0),
-        f"({number('first_response_minutes')} IS NOT NULL AND {code('kind')} = 'experience')",
-        bad_number("cost", low=0),
-    ]
-    return columns, problems
+    The expressions are the DuckDB loader's own (:class:`cxlib.io.RowRules`: the typed columns
+    and every rule one row can break), transpiled like every query: one definition of the
+    contract's row rules for both engines. ``types``: Spark type name of each contract
+    column of ``source`` (all present; absent optional ones added as NULL strings).
+    """
+    rules = RowRules({c: DUCKDB_TYPES.get(t.split("(")[0], "VARCHAR") for c, t in types.items()})
+    bad = " OR ".join(f"coalesce({condition}, false)" for condition, _, _ in rules.row_checks(table))
+    return to_spark_sql(f"SELECT {rules.typed_columns(table)}, ({bad}) AS cx_rejected FROM {source} r")
 
 
 # ---------------------------------------------------------------------------------------
@@ -335,15 +258,18 @@ class SparkDataset:
         # names the SQL uses) point at the data set that runs a query, so several data sets
         # can share one session.
         self._suffix = f"{id(self):x}"
+        from pyspark.sql import functions as F
+
         for table in TABLES:
             label, frame = raw[table]
-            types = {f.name: f.dataType.typeName() for f in frame.schema.fields if f.name in COLUMNS[table]}
+            absent = [c for c in COLUMNS[table] if c not in frame.columns]  # optional ones: open_spark checked
+            frame = frame.select(*(c for c in COLUMNS[table] if c in frame.columns),
+                                 *(F.lit(None).cast("string").alias(c) for c in absent))
+            types = {f.name: f.dataType.typeName() for f in frame.schema.fields}
             frame.createOrReplaceTempView(self._view("raw", table))
-            columns, problems = _normalised_columns(table, types)
-            bad = " OR ".join(f"coalesce({p}, false)" for p in problems)
             spark.sql(
                 f"CREATE OR REPLACE TEMP VIEW {self._view('checked', table)} AS "
-                f"SELECT {', '.join(columns)}, ({bad}) AS cx_rejected FROM {self._view('raw', table)} r"
+                + normalise_sql(table, types, self._view("raw", table))
             )
         self._activate()
 
