@@ -78,6 +78,7 @@ from cxlib.io import COLUMNS, TABLES, LoadReport, RowRules, fingerprint, utc_nai
 ENV_MASTER = "CXLAB_SPARK_MASTER"
 ENV_INPUT = "CXLAB_SPARK_INPUT"
 ENV_LOG_LEVEL = "CXLAB_SPARK_LOG_LEVEL"
+ENV_CACHE = "CXLAB_SPARK_CACHE"
 DEFAULT_MASTER = "local[2]"
 #: Log level of a session cxlib creates (Spark's WARN lines would fill every notebook's output).
 DEFAULT_LOG_LEVEL = "ERROR"
@@ -246,7 +247,7 @@ class SparkDataset:
 
     engine = "spark"
 
-    def __init__(self, spark, source: str, raw: dict, as_of=None):
+    def __init__(self, spark, source: str, raw: dict, as_of=None, cache: bool = True):
         self.spark = spark
         self.source = source
         self._raw = raw  # table -> (label, Spark DataFrame as read)
@@ -271,6 +272,9 @@ class SparkDataset:
                 f"CREATE OR REPLACE TEMP VIEW {self._view('checked', table)} AS "
                 + normalise_sql(table, types, self._view("raw", table))
             )
+            if cache:  # lazily, on first use; dropping the view (close) uncaches it
+                spark.catalog.cacheTable(self._view("checked", table))
+        self.cached = bool(cache)
         self._activate()
 
     def _view(self, kind: str, table: str) -> str:
@@ -416,7 +420,7 @@ def _read_table(spark, source: str, table: str):
 
 
 def open_spark(
-    source: str | None = None, *, spark=None, master: str | None = None, as_of=None, conf=None
+    source: str | None = None, *, spark=None, master: str | None = None, as_of=None, conf=None, cache=None
 ) -> SparkDataset:
     """Open ``customers`` and ``interactions`` on Spark; return a :class:`SparkDataset`.
 
@@ -437,6 +441,10 @@ def open_spark(
         Censoring time (UTC if naive); default the latest timestamp in the data.
     conf:
         Extra Spark settings for a new session (e.g. ``{"spark.driver.memory": "4g"}``).
+    cache:
+        Cache the normalised tables (Spark's MEMORY_AND_DISK, filled by the first query):
+        an analysis runs dozens of queries over them, each of which would otherwise read
+        and parse the files again. Default ``$CXLAB_SPARK_CACHE`` (``0`` turns it off), else on.
     """
     source = source or os.environ.get(ENV_INPUT)
     if not source:
@@ -454,7 +462,9 @@ def open_spark(
             if required and column not in present:
                 raise DataError("missing required column", file=label, column=column)
         raw[table] = (label, frame)
-    return SparkDataset(spark, source, raw, as_of=as_of)
+    if cache is None:
+        cache = os.environ.get(ENV_CACHE, "1").strip().lower() not in ("0", "false", "no", "off")
+    return SparkDataset(spark, source, raw, as_of=as_of, cache=cache)
 
 
 def open_engine(path, *, engine: str = "duckdb", as_of=None, **kwargs):
