@@ -24,6 +24,7 @@ def main(args) -> int:
 
     from cxlib import claims
     from cxlib.exceptions import ThinEvidenceWarning
+
     with options.open_data(args) as data, warnings.catch_warnings():
         if args.json:  # the verdicts say it; keep stdout and stderr clean for machines
             warnings.simplefilter("ignore", ThinEvidenceWarning)
