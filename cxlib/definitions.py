@@ -84,6 +84,7 @@ def experience_rate_sql(
     bands=None,
     source: str = "interactions",
     customers: str = "customers",
+    skip_days: int | None = None,
 ) -> str:
     """Engagement: each customer's experience-rate band, as spans of days where it is constant.
 
@@ -106,9 +107,12 @@ def experience_rate_sql(
     longest tenure over ``step_days``: :func:`experience_rate_max_steps`). ``source`` and
     ``customers`` name the tables (or CTEs) of interactions and customers.
     """
-    from cxlib.config import ENGAGEMENT_STEP_DAYS, EXPERIENCE_RATE_PER_DAYS
+    from cxlib.config import ENGAGEMENT_SKIP_DAYS, ENGAGEMENT_STEP_DAYS, EXPERIENCE_RATE_PER_DAYS
 
     step = int(ENGAGEMENT_STEP_DAYS if step_days is None else step_days)
+    skip = int(ENGAGEMENT_SKIP_DAYS if skip_days is None else skip_days)
+    if not 0 <= skip < step:
+        raise ValueError(f"skip_days must be in [0, step_days), not {skip_days}")
     if step < 1:
         raise ValueError(f"step_days must be >= 1, not {step_days}")
     bands = _check_rate_bands(_default_bands() if bands is None else bands)
@@ -117,7 +121,7 @@ def experience_rate_sql(
             raise ValueError(f"table names must be identifiers, not {name!r}")
     steps = max(int(max_steps), 1)
     ks = ", ".join(f"({k})" for k in range(1, steps + 1))
-    rate = f"CAST(n_before AS DOUBLE) * {EXPERIENCE_RATE_PER_DAYS} / (k * {step})"
+    rate = f"CAST(n_before AS DOUBLE) * {EXPERIENCE_RATE_PER_DAYS} / (k * {step} - {skip})"
     whens = " ".join(f"WHEN {rate} >= {lo!r} THEN {i + 1}" for i, lo in reversed(list(enumerate(bands))))
     return f"""
     WITH er_cust AS (
@@ -130,6 +134,7 @@ def experience_rate_sql(
                count(*) AS n
         FROM {source} i JOIN er_cust c ON c.customer_id = i.customer_id
         WHERE i.kind = 'experience' AND i."at" < {as_of_sql}
+          AND date_diff('day', c.s0, CAST(i."at" AS DATE)) >= {skip}
         GROUP BY 1, 2
     ), er_grid AS (
         SELECT c.customer_id, c.s0, g.k FROM er_cust c, (VALUES {ks}) g(k)

@@ -533,6 +533,10 @@ class _Inputs:
     lam_settled: float
     q: float  # P(a bad experience gets resolved)
     delay: np.ndarray  # P(δ = 0..R | resolved)
+    # per-touchpoint effects (a model with by_touchpoint): log HRs (touchpoints × unresolved, resolved)
+    # and the scenario's settled rate of each touchpoint, which weighs them; None: log_hr_u/r as given
+    log_hr_tp: np.ndarray | None = None
+    lam_tp: np.ndarray | None = None
 
 
 class _Engine:
@@ -641,6 +645,27 @@ class _Engine:
             mu_r[k] = np.convolve(lam, pr)[:n]
         return mu_u, mu_r
 
+    @staticmethod
+    def _pooled_log_hrs(inp: _Inputs) -> tuple[float, float]:
+        """The log HRs of one future bad experience, pooled over touchpoints by the scenario's rates.
+
+        With per-touchpoint effects, the future bad experiences of touchpoint ``t`` are an
+        independent Poisson process of rate ``λ_t`` with its own HR ``h_t``. Below the cap, the
+        expected multiplier of independent Poisson counts is ``Π exp(μ_t (h_t − 1)) =
+        exp(μ (h̄ − 1))`` with ``μ = Σ μ_t`` and ``h̄ = Σ λ_t h_t / Σ λ_t``: one Poisson count with
+        the rate-weighted HR, exact when the touchpoints share the timing of their rates. So a
+        fix of touchpoint ``t`` is valued with ``h_t``: cutting ``λ_t`` moves ``h̄`` towards the
+        other touchpoints' effects. Known bad experiences take the same ``h̄`` (they are the same
+        in every scenario).
+        """
+        if inp.log_hr_tp is None:
+            return inp.log_hr_u, inp.log_hr_r
+        lam = np.asarray(inp.lam_tp, dtype=float)
+        total = lam.sum()
+        w = lam / total if total > 0 else np.full(len(lam), 1.0 / max(len(lam), 1))
+        hr = np.exp(np.asarray(inp.log_hr_tp, dtype=float))
+        return float(np.log(w @ hr[:, 0])), float(np.log(w @ hr[:, 1]))
+
     def _factor(self, mu: np.ndarray, log_hr: float) -> np.ndarray:
         """F[class, k, d] = E[HR^min(k + X, cap)], X ~ Poisson(mu[class, d]), k = 0..cap."""
         cap = self.cap
@@ -677,8 +702,9 @@ class _Engine:
         churn).
         """
         mu_u, mu_r = self._means(inp)
-        Fu = self._factor(mu_u, inp.log_hr_u)
-        Fr = self._factor(mu_r, inp.log_hr_r)
+        log_hr_u, log_hr_r = self._pooled_log_hrs(inp)
+        Fu = self._factor(mu_u, log_hr_u)
+        Fr = self._factor(mu_r, log_hr_r)
         cached = getattr(self, "_a_cache", None)
         if cached is None or cached[0] is not inp.log_a:  # the same coefficients serve every scenario of a draw
             a = np.exp(inp.log_a)  # seg × band
@@ -798,16 +824,36 @@ def _process_noise(engine: _Engine, inp: _Inputs, scenario_inputs: list, lam_tp:
 
 
 def _log_a(model, beta: pd.Series, effective_band: list[str]) -> np.ndarray:
-    """log daily hazard without bad experiences, segments × tenure bands, for coefficients ``beta``."""
+    """log daily hazard without bad experiences, segments × tenure bands, for coefficients ``beta``.
+
+    A model adjusted for engagement has a baseline per experience-rate band; the base is a
+    mix of them, so the hazard is averaged over the bands, weighted by their exposure in the
+    model's panel (the base's engagement mix, not that of the reference band).
+    """
     rows = []
+    shift = _engagement_shift(model, beta)
     for s in model.segments_:
         rows.append(
             [
-                beta["baseline"] + beta.get(f"segment[{s}]", 0.0) + beta.get(f"tenure[{b}]", 0.0)
+                beta["baseline"] + shift + beta.get(f"segment[{s}]", 0.0) + beta.get(f"tenure[{b}]", 0.0)
                 for b in effective_band
             ]
         )
     return np.asarray(rows, dtype=float)
+
+
+def _engagement_shift(model, beta: pd.Series) -> float:
+    """log of the exposure-weighted mean hazard ratio of the engagement bands (0 without them)."""
+    levels = getattr(model, "engagement_levels_", None)
+    panel = getattr(model, "panel_", None)
+    if not getattr(model, "engagement", False) or not levels or panel is None or "engagement" not in panel:
+        return 0.0
+    exposure = panel.groupby("engagement")["exposure_days"].sum()
+    w = np.array([exposure.get(k, 0.0) for k in levels], dtype=float)
+    if w.sum() <= 0:
+        return 0.0
+    hr = np.array([np.exp(beta.get(f"engagement[{label}]", 0.0)) for label in levels.values()])
+    return float(np.log((w / w.sum()) @ hr))
 
 
 def _effective_bands(model) -> tuple[list[str], list[str]]:
@@ -881,8 +927,43 @@ class ROIResult:
         }
 
 
-def _scenario_inputs(sc: Scenario, measured: Measured, lam_tp_early, lam_tp_settled, c, r, link_slope):
-    """(λ_early, λ_settled, q) after the scenario, for one draw of the measured rates."""
+def _touchpoint_log_hrs(model, beta: pd.Series, touchpoints: list[str]) -> np.ndarray | None:
+    """Touchpoints × (unresolved, resolved) log HRs of a per-touchpoint model for coefficients ``beta``.
+
+    None for a model with pooled terms. A touchpoint without a term of its own (no bad
+    experience of it when the model was fitted) takes the mean of the others.
+    """
+    if not getattr(model, "by_touchpoint", False):
+        return None
+    out = np.full((len(touchpoints), 2), np.nan)
+    for i, tp in enumerate(touchpoints):
+        for j, kind in enumerate(("unresolved", "resolved")):
+            try:
+                out[i, j] = float(beta[model.count_term(kind, tp)])
+            except KeyError:
+                pass
+    means = np.nanmean(out, axis=0)
+    return np.where(np.isnan(out), means[None, :], out)
+
+
+def _pooled_terms(model, beta: pd.Series, touchpoints: list[str], lam_tp) -> tuple[float, float, dict]:
+    """(log HR unresolved, log HR resolved, extra _Inputs fields) of one draw of the coefficients."""
+    tp = _touchpoint_log_hrs(model, beta, touchpoints)
+    if tp is None:
+        return float(beta["unresolved"]), float(beta["resolved"]), {}
+    extra = {"log_hr_tp": tp, "lam_tp": np.asarray(lam_tp, dtype=float)}
+    u, r = _Engine._pooled_log_hrs(_Inputs(log_a=np.zeros(0), log_hr_u=0.0, log_hr_r=0.0, lam_early=0.0,
+                                           lam_settled=0.0, q=0.0, delay=np.zeros(1), **extra))
+    return u, r, extra
+
+
+def _scenario_inputs(sc: Scenario, measured: Measured, lam_tp_early, lam_tp_settled, c, r, link_slope,
+                     per_touchpoint: bool = False):
+    """(λ_early, λ_settled, q) after the scenario, for one draw of the measured rates.
+
+    ``per_touchpoint``: also the settled rate of each touchpoint after it (a fourth item),
+    which weighs per-touchpoint effects (:meth:`_Engine._pooled_log_hrs`).
+    """
     tps = measured.touchpoints
     early, settled = lam_tp_early.copy(), lam_tp_settled.copy()
     ch = sc.change
@@ -901,7 +982,8 @@ def _scenario_inputs(sc: Scenario, measured: Measured, lam_tp_early, lam_tp_sett
             r = ch["resolution_rate"]
         if "first_response_cut" in ch:
             r = float(np.clip(r + _resolution_after_cut(measured.first_response, ch["first_response_cut"], link_slope), 0, 1))
-    return float(early.sum()), float(settled.sum()), float(np.clip(c * r, 0.0, 1.0))
+    out = (float(early.sum()), float(settled.sum()), float(np.clip(c * r, 0.0, 1.0)))
+    return (*out, settled) if per_touchpoint else out
 
 
 def _check_scenarios(scenarios: list[Scenario], measured: Measured) -> None:
@@ -1036,23 +1118,26 @@ def evaluate(
 
         iterator = tqdm(iterator, desc="roi draws", unit="draw")
     cols = list(beta0.index)
-    iu, ir = cols.index("unresolved"), cols.index("resolved")
+    per_tp = bool(getattr(model, "by_touchpoint", False))
     for b in iterator:
         beta = pd.Series(betas[b], index=cols)
         log_a = _log_a(model, beta, effective_band)
-        common = dict(log_a=log_a, log_hr_u=float(betas[b, iu]), log_hr_r=float(betas[b, ir]), delay=delay_draw[b])
+        hu, hr, tp_in = _pooled_terms(model, beta, measured.touchpoints, lam_s[b])
+        common = dict(log_a=log_a, log_hr_u=hu, log_hr_r=hr, delay=delay_draw[b])
         base_in = _Inputs(lam_early=float(lam_e[b].sum()), lam_settled=float(lam_s[b].sum()),
-                          q=float(np.clip(c_draw[b] * r_draw[b], 0, 1)), **common)
+                          q=float(np.clip(c_draw[b] * r_draw[b], 0, 1)), **common, **tp_in)
         v0, s0 = engine.run(base_in)
         base_value[b], base_surv[b] = v0, s0
         for j, sc in enumerate(scenario_list):
             if not estimable[sc.name][0]:
                 continue
-            le, ls, q = _scenario_inputs(sc, measured, lam_e[b], lam_s[b], c_draw[b], r_draw[b], slope_draw[b])
+            le, ls, q, lam_tp = _scenario_inputs(sc, measured, lam_e[b], lam_s[b], c_draw[b], r_draw[b], slope_draw[b],
+                                                 per_touchpoint=True)
             if (le, ls, q) == (base_in.lam_early, base_in.lam_settled, base_in.q):
                 v, s = v0, s0
             else:
-                v, s = engine.run(_Inputs(lam_early=le, lam_settled=ls, q=q, **common))
+                v, s = engine.run(_Inputs(lam_early=le, lam_settled=ls, q=q, **common,
+                                          **({"log_hr_tp": tp_in["log_hr_tp"], "lam_tp": lam_tp} if per_tp else {})))
             value[b, j] = v - v0
             saved[b, j] = s - s0
 
@@ -1073,8 +1158,9 @@ def evaluate(
             else:
                 q_point.append(_scenario_inputs(sc, measured, lam_e[0], lam_s[0], c_hat, r_hat, slope_draw[0])[2])
             cuts.append(cut)
-        point = _Inputs(log_a=_log_a(model, beta0, effective_band), log_hr_u=float(beta0["unresolved"]),
-                        log_hr_r=float(beta0["resolved"]), lam_early=float(lam_e[0].sum()),
+        hu0, hr0, _ = _pooled_terms(model, beta0, measured.touchpoints, lam_s[0])
+        point = _Inputs(log_a=_log_a(model, beta0, effective_band), log_hr_u=hu0,
+                        log_hr_r=hr0, lam_early=float(lam_e[0].sum()),
                         lam_settled=float(lam_s[0].sum()), q=float(np.clip(c_hat * r_hat, 0, 1)), delay=delay_draw[0])
         resid_v, _ = _process_noise(engine, point, q_point, lam_s[0], cuts, int(process_draws),
                                     np.random.default_rng([int(seed), 1]))
@@ -1162,8 +1248,8 @@ def evaluate(
         "rate_days": rate_days,
         "early_days": measured.early_days,
         "currency": currency,
-        "hr_unresolved": float(np.exp(beta0["unresolved"])),
-        "hr_resolved": float(np.exp(beta0["resolved"])),
+        "hr_unresolved": float(np.exp(_pooled_terms(model, beta0, measured.touchpoints, lam_s[0])[0])),
+        "hr_resolved": float(np.exp(_pooled_terms(model, beta0, measured.touchpoints, lam_s[0])[1])),
         "method": "closed form: expected hazard from Poisson thinning, survival exp(-∫E[h]) per customer",
         "process_draws": int(process_draws or 0),
     }
