@@ -56,7 +56,7 @@ def case_scan(path: Path, fmt: str, threads: int) -> dict:
     return {"seconds": time.perf_counter() - t0, "customers": c[0], "interactions": i[0]}
 
 
-def case_cxlib(path: Path, fmt: str, threads: int) -> dict:
+def case_cxlib(path: Path, fmt: str, threads: int, engagement: bool = True) -> dict:
     import cxlib
     from cxlib.churn import ChurnModel
 
@@ -65,7 +65,7 @@ def case_cxlib(path: Path, fmt: str, threads: int) -> dict:
     data = cxlib.load(path, as_of=as_of)
     data.con.execute(f"SET threads = {threads}")
     t1 = time.perf_counter()
-    model = ChurnModel().fit(data)
+    model = ChurnModel(engagement=engagement).fit(data)
     t2 = time.perf_counter()
     out = {
         "load_seconds": t1 - t0,
@@ -189,7 +189,13 @@ def case_lifelines(path: Path, fmt: str, threads: int) -> dict:
     }
 
 
-CASES = {"scan": case_scan, "cxlib": case_cxlib, "lifelines": case_lifelines}
+def case_cxlib_unadjusted(path: Path, fmt: str, threads: int) -> dict:
+    """The churn step without the engagement adjustment (the model before it was the default)."""
+    return case_cxlib(path, fmt, threads, engagement=False)
+
+
+CASES = {"scan": case_scan, "cxlib": case_cxlib, "cxlib-unadjusted": case_cxlib_unadjusted,
+         "lifelines": case_lifelines}
 
 
 # ---------------------------------------------------------------------------------------- driver

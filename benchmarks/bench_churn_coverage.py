@@ -1,6 +1,14 @@
 """Coverage of ChurnModel's 95% intervals over simulated worlds with known truth.
 
     python benchmarks/bench_churn_coverage.py [--seeds 20] [--customers 20000] [--out benchmarks/results/churn_coverage.md]
+    python benchmarks/bench_churn_coverage.py --preset confounded --out benchmarks/results/churn_coverage_confounded.md
+    python benchmarks/bench_churn_coverage.py --preset demo --by-touchpoint --customers 50000 --seeds 3 \
+        --out benchmarks/results/churn_touchpoints.md
+
+``--preset confounded`` is the world where engagement differs between customers (the
+confounder): the trailing counts are compared with the truth, adjusted and, beside them, not
+adjusted. ``--by-touchpoint`` fits a pair of hazard ratios per touchpoint and compares them
+with ``truth["hazard"]["hr_by_touchpoint"]``.
 
 For each seed: simulate, load (validated), fit; count per covariate whether the 95% interval
 covers the true hazard ratio, and the relative error of the estimate. With 20 seeds a
@@ -21,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cxlib  # noqa: E402
 from cxlib.churn import ChurnModel  # noqa: E402
-from cxlib.simulate import write_dataset  # noqa: E402
+from cxlib.simulate import preset, write_dataset  # noqa: E402
 from tests.test_churn import true_hazard_ratios  # noqa: E402
 
 
@@ -31,17 +39,25 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=100)
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "churn_coverage.md")
+    parser.add_argument("--preset", default="default", help="the simulated world (cxlib.simulate.PRESETS)")
+    parser.add_argument("--by-touchpoint", action="store_true", help="per-touchpoint hazard ratios")
     args = parser.parse_args(argv)
 
     rows = []
     started = time.perf_counter()
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         with tempfile.TemporaryDirectory(prefix="cx-coverage-") as tmp:
-            truth = write_dataset(tmp, args.customers, seed=seed, fmt="parquet")
+            truth = write_dataset(tmp, args.customers, seed=seed, fmt="parquet", config=preset(args.preset))
             with cxlib.load(tmp, as_of=truth["as_of"]) as data:
-                model = ChurnModel().fit(data)
+                model = ChurnModel(by_touchpoint=args.by_touchpoint).fit(data)
         true_hr = true_hazard_ratios(truth)
+        if args.by_touchpoint:
+            true_hr = pd.Series({model.count_term(k, tp): hrs[k] for tp, hrs in truth["hazard"]["hr_by_touchpoint"].items()
+                                 for k in ("unresolved", "resolved") if tp in model.touchpoints_})
+        elif args.preset != "default":
+            true_hr = true_hr[["unresolved", "resolved"]]
         ci = model.confidence_intervals_.loc[true_hr.index]
+        unadjusted = model.unadjusted_.hazard_ratios_.reindex(true_hr.index)
         for name, value in true_hr.items():
             rows.append(
                 {
@@ -52,6 +68,7 @@ def main(argv=None) -> int:
                     "ci_low": ci.loc[name, "ci_low"],
                     "ci_high": ci.loc[name, "ci_high"],
                     "covered": bool(ci.loc[name, "ci_low"] <= value <= ci.loc[name, "ci_high"]),
+                    "unadjusted": unadjusted[name],
                 }
             )
         done = [r for r in rows if r["seed"] == seed]
@@ -65,21 +82,23 @@ def main(argv=None) -> int:
         max_abs_rel_error=("rel_error", lambda s: s.abs().max()),
         covered=("covered", "sum"),
         seeds=("covered", "size"),
+        mean_unadjusted=("unadjusted", "mean"),
     )
     seconds = time.perf_counter() - started
     lines = [
         "# ChurnModel: coverage of the 95% intervals over simulated worlds",
         "",
         f"{args.seeds} seeds ({args.first_seed}–{args.first_seed + args.seeds - 1}), {args.customers:,} customers each, "
-        f"default model (window 90 days, resolution 3 days, cap 5); {seconds:.0f} s in all.",
+        f"world `{args.preset}`, default model (adjusted for engagement; window 90 days, resolution 3 days, cap 5)"
+        f"{', per touchpoint' if args.by_touchpoint else ''}; {seconds:.0f} s in all (a machine shared with other jobs).",
         "",
-        "| covariate | truth | mean estimate | mean rel. error | max abs rel. error | covered |",
-        "|---|---|---|---|---|---|",
+        "| covariate | truth | mean estimate | mean rel. error | max abs rel. error | covered | mean unadjusted |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r in per.iterrows():
         lines.append(
             f"| {name} | {r.truth:.3f} | {r.mean_estimate:.3f} | {100 * r.mean_rel_error:+.1f}% | "
-            f"{100 * r.max_abs_rel_error:.1f}% | {int(r.covered)}/{int(r.seeds)} |"
+            f"{100 * r.max_abs_rel_error:.1f}% | {int(r.covered)}/{int(r.seeds)} | {r.mean_unadjusted:.3f} |"
         )
     total = int(frame["covered"].sum())
     lines += ["", f"All intervals: {total}/{len(frame)} cover the truth ({100 * total / len(frame):.1f}%).", ""]
