@@ -235,7 +235,10 @@ class ChurnModel:
             labels_e = experience_rate_labels()
             exposure_by_e = fit_table.groupby("engagement")["exposure_days"].sum()
             levels = [int(k) for k in exposure_by_e.index if exposure_by_e[k] > 0]
-            ref_e = int(exposure_by_e.idxmax())
+            # reference: the band with the most exposure after the first step (band 0 is the first
+            # 30 days of tenure, a band of time rather than of usage)
+            later = exposure_by_e[exposure_by_e.index != 0]
+            ref_e = int((later if len(later) else exposure_by_e).idxmax())
             self.engagement_levels_ = {k: labels_e[k] for k in levels}
             self.reference_["engagement"] = labels_e[ref_e]
             columns += [_engagement_column(labels_e[k]) for k in levels if k != ref_e]
@@ -604,7 +607,8 @@ def cox_long_table(intervals: pd.DataFrame, *, count_cap: int, segment_reference
     if engagement_levels:
         band = intervals["engagement"].to_numpy(dtype=int)
         for k, label in engagement_levels.items():
-            if label != engagement_reference:
+            # band 0 (the first 30 days) is a function of tenure, Cox's time scale: its baseline absorbs it
+            if label != engagement_reference and int(k) != 0:
                 long[_engagement_column(label)] = (band == int(k)).astype(float)
     return long[long["stop"] > long["start"]].reset_index(drop=True)
 
@@ -633,8 +637,10 @@ def cox_cross_check(
     """Hazard ratios of the Poisson model and of lifelines' Cox model on the same sample.
 
     The Cox model uses tenure as its time scale, so its baseline absorbs the tenure bands;
-    the covariates compared are the trailing counts, the segments and (``engagement``, the
-    default, as the churn model) the experience-rate bands: the same adjusted covariates.
+    both models adjust for the segments and (``engagement``, the default, as the churn model)
+    for the experience-rate bands: the same adjusted covariates; the rows compared are the
+    trailing counts and the segments (the first band, the first 30 days of tenure, is absorbed
+    by the Cox baseline, so the bands' own ratios are not compared).
     ``ratio`` is the Cox hazard ratio over the Poisson one (1 = agreement).
     """
     ids = sample_customers(data, sample, seed=seed)
@@ -652,7 +658,7 @@ def cox_cross_check(
     )
     ctv = fit_cox(long, alpha=alpha)
     cs = ctv.summary
-    covariates = [c for c in model.columns_[1:] if c in cs.index]
+    covariates = [c for c in model.columns_[1:] if c in cs.index and not c.startswith("engagement[")]
     lo, hi = f"exp(coef) lower {100 * (1 - alpha):.0f}%", f"exp(coef) upper {100 * (1 - alpha):.0f}%"
     ps = model.summary.loc[covariates]
     frame = pd.DataFrame(
