@@ -148,7 +148,7 @@ def claims_verdicts(results: pd.DataFrame) -> pd.DataFrame:
     verdict. Testable claims first, in the registry's order; the sources and the reasons are
     in the churn section's full table (:func:`cxlib.claims.claims_table`).
     """
-    from cxlib.claims import ANCHORS, NOT_TESTABLE, claims_table
+    from cxlib.claims import ANCHORS, NOT_TESTABLE, TARP_GROUPS, claims_table
 
     table = claims_table(results)
     counted = []
@@ -156,10 +156,10 @@ def claims_verdicts(results: pd.DataFrame) -> pd.DataFrame:
         if cid in ANCHORS:
             nth, unresolved_only = ANCHORS[cid]
             counted.append(f"{_ORDINALS.get(nth, f'{nth}th')} {'unresolved ' if unresolved_only else ''}bad experience")
-        elif scale == "ratio":
-            counted.append("resolved against unresolved (churn model)")
+        elif cid in TARP_GROUPS:
+            counted.append(f"each bad experience: {TARP_GROUPS[cid]}")
         else:
-            counted.append("–")
+            counted.append(_COUNTED_FROM.get(cid, "–"))
     table["counted from"] = counted
     table["_untestable"] = table["verdict"] == NOT_TESTABLE
     table = table.sort_values("_untestable", kind="stable")
@@ -174,6 +174,14 @@ def claims_verdicts(results: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return _one_header_row(out.set_index("claim"))
+
+
+_COUNTED_FROM = {
+    "tarp_complaint_outcomes": "the four groups below, in order",
+    "resolution_matters": "resolved against unresolved (churn model)",
+    "recovery_does_not_offset": "resolved against none, and against unresolved (churn model)",
+    "effort_drives_disloyalty": "two or more contacts against one that resolved",
+}
 
 
 def claims_overview(results: pd.DataFrame):
