@@ -904,6 +904,20 @@ def _scenario_inputs(sc: Scenario, measured: Measured, lam_tp_early, lam_tp_sett
     return float(early.sum()), float(settled.sum()), float(np.clip(c * r, 0.0, 1.0))
 
 
+def _not_estimable_terms(sc: Scenario, model, resolved_share: float) -> list[str]:
+    """The terms a scenario's value rests on that the churn model could not estimate (``not_estimable_``).
+
+    Every scenario rests on the baseline hazards (segment and tenure terms) and on the hazard
+    ratio of the bad experiences it moves: a service scenario turns unresolved ones into
+    resolved ones (both ratios); an experience scenario removes bad experiences, unresolved
+    and, where some get resolved, resolved ones.
+    """
+    missing = getattr(model, "not_estimable_", None) or {}
+    needed = ["unresolved", "resolved"] if sc.kind == "service" or resolved_share > 0 else ["unresolved"]
+    needed += [t for t in missing if t.startswith(("segment[", "tenure["))]
+    return [t for t in needed if t in missing]
+
+
 def _check_scenarios(scenarios: list[Scenario], measured: Measured) -> None:
     known = measured.touchpoints
     for sc in scenarios:
@@ -1023,6 +1037,13 @@ def evaluate(
             if bad_s[i] == 0 and bad_e[i] > 0:
                 notes.append(f"{sc.name}: {sc.change['touchpoint']} happens only in the first {measured.early_days} days "
                              "of tenure; its benefit comes from customers not yet signed up, which this analysis leaves out")
+        terms = _not_estimable_terms(sc, model, c_hat * r_hat)
+        if ok and terms:
+            by_reason: dict[str, list[str]] = {}
+            for t in terms:
+                by_reason.setdefault(model.not_estimable_[t], []).append(t)
+            ok, why = False, "; ".join(
+                f"the churn model cannot estimate {', '.join(ts)} ({reason})" for reason, ts in by_reason.items())
         estimable[sc.name] = (ok, why)
 
     names = [s.name for s in scenario_list]
@@ -1162,8 +1183,8 @@ def evaluate(
         "rate_days": rate_days,
         "early_days": measured.early_days,
         "currency": currency,
-        "hr_unresolved": float(np.exp(beta0["unresolved"])),
-        "hr_resolved": float(np.exp(beta0["resolved"])),
+        "hr_unresolved": float(model.hazard_ratios_["unresolved"]),  # NaN (None in JSON) when not estimable
+        "hr_resolved": float(model.hazard_ratios_["resolved"]),
         "method": "closed form: expected hazard from Poisson thinning, survival exp(-∫E[h]) per customer",
         "process_draws": int(process_draws or 0),
     }
