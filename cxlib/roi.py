@@ -907,15 +907,15 @@ def _scenario_inputs(sc: Scenario, measured: Measured, lam_tp_early, lam_tp_sett
 def _not_estimable_terms(sc: Scenario, model, resolved_share: float) -> list[str]:
     """The terms a scenario's value rests on that the churn model could not estimate (``not_estimable_``).
 
-    Every scenario rests on the baseline hazards (segment and tenure terms) and on the hazard
-    ratio of the bad experiences it moves: a service scenario turns unresolved ones into
-    resolved ones (both ratios); an experience scenario removes bad experiences, unresolved
-    and, where some get resolved, resolved ones.
+    A scenario's value rests on the hazard ratios of the bad experiences it moves: a service
+    scenario turns unresolved ones into resolved ones (both ratios); an experience scenario
+    removes bad experiences, unresolved and, where some get resolved, resolved ones. A level
+    without churn events (a segment, tenure or engagement band) only shifts the baseline of
+    its customers: :func:`evaluate` notes it rather than giving up the scenario.
     """
     missing = getattr(model, "not_estimable_", None) or {}
-    needed = ["unresolved", "resolved"] if sc.kind == "service" or resolved_share > 0 else ["unresolved"]
-    needed += [t for t in missing if t.startswith(("segment[", "tenure["))]
-    return [t for t in needed if t in missing]
+    kinds = ("unresolved", "resolved") if sc.kind == "service" or resolved_share > 0 else ("unresolved",)
+    return [t for t in missing if t.partition("[")[0] in kinds]
 
 
 def _check_scenarios(scenarios: list[Scenario], measured: Measured) -> None:
@@ -1022,6 +1022,11 @@ def evaluate(
     slope_draw = np.concatenate([[link["slope"]], rng.normal(link["slope"], link["se"], size=B)]) if link["supported"] \
         else np.full(B + 1, np.nan)
 
+    not_estimable = getattr(model, "not_estimable_", None) or {}
+    levels = [t for t in not_estimable if t.partition("[")[0] not in ("unresolved", "resolved")]
+    if levels and len(not_estimable) < len(model.columns_) - 1:  # with every term missing, the scenarios say it
+        notes.append("the churn model could not estimate " + ", ".join(levels) + " (no churn event there): their "
+                     "customers take the reference hazard, which overstates their churn")
     estimable = {}
     for sc in scenario_list:
         ok, why = True, ""
@@ -1183,8 +1188,8 @@ def evaluate(
         "rate_days": rate_days,
         "early_days": measured.early_days,
         "currency": currency,
-        "hr_unresolved": float(model.hazard_ratios_["unresolved"]),  # NaN (None in JSON) when not estimable
-        "hr_resolved": float(model.hazard_ratios_["resolved"]),
+        "hr_unresolved": float(model.hazard_ratios_.get("unresolved", np.nan)),  # NaN (None in JSON): not estimable
+        "hr_resolved": float(model.hazard_ratios_.get("resolved", np.nan)),
         "method": "closed form: expected hazard from Poisson thinning, survival exp(-∫E[h]) per customer",
         "process_draws": int(process_draws or 0),
     }
