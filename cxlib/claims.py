@@ -22,8 +22,11 @@ timestamp, among customers observed that long (the experience at least ``horizon
 before ``as_of``). Since some of them would have left anyway, each share is held against the
 churn over the same span of **comparable customers without a bad experience**: on reference
 days every ``reference_step_days`` days, customers active that day who had had no bad
-experience yet, churn within ``horizon_days`` after it, per segment and tenure band,
-standardised to the qualifying customers' mix of segment and tenure band. Its interval
+experience yet, churn within ``horizon_days`` after it, per segment, tenure band and
+engagement band (the experience rate known that day, :func:`cxlib.definitions.experience_rate_sql`),
+standardised to the qualifying customers' mix of the three. Without the engagement band the
+comparison would be with the less active customers, who meet fewer touchpoints (so have
+fewer bad experiences) and are often less loyal: the excess churn would be understated. Its interval
 accounts for the same customer appearing on several reference days (a ratio estimator with
 customers as clusters).
 """
@@ -346,13 +349,16 @@ def churn_after_nth_bad(
     horizon_days: int = HORIZON_DAYS,
     resolution_days: int = RESOLUTION_DAYS,
     tenure_bands=_panel.TENURE_BANDS,
+    engagement: bool = True,
     as_of=None,
 ) -> pd.DataFrame:
-    """Qualifying customers per segment and tenure band (at the experience) and how many churned.
+    """Qualifying customers per segment, tenure band and engagement band (at the experience) and how many churned.
 
     A customer qualifies when their ``nth`` bad experience (``nth`` unresolved one with
     ``unresolved_only``) happened at least ``horizon_days`` before ``as_of``; they count as
-    churned when ``churned_at`` is at most ``horizon_days`` after that experience.
+    churned when ``churned_at`` is at most ``horizon_days`` after that experience. With
+    ``engagement``, ``engagement`` is the customer's experience-rate band on the day of the
+    experience (:func:`cxlib.definitions.experience_rate_sql`: known from the past only).
     """
     from cxlib.io import utc_naive
 
@@ -364,19 +370,32 @@ def churn_after_nth_bad(
     band = _panel._band_case(
         "CAST(date_diff('day', CAST(c.signup_at AS DATE), r.day) AS INTEGER)", _panel._check_bands(tenure_bands)
     )
+    er_cte, er_join, er_col = _engagement_sql(data, as_of, "r.customer_id", "r.day", engagement)
     return data.query(
         f"""WITH be AS ({bad_experiences_sql(resolution_days=resolution_days)}),
             ranked AS (
                 SELECT customer_id, "at", day,
                        row_number() OVER (PARTITION BY customer_id ORDER BY "at", interaction_id) AS k
-                FROM be {only})
-            SELECT c.segment, {band} AS tenure_band, count(*) AS customers,
+                FROM be {only}){er_cte}
+            SELECT c.segment, {band} AS tenure_band{er_col}, count(*) AS customers,
                    count(*) FILTER (c.churned_at <= r."at" + INTERVAL {h} DAY) AS churned
-            FROM ranked r JOIN customers c ON c.customer_id = r.customer_id
+            FROM ranked r JOIN customers c ON c.customer_id = r.customer_id {er_join}
             WHERE r.k = {n} AND r."at" + INTERVAL {h} DAY <= $as_of
             GROUP BY ALL ORDER BY ALL""",
         {"as_of": as_of.to_pydatetime()},
     )
+
+
+def _engagement_sql(data, as_of, customer: str, day: str, engagement: bool) -> tuple[str, str, str]:
+    """(CTE, join, select column) that add the experience-rate band of ``customer`` on ``day``; empty when off."""
+    if not engagement:
+        return "", "", ""
+    from cxlib.definitions import experience_rate_max_steps, experience_rate_sql
+
+    spans = experience_rate_sql(_panel._timestamp_literal(as_of), max_steps=experience_rate_max_steps(data, as_of))
+    join = (f"LEFT JOIN er ON er.customer_id = {customer} AND er.from_day <= {day} "
+            f"AND (er.to_day IS NULL OR {day} < er.to_day)")
+    return f", er AS ({spans})", join, ", coalesce(er.rate_band, 0) AS engagement"
 
 
 def reference_churn(
@@ -385,14 +404,16 @@ def reference_churn(
     horizon_days: int = HORIZON_DAYS,
     step_days: int = 30,
     tenure_bands=_panel.TENURE_BANDS,
+    engagement: bool = True,
     as_of=None,
 ) -> pd.DataFrame:
-    """Churn within ``horizon_days`` of customers without a bad experience, per segment and tenure band.
+    """Churn within ``horizon_days`` of customers without a bad experience, per segment, tenure and engagement band.
 
     Reference days run every ``step_days`` days from the first signup to ``as_of − horizon_days``;
     a customer counts on a reference day when active then and with no bad experience before
-    it. Columns: segment, tenure_band, days (customer-days), customers, churned, rate, var
-    (variance of the rate with customers as clusters).
+    it. Columns: segment, tenure_band, engagement (the experience-rate band that day, with
+    ``engagement``), days (customer-days), customers, churned, rate, var (variance of the rate
+    with customers as clusters).
     """
     from cxlib.io import utc_naive
 
@@ -410,22 +431,25 @@ def reference_churn(
         pd.Timestamp(first).normalize() + pd.Timedelta(days=1), as_of - pd.Timedelta(days=h), freq=f"{step}D"
     )
     grid = ", ".join(f"(TIMESTAMP '{d.isoformat(sep=' ')}')" for d in days) or "(CAST(NULL AS TIMESTAMP))"
+    er_cte, er_join, er_col = _engagement_sql(data, as_of, "c.customer_id", "CAST(g.anchor_at AS DATE)", engagement)
+    keys = "segment, tenure_band" + (", engagement" if engagement else "")
     frame = data.query(
         f"""WITH first_bad AS (
                 SELECT customer_id, min("at") AS first_bad_at FROM interactions
                 WHERE kind = 'experience' AND outcome = 'bad' GROUP BY customer_id),
-            grid AS (SELECT * FROM (VALUES {grid}) g(anchor_at)),
+            grid AS (SELECT * FROM (VALUES {grid}) g(anchor_at)){er_cte},
             ref AS (
-                SELECT c.customer_id, c.segment, {band} AS tenure_band,
+                SELECT c.customer_id, c.segment, {band} AS tenure_band{er_col},
                        coalesce(c.churned_at <= g.anchor_at + INTERVAL {h} DAY, false) AS churned
                 FROM customers c LEFT JOIN first_bad f ON f.customer_id = c.customer_id
                 JOIN grid g ON g.anchor_at >= c.signup_at
                  AND (c.churned_at IS NULL OR g.anchor_at < c.churned_at)
-                 AND (f.first_bad_at IS NULL OR g.anchor_at <= f.first_bad_at)),
+                 AND (f.first_bad_at IS NULL OR g.anchor_at <= f.first_bad_at)
+                {er_join}),
             per_customer AS (
-                SELECT segment, tenure_band, customer_id, count(*) AS m, count(*) FILTER (churned) AS y
+                SELECT {keys}, customer_id, count(*) AS m, count(*) FILTER (churned) AS y
                 FROM ref GROUP BY ALL)
-            SELECT segment, tenure_band, sum(m) AS days, count(*) AS customers, sum(y) AS churned,
+            SELECT {keys}, sum(m) AS days, count(*) AS customers, sum(y) AS churned,
                    sum(y * y) AS syy, sum(y * m) AS sym, sum(m * m) AS smm
             FROM per_customer GROUP BY ALL ORDER BY ALL"""
     )
@@ -526,8 +550,12 @@ def clustered_interval(rate: float, var: float, n: float, *, alpha: float = 0.05
 
 
 def standardised(qualifying: pd.DataFrame, reference: pd.DataFrame) -> tuple[float, float, float]:
-    """Reference churn standardised to the qualifying customers' segment × tenure mix: (rate, var, coverage)."""
-    keys = ["segment", "tenure_band"]
+    """Reference churn standardised to the qualifying customers' mix: (rate, var, coverage).
+
+    The mix is of segment × tenure band, and × engagement band where both frames have one.
+    ``coverage``: the share of qualifying customers whose cell has reference customers.
+    """
+    keys = ["segment", "tenure_band"] + (["engagement"] if "engagement" in qualifying and "engagement" in reference else [])
     merged = qualifying[keys + ["customers"]].merge(reference[keys + ["rate", "var"]], on=keys, how="left")
     have = merged["rate"].notna()
     total = merged["customers"].sum()
@@ -559,7 +587,7 @@ def _claimed_text(claim: Claim) -> str:
     return "1 in 3" if abs(claim.claimed - 1 / 3) < 1e-9 else f"{100 * claim.claimed:.0f}%"
 
 
-def _share_reason(claim, row, nth, unresolved_only, horizon, max_width) -> str:
+def _share_reason(claim, row, nth, unresolved_only, horizon, max_width, engagement=True) -> str:
     what = f"{_ordinal(nth)} {'unresolved ' if unresolved_only else ''}bad experience"
     if row["customers"] == 0:
         return f"No customer had a {what} at least {horizon} days before the end of the data, so there is nothing to test."
@@ -569,7 +597,9 @@ def _share_reason(claim, row, nth, unresolved_only, horizon, max_width) -> str:
     )
     base = ""
     if np.isfinite(row["baseline"]):
-        base = f"; comparable customers without a bad experience left at {_pct(row['baseline'])} over the same span"
+        like = "segment, tenure and experience rate" if engagement else "segment and tenure"
+        base = (f"; comparable customers without a bad experience (same {like}) left at {_pct(row['baseline'])} "
+                "over the same span")
     claimed = _claimed_text(claim)
     if row["verdict"] == CONTRADICTED:
         side = "below" if row["ci_high"] < claim.claimed else "above"
@@ -592,10 +622,15 @@ def evaluate(
     max_ratio_width: float = 0.25,
     alpha: float = 0.05,
     reference_step_days: int = 30,
+    engagement: bool = True,
     model=None,
     as_of=None,
 ) -> pd.DataFrame:
     """Every claim of :data:`REGISTRY` with estimate, interval, verdict and reason (index: claim id).
+
+    ``engagement``: the comparable customers without a bad experience are matched on the
+    experience-rate band too (else they are mostly the less active customers, who meet fewer
+    touchpoints and, in many businesses, leave more often).
 
     ``max_width``: widest interval of a share (e.g. 0.10 = 10 points) that can support a
     claim; ``max_ratio_width``: the same for a ratio (hazard ratios, the effort ratio).
@@ -606,14 +641,15 @@ def evaluate(
     z = stats.norm.ppf(1 - alpha / 2)
     h = int(horizon_days)
     fmt = {"horizon": h, "window": int(window_days), "resolution": int(resolution_days)}
-    reference = reference_churn(data, horizon_days=horizon_days, step_days=reference_step_days, as_of=as_of)
+    reference = reference_churn(data, horizon_days=horizon_days, step_days=reference_step_days, engagement=engagement,
+                                as_of=as_of)
     cache: dict = {}
 
     def qualifying(nth, unresolved_only):
         if (nth, unresolved_only) not in cache:
             cache[nth, unresolved_only] = churn_after_nth_bad(
                 data, nth, unresolved_only=unresolved_only, horizon_days=horizon_days,
-                resolution_days=resolution_days, as_of=as_of,
+                resolution_days=resolution_days, engagement=engagement, as_of=as_of,
             )
         return cache[nth, unresolved_only]
 
@@ -657,7 +693,7 @@ def evaluate(
                 se = np.sqrt(est * (1 - est) / n + base_var)
                 row.update(excess=est - base, excess_ci_low=est - base - z * se, excess_ci_high=est - base + z * se)
             row["verdict"] = verdict(est, low, high, claim.claimed, max_width=max_width)
-            row["reason"] = _share_reason(claim, row, nth, unresolved_only, h, max_width)
+            row["reason"] = _share_reason(claim, row, nth, unresolved_only, h, max_width, engagement)
         elif claim.id in TARP_GROUPS:
             row.update(_retained_row(claim, groups().loc[TARP_GROUPS[claim.id]], h, alpha, max_width))
         elif claim.scale == "order":
@@ -672,7 +708,7 @@ def evaluate(
             warnings.warn(f"{claim.id}: {row['reason']}", ThinEvidenceWarning, stacklevel=2)
         rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS).set_index("claim")
-    frame.attrs.update({"horizon_days": h, "max_width": max_width, "alpha": alpha})
+    frame.attrs.update({"horizon_days": h, "max_width": max_width, "alpha": alpha, "engagement": bool(engagement)})
     return frame
 
 

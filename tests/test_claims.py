@@ -297,3 +297,56 @@ def test_claims_figure_rows_are_distinct_statements_without_internal_ids(evaluat
     boxes = sorted((t.get_window_extent() for t in ax.get_yticklabels()), key=lambda b: b.y0)
     for below, above in zip(boxes, boxes[1:]):
         assert below.y1 <= above.y0, "claim labels overlap"
+
+
+# ---------------------------------------------------------------------- engagement: a confounded world
+
+
+@pytest.fixture(scope="module")
+def confounded_world(tmp_path_factory):
+    """8,000 customers whose usage differs (heavy users meet more touchpoints and churn less), and the
+    same world with no effect of bad experiences (common random numbers): the truth of the excess."""
+    from cxlib.simulate import preset, write_dataset
+
+    cfg = preset("confounded")
+    path, null = tmp_path_factory.mktemp("claims_confounded"), tmp_path_factory.mktemp("claims_confounded_null")
+    truth = write_dataset(path, 8_000, seed=22, config=cfg, fmt="parquet")
+    write_dataset(null, 8_000, seed=22, config=cfg.with_changes(hr_unresolved=1.0, hr_resolved=1.0), fmt="parquet")
+    with cxlib.load(path, as_of=truth["as_of"]) as data:
+        yield data, truth, path, null
+
+
+def _true_excess(path, null, truth, nth: int) -> float:
+    """Churn within 90 days after the nth bad experience, minus the same customers' churn had no bad experience
+    had any effect (the null world draws the same customers, experiences and churn thresholds)."""
+    bad = pd.read_parquet(path / "interactions.parquet", columns=["customer_id", "at", "outcome", "interaction_id"],
+                          filters=[("kind", "==", "experience"), ("outcome", "==", "bad")])
+    bad = bad.sort_values(["at", "interaction_id"])
+    at = bad.groupby("customer_id")["at"].nth(nth - 1)
+    at = pd.Series(at.to_numpy(), index=bad.loc[at.index, "customer_id"])
+    at = at[at + pd.Timedelta(days=90) <= pd.Timestamp(truth["as_of"])]
+    end = at + pd.Timedelta(days=90)
+    factual = pd.read_parquet(path / "customers.parquet").set_index("customer_id").loc[at.index, "churned_at"]
+    counter = pd.read_parquet(null / "customers.parquet").set_index("customer_id").loc[at.index, "churned_at"]
+    return float((factual <= end).mean() - (counter <= end).mean())
+
+
+def test_comparable_customers_are_matched_on_engagement(confounded_world):
+    """Without the engagement band the customers without a bad experience are the less active ones, who
+    churn more in this world: the reference is too high and the excess churn of a bad experience too small.
+    Matched on the experience rate, the reference comes down and the excess moves towards the truth."""
+    data, truth, path, null = confounded_world
+    matched = claims.reference_churn(data)
+    unmatched = claims.reference_churn(data, engagement=False)
+    assert "engagement" in matched and "engagement" not in unmatched
+    assert matched["churned"].sum() == unmatched["churned"].sum()  # the same customer-days, split further
+    for nth, gap in ((1, 0.002), (2, 0.01)):
+        q = claims.churn_after_nth_bad(data, nth)
+        q_plain = claims.churn_after_nth_bad(data, nth, engagement=False)
+        share = q["churned"].sum() / q["customers"].sum()
+        base, _, coverage = claims.standardised(q, matched)
+        base_plain, _, _ = claims.standardised(q_plain, unmatched)
+        assert coverage > 0.98
+        assert base < base_plain - gap, (nth, base, base_plain)
+        excess = _true_excess(path, null, truth, nth)
+        assert abs((share - base) - excess) < abs((share - base_plain) - excess), (nth, share, base, base_plain, excess)
