@@ -86,7 +86,7 @@ def not_estimable_terms(X: pd.DataFrame, events: np.ndarray, *, count_terms) -> 
     total = int(events.sum())
     terms = [c for c in X.columns if c != INTERCEPT]
     if total < X.shape[1]:
-        reason = f"only {total} churn event{'s' if total != 1 else ''} for the model's {X.shape[1]} terms"
+        reason = f"only {total} churn event{'s' if total != 1 else ''} for {X.shape[1]} terms in the model"
         return {c: reason for c in terms}
     out: dict[str, str] = {}
     counts = [c for c in terms if c in set(count_terms)]
