@@ -458,7 +458,11 @@ METHODS_AND_CAVEATS: tuple[tuple[str, str], ...] = (
         "The claims",
         "Each published figure is tested on what customers did: the share who left within {horizon_days} days "
         "after their first (second, third) bad experience, held against the claimed figure and against "
-        "comparable customers (same segment and tenure) without one. The surveys asked what people say they "
+        "comparable customers (same segment, tenure and experience rate) without one; the share still a customer "
+        "{horizon_days} days after a bad experience by what customer service did about it (nothing, a contact that "
+        "did not resolve it, a resolution, one the same day); churn after a bad experience that took two or more "
+        "contacts; and the churn model's hazard ratios. A figure the data hold no information on is reported as "
+        "not estimable, and the claims resting on it as inconclusive. The surveys asked what people say they "
         "would do; this data shows what they did.",
     ),
     (
