@@ -532,7 +532,24 @@ def outcome_groups(
         p = frame["churned"] / frame["experiences"].where(frame["experiences"] > 0)
         frame["rate"] = p
         frame["var"] = (frame["syy"] - 2 * p * frame["sym"] + p**2 * frame["smm"]) / frame["experiences"] ** 2
-    return frame.drop(columns=["syy", "sym", "smm"])
+    frame = frame.drop(columns=["syy", "sym", "smm"])
+    frame.attrs["horizon_days"] = h
+    return frame
+
+
+def outcome_table(groups: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`outcome_groups` as text a manager reads: per group, bad experiences, customers, churn with its interval."""
+    from cxlib.tables import pct_interval
+
+    horizon = groups.attrs.get("horizon_days", HORIZON_DAYS)
+    splits = {"tarp": "what service did (TARP)", "effort": "service effort (CEB)"}
+    rows = []
+    for r in groups.itertuples(index=False):
+        low, high = clustered_interval(r.rate, r.var, r.experiences, alpha=alpha)
+        rows.append({"comparison": splits[r.split], "bad experiences followed by": r.group,
+                     "bad experiences": f"{int(r.experiences):,}", "customers": f"{int(r.customers):,}",
+                     f"churned within {horizon} days (95% interval)": pct_interval(r.rate, low, high)})
+    return pd.DataFrame(rows).set_index(["comparison", "bad experiences followed by"])
 
 
 def clustered_interval(rate: float, var: float, n: float, *, alpha: float = 0.05) -> tuple[float, float]:
