@@ -71,6 +71,45 @@ def _tenure_column(level: str) -> str:
     return f"tenure[{level}]"
 
 
+def not_estimable_terms(X: pd.DataFrame, events: np.ndarray, *, count_terms) -> dict[str, str]:
+    """Terms (columns of the design ``X`` of the aggregated table) without information: term → reason.
+
+    A Poisson model cannot estimate a term whose covariate never varies over the time at risk
+    (no customer ever had a resolved bad experience: no service row resolved one), nor one
+    whose level or count has no churn event at all (its coefficient runs off to minus
+    infinity). With fewer churn events than the model has terms, no term is estimable. Such a
+    term is left out of the fit and reported, never shown as a precise hazard ratio of 1.
+    ``count_terms``: the names of the trailing-count columns; every other term but the
+    baseline is a 0/1 indicator (segment, tenure, engagement band).
+    """
+    events = np.asarray(events, dtype=float)
+    total = int(events.sum())
+    terms = [c for c in X.columns if c != INTERCEPT]
+    if total < X.shape[1]:
+        reason = f"only {total} churn event{'s' if total != 1 else ''} for {X.shape[1]} terms in the model"
+        return {c: reason for c in terms}
+    out: dict[str, str] = {}
+    counts = [c for c in terms if c in set(count_terms)]
+    no_bad = all((X[c] == 0).all() for c in counts)
+    for c in counts:
+        kind, _, level = c.partition("[")
+        of = f" of {level[:-1]}" if level else ""
+        values = X[c].to_numpy()
+        if no_bad:
+            out[c] = "no customer had a bad experience in a trailing window"
+        elif (values == 0).all():
+            out[c] = (f"no bad experience{of} was resolved (no service contact on its touchpoint resolved it in time)"
+                      if kind == "resolved" else f"no bad experience{of} stayed unresolved")
+        elif len(np.unique(values)) < 2:
+            out[c] = f"every customer-day has the same {kind} count{of}, so its effect cannot be told from the baseline"
+        elif events[values > 0].sum() == 0:
+            out[c] = f"no churn event while a customer had a {kind} bad experience{of} in the trailing window"
+    for c in terms:
+        if c not in counts and events[X[c].to_numpy() > 0].sum() == 0:
+            out[c] = f"no churn event in {c.replace('[', ' ').rstrip(']')}"
+    return out
+
+
 def _engagement_column(level: str) -> str:
     return f"engagement[{level}]"
 
@@ -108,6 +147,9 @@ class ChurnModel:
     hazard_ratios_, confidence_intervals_, p_values_, standard_errors_.
     baseline_hazard_: daily hazard of the reference pattern (no bad experiences).
     n_events_, exposure_days_, n_intervals_, capped_share_, log_likelihood_, as_of_.
+    not_estimable_: term → reason, for the terms the data hold no information on
+        (:func:`not_estimable_terms`); their hazard ratio is NaN, and they count as no effect
+        (coefficient 0, no variance) in predictions.
     """
 
     def __init__(
@@ -245,6 +287,9 @@ class ChurnModel:
         self.columns_ = columns
 
         X = self._design(fit_table)
+        self.not_estimable_ = not_estimable_terms(X, fit_table["events"].to_numpy(), count_terms=list(count_terms))
+        fitted = [c for c in columns if c not in self.not_estimable_]
+        X = X[fitted]
         model = sm.GLM(
             fit_table["events"].to_numpy(dtype=float),
             X,
@@ -256,16 +301,21 @@ class ChurnModel:
             warnings.warn("the Poisson regression did not converge", RuntimeWarning, stacklevel=2)
 
         z = stats.norm.ppf(1 - self.alpha / 2)
-        params = pd.Series(np.asarray(result.params), index=columns, name="coef")
-        cov = pd.DataFrame(np.asarray(result.cov_params()), index=columns, columns=columns)
+        # A term without information has no effect in predictions (coefficient 0, no variance), and no
+        # estimate in the results: its hazard ratio, interval, standard error and p-value are NaN.
+        params = pd.Series(0.0, index=columns, name="coef")
+        params[fitted] = np.asarray(result.params)
+        cov = pd.DataFrame(0.0, index=columns, columns=columns)
+        cov.loc[fitted, fitted] = np.asarray(result.cov_params())
         se = pd.Series(np.sqrt(np.diag(cov)), index=columns, name="se")
+        se[list(self.not_estimable_)] = np.nan
         covariates = columns[1:]
         self.panel_ = table
         self.as_of_ = None if as_of is None else pd.Timestamp(as_of)
         self.params_ = params
         self.cov_ = cov
         self.standard_errors_ = se
-        self.hazard_ratios_ = np.exp(params[covariates]).rename("hazard_ratio")
+        self.hazard_ratios_ = np.exp(params[covariates]).where(se[covariates].notna()).rename("hazard_ratio")
         self.confidence_intervals_ = pd.DataFrame(
             {"ci_low": np.exp(params[covariates] - z * se[covariates]), "ci_high": np.exp(params[covariates] + z * se[covariates])}
         )
@@ -394,8 +444,9 @@ class ChurnModel:
                 "ci_low": self.confidence_intervals_["ci_low"],
                 "ci_high": self.confidence_intervals_["ci_high"],
                 "p_value": self.p_values_,
-                "coef": self.params_[covariates],
+                "coef": self.params_[covariates].where(self.standard_errors_[covariates].notna()),
                 "se": self.standard_errors_[covariates],
+                "not_estimable": [self.not_estimable_.get(c, "") for c in covariates],
             },
             index=pd.Index(covariates, name="covariate"),
         )
@@ -416,7 +467,10 @@ class ChurnModel:
             {
                 "covariate": s.index,
                 "meaning": s["meaning"].to_numpy(),
-                level: [number_interval(h, lo, hi) for h, lo, hi in zip(s["hazard_ratio"], s["ci_low"], s["ci_high"])],
+                level: [
+                    f"not estimable: {why}" if why else number_interval(h, lo, hi)
+                    for h, lo, hi, why in zip(s["hazard_ratio"], s["ci_low"], s["ci_high"], s["not_estimable"])
+                ],
                 "p-value": [_format_p(p) for p in s["p_value"]],
             }
         )
@@ -433,6 +487,11 @@ class ChurnModel:
         for c in (numerator, denominator):
             if c not in self.columns_[1:]:
                 raise KeyError(f"no covariate {c!r}; the model has {self.columns_[1:]}")
+        missing = [c for c in (numerator, denominator) if c in self.not_estimable_]
+        if missing:
+            nan = float("nan")
+            return {"ratio": nan, "ci_low": nan, "ci_high": nan, "p_value": nan, "log_ratio": nan, "se": nan,
+                    "not_estimable": "; ".join(f"{c}: {self.not_estimable_[c]}" for c in missing)}
         d = self.params_[numerator] - self.params_[denominator]
         var = self.cov_.loc[numerator, numerator] + self.cov_.loc[denominator, denominator]
         var -= 2 * self.cov_.loc[numerator, denominator]

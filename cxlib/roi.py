@@ -957,6 +957,15 @@ def _pooled_terms(model, beta: pd.Series, touchpoints: list[str], lam_tp) -> tup
     return u, r, extra
 
 
+def _pooled_hr(model, beta: pd.Series, touchpoints: list[str], lam_tp, kind: str) -> float:
+    """The pooled hazard ratio of ``kind`` for the result's record; NaN when the model could not estimate it."""
+    missing = getattr(model, "not_estimable_", None) or {}
+    if any(t.partition("[")[0] == kind for t in missing):
+        return float("nan")
+    u, r, _ = _pooled_terms(model, beta, touchpoints, lam_tp)
+    return float(np.exp(u if kind == "unresolved" else r))
+
+
 def _scenario_inputs(sc: Scenario, measured: Measured, lam_tp_early, lam_tp_settled, c, r, link_slope,
                      per_touchpoint: bool = False):
     """(λ_early, λ_settled, q) after the scenario, for one draw of the measured rates.
@@ -984,6 +993,20 @@ def _scenario_inputs(sc: Scenario, measured: Measured, lam_tp_early, lam_tp_sett
             r = float(np.clip(r + _resolution_after_cut(measured.first_response, ch["first_response_cut"], link_slope), 0, 1))
     out = (float(early.sum()), float(settled.sum()), float(np.clip(c * r, 0.0, 1.0)))
     return (*out, settled) if per_touchpoint else out
+
+
+def _not_estimable_terms(sc: Scenario, model, resolved_share: float) -> list[str]:
+    """The terms a scenario's value rests on that the churn model could not estimate (``not_estimable_``).
+
+    A scenario's value rests on the hazard ratios of the bad experiences it moves: a service
+    scenario turns unresolved ones into resolved ones (both ratios); an experience scenario
+    removes bad experiences, unresolved and, where some get resolved, resolved ones. A level
+    without churn events (a segment, tenure or engagement band) only shifts the baseline of
+    its customers: :func:`evaluate` notes it rather than giving up the scenario.
+    """
+    missing = getattr(model, "not_estimable_", None) or {}
+    kinds = ("unresolved", "resolved") if sc.kind == "service" or resolved_share > 0 else ("unresolved",)
+    return [t for t in missing if t.partition("[")[0] in kinds]
 
 
 def _check_scenarios(scenarios: list[Scenario], measured: Measured) -> None:
@@ -1090,6 +1113,11 @@ def evaluate(
     slope_draw = np.concatenate([[link["slope"]], rng.normal(link["slope"], link["se"], size=B)]) if link["supported"] \
         else np.full(B + 1, np.nan)
 
+    not_estimable = getattr(model, "not_estimable_", None) or {}
+    levels = [t for t in not_estimable if t.partition("[")[0] not in ("unresolved", "resolved")]
+    if levels and len(not_estimable) < len(model.columns_) - 1:  # with every term missing, the scenarios say it
+        notes.append("the churn model could not estimate " + ", ".join(levels) + " (no churn event there): their "
+                     "customers take the reference hazard, which overstates their churn")
     estimable = {}
     for sc in scenario_list:
         ok, why = True, ""
@@ -1105,6 +1133,13 @@ def evaluate(
             if bad_s[i] == 0 and bad_e[i] > 0:
                 notes.append(f"{sc.name}: {sc.change['touchpoint']} happens only in the first {measured.early_days} days "
                              "of tenure; its benefit comes from customers not yet signed up, which this analysis leaves out")
+        terms = _not_estimable_terms(sc, model, c_hat * r_hat)
+        if ok and terms:
+            by_reason: dict[str, list[str]] = {}
+            for t in terms:
+                by_reason.setdefault(model.not_estimable_[t], []).append(t)
+            ok, why = False, "; ".join(
+                f"the churn model cannot estimate {', '.join(ts)} ({reason})" for reason, ts in by_reason.items())
         estimable[sc.name] = (ok, why)
 
     names = [s.name for s in scenario_list]
@@ -1248,8 +1283,9 @@ def evaluate(
         "rate_days": rate_days,
         "early_days": measured.early_days,
         "currency": currency,
-        "hr_unresolved": float(np.exp(_pooled_terms(model, beta0, measured.touchpoints, lam_s[0])[0])),
-        "hr_resolved": float(np.exp(_pooled_terms(model, beta0, measured.touchpoints, lam_s[0])[1])),
+        # NaN (None in JSON) where the model could not estimate the term (not_estimable_)
+        "hr_unresolved": _pooled_hr(model, beta0, measured.touchpoints, lam_s[0], "unresolved"),
+        "hr_resolved": _pooled_hr(model, beta0, measured.touchpoints, lam_s[0], "resolved"),
         "method": "closed form: expected hazard from Poisson thinning, survival exp(-∫E[h]) per customer",
         "process_draws": int(process_draws or 0),
     }

@@ -148,7 +148,7 @@ def claims_verdicts(results: pd.DataFrame) -> pd.DataFrame:
     verdict. Testable claims first, in the registry's order; the sources and the reasons are
     in the churn section's full table (:func:`cxlib.claims.claims_table`).
     """
-    from cxlib.claims import ANCHORS, NOT_TESTABLE, claims_table
+    from cxlib.claims import ANCHORS, NOT_TESTABLE, TARP_GROUPS, claims_table
 
     table = claims_table(results)
     counted = []
@@ -156,10 +156,10 @@ def claims_verdicts(results: pd.DataFrame) -> pd.DataFrame:
         if cid in ANCHORS:
             nth, unresolved_only = ANCHORS[cid]
             counted.append(f"{_ORDINALS.get(nth, f'{nth}th')} {'unresolved ' if unresolved_only else ''}bad experience")
-        elif scale == "ratio":
-            counted.append("resolved against unresolved (churn model)")
+        elif cid in TARP_GROUPS:
+            counted.append(f"each bad experience: {TARP_GROUPS[cid]}")
         else:
-            counted.append("–")
+            counted.append(_COUNTED_FROM.get(cid, "–"))
     table["counted from"] = counted
     table["_untestable"] = table["verdict"] == NOT_TESTABLE
     table = table.sort_values("_untestable", kind="stable")
@@ -174,6 +174,14 @@ def claims_verdicts(results: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return _one_header_row(out.set_index("claim"))
+
+
+_COUNTED_FROM = {
+    "tarp_complaint_outcomes": "the four groups below, in order",
+    "resolution_matters": "resolved against unresolved (churn model)",
+    "recovery_does_not_offset": "resolved against none, and against unresolved (churn model)",
+    "effort_drives_disloyalty": "two or more contacts against one that resolved",
+}
 
 
 def claims_overview(results: pd.DataFrame):
@@ -220,7 +228,9 @@ def cost_of_bad_experience(
     mean = model.params_[names].to_numpy(dtype=float)
     cov = model.cov_.loc[names, names].to_numpy(dtype=float)
     rng = np.random.default_rng(seed)
-    sample = rng.multivariate_normal(mean, cov, size=int(draws), method="cholesky")
+    # a term the data could not estimate has no variance: its row is 0, which Cholesky refuses
+    method = "eigh" if getattr(model, "not_estimable_", None) else "cholesky"
+    sample = rng.multivariate_normal(mean, cov, size=int(draws), method=method)
     sample = np.vstack([mean, sample])  # row 0: the point estimate
     exposed = min(horizon, float(model.window_days))
 
@@ -251,6 +261,13 @@ def cost_of_bad_experience(
             }
         )
     frame = pd.DataFrame(rows).set_index("scenario")
+    # A hazard ratio the data could not estimate (model.not_estimable_) has no cost: NaN, with the reason.
+    missing = getattr(model, "not_estimable_", None) or {}
+    frame["not_estimable"] = ""
+    for scenario, term in ((SCENARIOS[1], "resolved"), (SCENARIOS[2], "unresolved")):
+        if term in missing:
+            frame.loc[scenario, [c for c in frame.columns if c != "not_estimable"]] = np.nan
+            frame.loc[scenario, "not_estimable"] = missing[term]
     frame["horizon_days"] = int(horizon_days)
     frame.attrs.update(
         {
@@ -266,9 +283,11 @@ def cost_of_bad_experience(
 def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
     """:func:`cost_of_bad_experience` as text: churn, extra churn per 1,000 customers, hazard ratio."""
     horizon = int(cost["horizon_days"].iloc[0])
+    why = cost["not_estimable"] if "not_estimable" in cost else pd.Series("", index=cost.index)
     per_thousand = [
-        "–" if s == SCENARIOS[0] else f"{_signed(1000 * e)} ({_signed(1000 * lo)} to {_signed(1000 * hi)})"
-        for s, e, lo, hi in zip(cost.index, cost["extra_churn"], cost["extra_low"], cost["extra_high"])
+        "–" if s == SCENARIOS[0] else f"not estimable: {w}" if w else
+        f"{_signed(1000 * e)} ({_signed(1000 * lo)} to {_signed(1000 * hi)})"
+        for s, e, lo, hi, w in zip(cost.index, cost["extra_churn"], cost["extra_low"], cost["extra_high"], why)
     ]
     return _one_header_row(pd.DataFrame(
         {
@@ -277,8 +296,8 @@ def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
             ],
             "extra customers lost per 1,000": per_thousand,
             "hazard ratio (95% interval)": [
-                "1 (reference)" if s == SCENARIOS[0] else number_interval(h, lo, hi)
-                for s, h, lo, hi in zip(cost.index, cost["hazard_ratio"], cost["hr_low"], cost["hr_high"])
+                "1 (reference)" if s == SCENARIOS[0] else "not estimable" if w else number_interval(h, lo, hi)
+                for s, h, lo, hi, w in zip(cost.index, cost["hazard_ratio"], cost["hr_low"], cost["hr_high"], why)
             ],
         },
         index=pd.Index(cost.index, name="a typical customer with"),
@@ -315,6 +334,22 @@ def recommendation(cost: pd.DataFrame, *, max_ratio_width: float = 0.25):
         f"experience, **{_per_thousand(unresolved['churn'])}** after one the company left unresolved, and "
         f"**{_per_thousand(resolved['churn'])}** after one customer service resolved."
     )
+    why = cost["not_estimable"] if "not_estimable" in cost else pd.Series("", index=cost.index)
+    if why[SCENARIOS[2]]:
+        return _markdown(
+            "**This data cannot say what a bad experience costs in customers**: the churn model could not estimate "
+            f"the hazard ratio of an unresolved bad experience ({escape_markdown(why[SCENARIOS[2]])}). No "
+            "recommendation between resolving problems (customer service) and preventing them (customer "
+            "experience) rests on churn here."
+        )
+    if why[SCENARIOS[1]]:
+        return _markdown(
+            f"Out of 1,000 {who}, about **{_per_thousand(none['churn'])} leave within {horizon} days** without a bad "
+            f"experience and **{_per_thousand(unresolved['churn'])}** after one the company left unresolved. "
+            "**Whether resolving a problem wins customers back, this data cannot estimate**: "
+            f"{escape_markdown(why[SCENARIOS[1]])}. Preventing bad experiences (customer experience) avoids the cost "
+            "that is measured; the case for resolving them (customer service) needs data with resolved problems."
+        )
     unresolved_costs = unresolved["hr_low"] > 1
     if unresolved["hr_high"] < 1:
         advice = (
@@ -423,7 +458,11 @@ METHODS_AND_CAVEATS: tuple[tuple[str, str], ...] = (
         "The claims",
         "Each published figure is tested on what customers did: the share who left within {horizon_days} days "
         "after their first (second, third) bad experience, held against the claimed figure and against "
-        "comparable customers (same segment and tenure) without one. The surveys asked what people say they "
+        "comparable customers (same segment, tenure and experience rate) without one; the share still a customer "
+        "{horizon_days} days after a bad experience by what customer service did about it (nothing, a contact that "
+        "did not resolve it, a resolution, one the same day); churn after a bad experience that took two or more "
+        "contacts; and the churn model's hazard ratios. A figure the data hold no information on is reported as "
+        "not estimable, and the claims resting on it as inconclusive. The surveys asked what people say they "
         "would do; this data shows what they did.",
     ),
     (

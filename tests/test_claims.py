@@ -139,3 +139,214 @@ def test_records_are_json_ready(evaluated):
     assert "NaN" not in text
     assert records["leave_after_one_bad"]["verdict"] in ("supported", "contradicted", "inconclusive")
     assert isinstance(records["leave_after_one_bad"]["customers"], int)
+
+
+# ---------------------------------------------------------------------- the statements added 2026-12-01
+
+NEW_IDS = {"switch_after_one_bad_zendesk", "tarp_complaint_outcomes", "recovery_does_not_offset",
+           "effort_drives_disloyalty"}
+
+
+def test_new_statements_carry_their_real_source():
+    reg = claims.registry()
+    assert NEW_IDS <= set(reg.index)
+    assert "Zendesk" in reg.loc["switch_after_one_bad_zendesk", "source"]
+    assert "2020" in reg.loc["switch_after_one_bad_zendesk", "source"]
+    assert "Knox & van Oest" in reg.loc["recovery_does_not_offset", "source"]
+    assert "Journal of Marketing" in reg.loc["recovery_does_not_offset", "source"]
+    assert "Harvard Business Review" in reg.loc["effort_drives_disloyalty", "source"]
+    tarp = reg[reg.index.str.startswith("tarp_complaint_outcomes")]
+    assert len(tarp) == 5  # the order, and each of the four groups against its figure
+    assert tarp["source"].str.startswith("secondary reports only").all() and not tarp["verified"].any()
+    assert sorted(tarp["claimed"].dropna().round(2))[1:] == [0.37, 0.46, 0.70, 0.95]
+    assert reg.loc["switch_after_several_bad_zendesk", "claimed"] == pytest.approx(0.80)
+
+
+def test_every_row_has_a_distinct_label_without_internal_ids():
+    reg = claims.registry()
+    assert reg["label"].str.len().gt(10).all()
+    assert not reg["label"].duplicated().any()
+    for cid in reg.index:
+        assert not any(cid in label for label in reg["label"]), cid
+
+
+def test_new_statements_against_the_simulators_truth(evaluated):
+    """What the simulator's parameters say each new statement should find (seed 11, 20,000 customers):
+
+    - churn within 90 days after a bad experience is ~11% (base hazards of 1–3% a month, HR 1.30):
+      far from Zendesk's 50% and 80%;
+    - a contact that resolves nothing has no effect of its own (the hazard depends on resolution only),
+      so TARP's first step (no complaint → unresolved complaint) is absent and the order fails, while
+      every group stays far more often than TARP's 37/46/70%;
+    - hr_resolved 1.08 lies above 1 and below hr_unresolved 1.30: recovery counters the damage and does
+      not offset it;
+    - effort has no effect of its own in the simulator: never "supported".
+    """
+    frame, model, truth, _ = evaluated
+    hazard = truth["hazard"]
+    for cid in ("switch_after_one_bad_zendesk", "switch_after_several_bad_zendesk"):
+        assert frame.loc[cid, "verdict"] == claims.CONTRADICTED and frame.loc[cid, "ci_high"] < 0.2
+    assert frame.loc["switch_after_one_bad_zendesk", "estimate"] == frame.loc["leave_after_one_bad", "estimate"]
+
+    groups = [f"tarp_complaint_outcomes_{g}" for g in ("none", "unresolved", "resolved", "quick")]
+    assert (frame.loc[groups, "scale"] == "retained").all()
+    assert (frame.loc[groups[:3], "ci_low"] > 0.8).all()
+    assert (frame.loc[groups[:3], "verdict"] == claims.CONTRADICTED).all()
+    order = frame.loc["tarp_complaint_outcomes"]
+    assert order["verdict"] == claims.CONTRADICTED
+    assert "'contacted, not resolved' stays no more often than 'no contact'" in order["reason"]
+    assert order["ci_low"] < 0 < order["ci_high"]
+    none, unresolved, resolved, quick = (frame.loc[g, "estimate"] for g in groups)
+    assert min(resolved, quick) > max(none, unresolved)  # resolution lowers the hazard: 1.08 against 1.30
+
+    assert hazard["hr_unresolved"] > hazard["hr_resolved"] > 1
+    row = frame.loc["recovery_does_not_offset"]
+    assert row["verdict"] == claims.SUPPORTED
+    assert row["ci_low"] <= hazard["hr_resolved"] <= row["ci_high"]
+    assert row["estimate"] == pytest.approx(model.hazard_ratios_["resolved"])
+
+    effort = frame.loc["effort_drives_disloyalty"]
+    assert effort["verdict"] != claims.SUPPORTED and effort["ci_low"] < 1 < effort["ci_high"]
+    assert "96% against 9%" in effort["reason"]
+
+
+def test_outcome_groups_match_an_independent_pandas_computation(evaluated):
+    frame, _, truth, path = evaluated
+    inter = pd.read_parquet(path / "interactions.parquet",
+                            columns=["interaction_id", "customer_id", "at", "kind", "touchpoint", "outcome", "resolved"])
+    customers = pd.read_parquet(path / "customers.parquet", columns=["customer_id", "churned_at"])
+    inter["at"] = pd.to_datetime(inter["at"], utc=True).dt.tz_localize(None)
+    customers["churned_at"] = pd.to_datetime(customers["churned_at"], utc=True).dt.tz_localize(None)
+    inter["day"] = inter["at"].dt.normalize()
+    as_of = pd.Timestamp(truth["as_of"]).tz_convert("UTC").tz_localize(None)
+    bad = inter[(inter.kind == "experience") & (inter.outcome == "bad")]
+    bad = bad[bad["at"] + pd.Timedelta(days=90) <= as_of]
+    svc = inter[(inter.kind == "service") & (inter.touchpoint != "how_to")][["customer_id", "touchpoint", "day", "resolved"]]
+    pairs = bad.merge(svc, on=["customer_id", "touchpoint"], how="left", suffixes=("", "_c"))
+    lag = (pairs["day_c"] - pairs["day"]).dt.days
+    pairs = pairs[lag.between(0, 3) | pairs["day_c"].isna()]
+    within = pairs[pairs["day_c"].notna()]
+    contacts = within.groupby("interaction_id").size().reindex(bad["interaction_id"], fill_value=0)
+    fixes = within[within["resolved_c"] == True]  # noqa: E712
+    first_fix = fixes.groupby("interaction_id")["day_c"].min()
+    b = bad.set_index("interaction_id")
+    b["contacts"] = contacts
+    b["fix_lag"] = (first_fix.reindex(b.index) - b["day"]).dt.days
+    churned_at = customers.set_index("customer_id")["churned_at"].reindex(b["customer_id"]).to_numpy()
+    b["churned"] = pd.Series(churned_at <= (b["at"] + pd.Timedelta(days=90)).to_numpy(), index=b.index).fillna(False)
+    groups = {
+        "none": b["contacts"] == 0,
+        "unresolved": (b["contacts"] > 0) & b["fix_lag"].isna(),
+        "resolved": b["fix_lag"] > 0,
+        "quick": b["fix_lag"] == 0,
+    }
+    for name, mask in groups.items():
+        row = frame.loc[f"tarp_complaint_outcomes_{name}"]
+        assert row["estimate"] == pytest.approx(1 - b.loc[mask, "churned"].mean()), name
+        assert row["customers"] == b.loc[mask, "customer_id"].nunique(), name
+    high = b["contacts"] >= 2
+    low = (b["contacts"] == 1) & b["fix_lag"].notna()
+    ratio = b.loc[high, "churned"].mean() / b.loc[low, "churned"].mean()
+    assert frame.loc["effort_drives_disloyalty", "estimate"] == pytest.approx(ratio)
+
+
+def test_order_and_effort_rules():
+    def groups(rates, n=5000.0):
+        names = [*claims.TARP_GROUPS.values(), *claims.EFFORT_GROUPS]
+        return pd.DataFrame({"experiences": n, "customers": n, "churned": [r * n for r in rates],
+                             "rate": rates, "var": [r * (1 - r) / n for r in rates]}, index=names)
+
+    z = 1.96
+    rising = groups([0.60, 0.50, 0.30, 0.05, 0.30, 0.10])
+    assert claims._order_row(rising, 90, z, 0.10)["verdict"] == claims.SUPPORTED
+    flat = groups([0.30, 0.30, 0.20, 0.05, 0.10, 0.10])
+    row = claims._order_row(flat, 90, z, 0.10)
+    assert row["verdict"] == claims.CONTRADICTED and "no more often" in row["reason"]
+    reversed_ = groups([0.30, 0.20, 0.40, 0.05, 0.10, 0.10])
+    row = claims._order_row(reversed_, 90, z, 0.10)
+    assert row["verdict"] == claims.CONTRADICTED and "less often" in row["reason"]
+    assert row["estimate"] == pytest.approx(-0.20)
+    thin = groups([0.30, 0.25, 0.20, 0.05, 0.10, 0.10], n=40.0)
+    assert claims._order_row(thin, 90, z, 0.10)["verdict"] == claims.INCONCLUSIVE
+    assert claims._effort_row(rising, 90, z, 0.25)["verdict"] == claims.SUPPORTED
+    assert claims._effort_row(groups([0.3] * 4 + [0.10, 0.10], n=20000.0), 90, z, 0.25)["verdict"] == claims.CONTRADICTED
+    assert claims._effort_row(groups([0.3] * 4 + [0.0, 0.10]), 90, z, 0.25)["verdict"] == claims.INCONCLUSIVE
+
+
+def test_claims_figure_rows_are_distinct_statements_without_internal_ids(evaluated):
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from cxlib import plots
+
+    frame, *_ = evaluated
+    plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 96})  # the notebooks' settings
+    ax = plots.plot_claims(frame)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    shown = frame[frame["scale"].isin(["share", "retained"]) & frame["estimate"].notna()]
+    assert len(labels) == len(shown) >= 11
+    flat = [" ".join(label.split()) for label in labels]
+    assert len(set(flat)) == len(flat), "two rows carry the same statement"
+    for label in flat:
+        assert not re.search(r"\b[a-z]+(?:_[a-z0-9]+)+\b", label), f"internal id in {label!r}"
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    fig = ax.figure
+    assert fig.get_size_inches()[0] * fig.dpi <= 1280
+    fig.canvas.draw()
+    boxes = sorted((t.get_window_extent() for t in ax.get_yticklabels()), key=lambda b: b.y0)
+    for below, above in zip(boxes, boxes[1:]):
+        assert below.y1 <= above.y0, "claim labels overlap"
+
+
+# ---------------------------------------------------------------------- engagement: a confounded world
+
+
+@pytest.fixture(scope="module")
+def confounded_world(tmp_path_factory):
+    """8,000 customers whose usage differs (heavy users meet more touchpoints and churn less), and the
+    same world with no effect of bad experiences (common random numbers): the truth of the excess."""
+    from cxlib.simulate import preset, write_dataset
+
+    cfg = preset("confounded")
+    path, null = tmp_path_factory.mktemp("claims_confounded"), tmp_path_factory.mktemp("claims_confounded_null")
+    truth = write_dataset(path, 8_000, seed=22, config=cfg, fmt="parquet")
+    write_dataset(null, 8_000, seed=22, config=cfg.with_changes(hr_unresolved=1.0, hr_resolved=1.0), fmt="parquet")
+    with cxlib.load(path, as_of=truth["as_of"]) as data:
+        yield data, truth, path, null
+
+
+def _true_excess(path, null, truth, nth: int) -> float:
+    """Churn within 90 days after the nth bad experience, minus the same customers' churn had no bad experience
+    had any effect (the null world draws the same customers, experiences and churn thresholds)."""
+    bad = pd.read_parquet(path / "interactions.parquet", columns=["customer_id", "at", "outcome", "interaction_id"],
+                          filters=[("kind", "==", "experience"), ("outcome", "==", "bad")])
+    bad = bad.sort_values(["at", "interaction_id"])
+    at = bad.groupby("customer_id")["at"].nth(nth - 1)
+    at = pd.Series(at.to_numpy(), index=bad.loc[at.index, "customer_id"])
+    at = at[at + pd.Timedelta(days=90) <= pd.Timestamp(truth["as_of"])]
+    end = at + pd.Timedelta(days=90)
+    factual = pd.read_parquet(path / "customers.parquet").set_index("customer_id").loc[at.index, "churned_at"]
+    counter = pd.read_parquet(null / "customers.parquet").set_index("customer_id").loc[at.index, "churned_at"]
+    return float((factual <= end).mean() - (counter <= end).mean())
+
+
+def test_comparable_customers_are_matched_on_engagement(confounded_world):
+    """Without the engagement band the customers without a bad experience are the less active ones, who
+    churn more in this world: the reference is too high and the excess churn of a bad experience too small.
+    Matched on the experience rate, the reference comes down and the excess moves towards the truth."""
+    data, truth, path, null = confounded_world
+    matched = claims.reference_churn(data)
+    unmatched = claims.reference_churn(data, engagement=False)
+    assert "engagement" in matched and "engagement" not in unmatched
+    assert matched["churned"].sum() == unmatched["churned"].sum()  # the same customer-days, split further
+    for nth, gap in ((1, 0.002), (2, 0.01)):
+        q = claims.churn_after_nth_bad(data, nth)
+        q_plain = claims.churn_after_nth_bad(data, nth, engagement=False)
+        share = q["churned"].sum() / q["customers"].sum()
+        base, _, coverage = claims.standardised(q, matched)
+        base_plain, _, _ = claims.standardised(q_plain, unmatched)
+        assert coverage > 0.98
+        assert base < base_plain - gap, (nth, base, base_plain)
+        excess = _true_excess(path, null, truth, nth)
+        assert abs((share - base) - excess) < abs((share - base_plain) - excess), (nth, share, base, base_plain, excess)

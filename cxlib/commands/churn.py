@@ -38,26 +38,33 @@ def result_object(model) -> dict:
         "reference": {k: (v if isinstance(v, str) else int(v)) for k, v in model.reference_.items()},
         "covariates": {
             name: {
-                "hazard_ratio": float(r.hazard_ratio),
-                "ci_low": float(r.ci_low),
-                "ci_high": float(r.ci_high),
-                "p_value": float(r.p_value),
+                "hazard_ratio": _number(r.hazard_ratio),
+                "ci_low": _number(r.ci_low),
+                "ci_high": _number(r.ci_high),
+                "p_value": _number(r.p_value),
                 "meaning": r.meaning,
+                **({"not_estimable": r.not_estimable} if r.not_estimable else {}),
             }
             for name, r in s.iterrows()
         },
+        "not_estimable": dict(model.not_estimable_),
         "engagement_adjusted": bool(model.engagement),
         "unadjusted": None if model.unadjusted_ is None else {
             name: {
-                "hazard_ratio": float(r.hazard_ratio),
-                "ci_low": float(r.ci_low),
-                "ci_high": float(r.ci_high),
-                "p_value": float(r.p_value),
+                "hazard_ratio": _number(r.hazard_ratio),
+                "ci_low": _number(r.ci_low),
+                "ci_high": _number(r.ci_high),
+                "p_value": _number(r.p_value),
                 "meaning": r.meaning,
             }
             for name, r in model.unadjusted_.summary.iterrows()
         },
     }
+
+
+def _number(value) -> float | None:
+    """A float for JSON; None where the data could not estimate it (never NaN, which is not JSON)."""
+    return None if value is None or value != value else float(value)
 
 
 def main(args) -> int:

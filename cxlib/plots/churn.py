@@ -86,32 +86,45 @@ def plot_survival_curves(frame: pd.DataFrame, *, ax=None):
     return ax
 
 
+#: Inches per claim row, so that labels of two lines never overlap.
+_CLAIM_ROW_INCHES = 0.5
+
+
 def _claim_labels(frame: pd.DataFrame) -> list[str]:
-    """The statements, wrapped; a statement tested more than once also names its claim id."""
-    statements = frame["statement"].astype(str) if "statement" in frame else frame.index.astype(str)
-    repeated = statements.duplicated(keep=False)
-    return [
-        textwrap.fill(text, 42) + (f"\n({cid})" if twice else "")
-        for cid, text, twice in zip(frame.index.astype(str), statements, repeated)
-    ]
+    """The claims in a few words a manager reads (``label``; the statement where a frame has none), wrapped."""
+    labels = frame["label"] if "label" in frame else frame["statement"]
+    labels = [str(lab) if isinstance(lab, str) and lab else str(st) for lab, st in zip(labels, frame["statement"])]
+    return [textwrap.fill(text, 46) for text in labels]
 
 
 def plot_claims(frame: pd.DataFrame, *, ax=None):
-    """Each tested claim: the estimate with its interval against the claimed value (from ``claims.evaluate``)."""
-    ax = current_axes(ax)
-    frame = frame[frame["estimate"].notna() & (frame["scale"] == "share")].iloc[::-1]
+    """Each claim with a share: the estimate with its interval against the claimed value (from ``claims.evaluate``).
+
+    Shares of customers who left (``scale == "share"``) and who stayed (``"retained"``, TARP's
+    groups) share one axis of percentages; each row's label says which it is. Given no
+    ``ax``, a figure holding only this axes is made tall enough for one row per claim.
+    """
+    shown = frame[frame["estimate"].notna() & frame["scale"].isin(["share", "retained"])].iloc[::-1]
+    if ax is None:
+        ax = current_axes(ax)
+        fig = ax.figure
+        if len(fig.axes) == 1:
+            width, height = fig.get_size_inches()
+            fig.set_size_inches(max(width, 10.0), max(height, _CLAIM_ROW_INCHES * len(shown) + 1.8))
+    frame = shown
     y = np.arange(len(frame))
     est = 100 * frame["estimate"].to_numpy(dtype=float)
     err = np.vstack([est - 100 * frame["ci_low"].to_numpy(dtype=float), 100 * frame["ci_high"].to_numpy(dtype=float) - est])
-    ax.errorbar(est, y, xerr=err, fmt="o", capsize=3, color=sns.color_palette()[0], label="estimate (95% interval)")
+    ax.errorbar(est, y, xerr=err, fmt="o", capsize=3, color=sns.color_palette()[0], label="this data (95% interval)")
     ax.scatter(100 * frame["claimed"].to_numpy(dtype=float), y, marker="x", color=sns.color_palette()[3], zorder=3, label="claimed")
-    if "baseline" in frame:
+    if "baseline" in frame and frame["baseline"].notna().any():
         ax.scatter(100 * frame["baseline"].to_numpy(dtype=float), y, marker="|", s=200, color="grey", zorder=3,
-                   label="comparable customers without one")
+                   label="comparable customers without a bad experience")
     ax.set_yticks(y, _claim_labels(frame))
+    ax.set_ylim(-0.6, len(frame) - 0.4)
     ax.set_xlim(0, 100)
-    ax.set_title("Claims against the data: share who left within the horizon")
-    ax.set_xlabel("churned within the horizon (% of qualifying customers)")
+    ax.set_title("Published claims against what customers did")
+    ax.set_xlabel("% of qualifying customers who left within the horizon (who stayed, for the 'stay' claims)")
     ax.set_ylabel("claim")
-    ax.legend(loc="best")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
     return ax
