@@ -474,5 +474,9 @@ def open_engine(path, *, engine: str = "duckdb", as_of=None, **kwargs):
 
         return load(path, as_of=as_of, **kwargs)
     if engine == "spark":
+        from cxlib.postgres import is_postgres, redact
+
+        if is_postgres(path):
+            raise DataError("a PostgreSQL source is read by the duckdb engine, not spark", file=redact(path))
         return open_spark(None if path in (None, "") else str(path), as_of=as_of, **kwargs)
     raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
