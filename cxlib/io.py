@@ -1,7 +1,8 @@
 """Reading and validating interaction data: the only module that reads data files.
 
 ``load(path)`` takes a folder holding ``customers.*`` and ``interactions.*`` (CSV or
-Parquet) or a DuckDB database file holding tables of those names, and returns a
+Parquet), a DuckDB database file holding tables of those names, or a ``postgresql://``
+connection string whose schema holds them (read by :mod:`cxlib.postgres`), and returns a
 :class:`Dataset`: the validated, typed tables of design.md's data contract, held in an
 in-process DuckDB database, with the rejected rows and the accounting of the load.
 
@@ -20,8 +21,9 @@ How it works, and why this way:
    first occurrence is kept), unknown customers and interactions outside a customer's life
    from one join; both return only the offending rows.
 3. **Split.** Every problem goes to ``rejects`` with the file, the row (header = row 1,
-   first record = row 2, for CSV, Parquet and DuckDB tables alike), the column, the value
-   and the reason; the rejected rows are deleted from the typed tables (cheap: there are
+   first record = row 2, for CSV, Parquet and DuckDB tables alike; none for a PostgreSQL
+   table), the key of the row (``customer_id`` / ``interaction_id``: what names a database
+   row), the column, the value and the reason; the rejected rows are deleted from the typed tables (cheap: there are
    few), and ``customers`` and ``interactions`` are views of the contract's columns.
    ``accepted + rejected = read`` is checked, not hoped.
 
