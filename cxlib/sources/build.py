@@ -228,24 +228,24 @@ class Builder:
 
     def _bind(self, where: str, expressions: list[str], relation: str, joins: str = "") -> None:
         try:
-            self.con.execute(f"DESCRIBE SELECT {', '.join(expressions)} FROM ({relation}) r {joins}")
+            self.con.execute(f"DESCRIBE SELECT {', '.join(f'({e})' for e in expressions)} FROM ({relation}) r {joins}")
         except duckdb.Error as exc:
             if len(expressions) > 1:
                 raise
             reason = _first_line(exc).replace("Binder Error: ", "")
             lacks = "not found" in reason or "Could not find" in reason
             what = "names a column the file lacks" if lacks else "does not apply to the file's columns"
-            raise DataError(f"{where}: {expressions[0]} {what}: {reason}", file=self.spec.path) from exc
+            raise DataError(f"{where}: {expressions[0]!r} {what}: {reason}", file=self.spec.path) from exc
 
     def _bind_all(self, checks: list[tuple[str, str]], relation: str, joins: str = "") -> None:
         """Bind every expression in one query; on failure, one by one to name the culprit."""
         for where, text in checks:
             self._check_expression(where, text)
         try:
-            self._bind("", [f"({t})" for _, t in checks], relation, joins)
+            self._bind("", [t for _, t in checks], relation, joins)
         except duckdb.Error:
             for where, text in checks:
-                self._bind(where, [f"({text})"], relation, joins)
+                self._bind(where, [text], relation, joins)
             raise
 
     def lookup_table(self, name: str) -> str:
@@ -329,7 +329,12 @@ class Builder:
         cast_problems = "r.__cast_problems" if source.raw.types or source.raw.values else "[]"
         listed = (f"CAST(list_filter(list_concat([{', '.join(problems)}], {cast_problems}), lambda p: p IS NOT NULL)"
                   f" AS {PROBLEM_TYPE})")
-        where = f"WHERE ({source.raw.where})" if source.raw.where else ""
+        where = ""
+        if source.raw.where:  # a row the file cannot map is rejected, not filtered out unseen
+            kept = f"coalesce(({source.raw.where}), false)"
+            if source.raw.types or source.raw.values:
+                kept += " OR len(list_filter(r.__cast_problems, lambda p: p IS NOT NULL)) > 0"
+            where = f"WHERE {kept}"
         sql = (f"SELECT (CAST(r.__fidx AS BIGINT) << {ROW_BITS}) + CAST(r.__rec AS BIGINT) AS _row, nullif({listed}, []) AS _problems, "
                f"{', '.join(values)} FROM ({relation}) r {' '.join(joins)} {where}")
         try:
