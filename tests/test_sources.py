@@ -110,8 +110,11 @@ def test_zendesk_unknown_status_and_unknown_requester(world, tmp_path):
     tickets = folder / "zendesk" / "tickets.jsonl"
     _edit_jsonl(tickets, 4, lambda r: r.update(status="archived"))
     _edit_jsonl(tickets, 9, lambda r: r.update(requester_id=999))
+    _edit_jsonl(tickets, 12, lambda r: r.update(created_at="yesterday"))
     with cxlib.load(folder / "sources.yaml") as data:
-        assert data.report.rejected["interactions"] == 2
+        assert data.report.rejected["interactions"] == 3
+        hit = _reject(data, tickets.resolve(), 13)
+        assert list(hit["column"]) == ["created_at"] and hit["reason"].iloc[0] == "unparsable timestamp"
         hit = _reject(data, tickets.resolve(), 5)  # a JSON lines file's row is its line
         assert list(hit["column"]) == ["status"] and "archived" in hit["value"].iloc[0]
         assert "not a value the sources file maps" in hit["reason"].iloc[0]

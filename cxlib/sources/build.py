@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 
 from cxlib.exceptions import DataError
-from cxlib.sources.spec import Column, Lookup, Raw, Source, SourcesFile
+from cxlib.sources.spec import Column, Lookup, Raw, Source, SourcesFile  # noqa: F401 (Column: types)
 
 ROW_BITS = 36
 ROW_MASK = (1 << ROW_BITS) - 1
@@ -141,6 +141,17 @@ class Builder:
         elif fmt in ("jsonl", "json"):
             kind = "newline_delimited" if fmt == "jsonl" else "auto"
             scan = f"read_json({path}, format = '{kind}', records = true)"
+            try:
+                detected = self.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+            except duckdb.Error as exc:
+                raise DataError(f"{raw.kind} {raw.name!r}: unreadable JSON: {_first_line(exc)}", file=file) from exc
+            # Dates and timestamps stay text, parsed by the contract's rules row by row: a value
+            # past the reader's sample that does not parse is then a reject, not a failed load.
+            columns = {name: "VARCHAR" if dtype.startswith(("TIMESTAMP", "DATE", "TIME")) else dtype
+                       for name, dtype, *_ in detected}
+            self._vars += 1
+            self.con.execute(f"SET VARIABLE cx_v{self._vars} = ?", [columns])
+            scan = f"read_json({path}, format = '{kind}', records = true, columns = getvariable('cx_v{self._vars}'))"
             row = "row_number() OVER ()"
         else:
             scan, row = f"read_parquet({path}, file_row_number = true)", "file_row_number + 2"
@@ -226,26 +237,27 @@ class Builder:
                 or node.get("group_expressions") or node.get("modifiers")):
             raise DataError(f"{where}: {text!r} is not one SQL expression", file=self.spec.path)
 
-    def _bind(self, where: str, expressions: list[str], relation: str, joins: str = "") -> None:
+    def _describe(self, expressions: list[str], relation: str, joins: str = "") -> None:
+        self.con.execute(f"DESCRIBE SELECT {', '.join(f'({e})' for e in expressions)} FROM ({relation}) r {joins}")
+
+    def _bind(self, where: str, text: str, relation: str, joins: str = "") -> None:
         try:
-            self.con.execute(f"DESCRIBE SELECT {', '.join(f'({e})' for e in expressions)} FROM ({relation}) r {joins}")
+            self._describe([text], relation, joins)
         except duckdb.Error as exc:
-            if len(expressions) > 1:
-                raise
             reason = _first_line(exc).replace("Binder Error: ", "")
             lacks = "not found" in reason or "Could not find" in reason
             what = "names a column the file lacks" if lacks else "does not apply to the file's columns"
-            raise DataError(f"{where}: {expressions[0]!r} {what}: {reason}", file=self.spec.path) from exc
+            raise DataError(f"{where}: {text!r} {what}: {reason}", file=self.spec.path) from exc
 
     def _bind_all(self, checks: list[tuple[str, str]], relation: str, joins: str = "") -> None:
         """Bind every expression in one query; on failure, one by one to name the culprit."""
         for where, text in checks:
             self._check_expression(where, text)
         try:
-            self._bind("", [t for _, t in checks], relation, joins)
+            self._describe([t for _, t in checks], relation, joins)
         except duckdb.Error:
             for where, text in checks:
-                self._bind(where, [text], relation, joins)
+                self._bind(where, text, relation, joins)
             raise
 
     def lookup_table(self, name: str) -> str:
