@@ -344,6 +344,8 @@ def _source(con, table: str, kind: str, location) -> tuple[str, list[str], dict[
     DuckDB columns keep their own types, so a typed timestamp is not turned into text and
     parsed back.
     """
+    if kind == "sources":  # a sources file: the derived rows of its raw exports (cxlib.sources)
+        return location.relation(con, table)
     if kind == "csv":
         header = _csv_header(location)
         ignored = _check_header(table, location, header)
@@ -571,21 +573,28 @@ class RowRules:
                    {self.number('first_response_minutes')} AS first_response_minutes, {self.number('cost')} AS cost"""
 
 
-def _stage(con, table: str, source_sql: str, types: dict[str, str]) -> None:
+def _stage(con, table: str, source_sql: str, types: dict[str, str], derived: bool = False) -> None:
     """staged_<table>: _row, the typed columns, and the list of problems of a failing row.
 
     The conditions are evaluated once per row; the list of problems is built only for the
-    rows that break a rule (CASE evaluates its branch on those rows alone).
+    rows that break a rule (CASE evaluates its branch on those rows alone). Rows derived by a
+    sources file (``derived``) bring their own ``_problems`` (a value not in a value map, a key
+    not in a lookup); a contract problem on the same column is then left out as redundant.
     """
     rules = RowRules(types)
     checks = rules.row_checks(table)
     # TRY_CAST of a bad value is NULL: every condition is wrapped so NULL counts as "no problem".
     any_bad = " OR ".join(f"coalesce({c}, false)" for c, _, _ in checks)
     problems = ", ".join(_problem(f"coalesce({c}, false)", col, reason) for c, col, reason in checks)
+    listed = f"list_filter([{problems}], lambda p: p IS NOT NULL)"
+    if derived:
+        any_bad = f"r._problems IS NOT NULL OR {any_bad}"
+        listed = (f"list_concat(coalesce(r._problems, []), list_filter({listed}, lambda p: NOT "
+                  f"list_contains(list_transform(coalesce(r._problems, []), lambda e: e.column), p.column)))")
     con.execute(
         f"""CREATE TABLE staged_{table} AS
             SELECT r._row, {rules.typed_columns(table)},
-                   CASE WHEN {any_bad} THEN list_filter([{problems}], lambda p: p IS NOT NULL) END AS problems
+                   CASE WHEN {any_bad} THEN {listed} END AS problems
             FROM ({source_sql}) r"""
     )
 
@@ -714,9 +723,14 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
         duplicate column. Its message names the file and the column.
     """
     from cxlib.postgres import is_postgres
+    from cxlib.sources import is_sources_file, open_plan
 
     source = redact(path) if is_postgres(path) else Path(path)
-    sources = find_sources(path)
+    if not is_postgres(path) and is_sources_file(source):  # a sources file: raw exports turned into both tables
+        plan = open_plan(source, COLUMNS)
+        sources = {t: ("sources", plan) for t in TABLES}
+    else:
+        sources = find_sources(path)
     workdir = Path(tempfile.mkdtemp(prefix="cxlab-load-"))
     con = duckdb.connect(":memory:")
     try:
@@ -731,11 +745,13 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
         for table in TABLES:
             kind, location = sources[table]
             keyed = kind == "postgresql"
-            label = location.label(table) if keyed else f"{location}" if kind != "duckdb" else f"{location}:{table}"
+            label = f"{location}" if kind != "duckdb" else f"{location}:{table}"
+            if kind in ("sources", "postgresql"):
+                label = location.label(table)
             files[table] = label
             source_sql, ignored[table], types = _source(con, table, kind, location)
             try:
-                _stage(con, table, source_sql, types)
+                _stage(con, table, source_sql, types, derived=kind == "sources")
             except duckdb.Error as exc:
                 raise DataError(f"unreadable file: {str(exc).splitlines()[0]}", file=label) from exc
             reader_rejects = 0
@@ -763,6 +779,8 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
             con.execute("UPDATE rejects SET row = NULL WHERE file IN (?, ?)", [files[t] for t in TABLES])
             for t in TABLES:
                 con.unregister(f"pg_stream_{t}")
+        if any(kind == "sources" for kind, _ in sources.values()):
+            plan.relabel(con, files)  # rejects name the raw file and row, not the derived table's
         report = LoadReport(files, read, accepted, rejected, {t: v for t, v in ignored.items() if v})
     except BaseException:
         con.close()

@@ -450,6 +450,11 @@ def open_spark(
     if not source:
         raise DataError(f"no input for the Spark engine: give a path or table prefix, or set ${ENV_INPUT}")
     source = str(source)
+    from cxlib.sources import is_sources_file
+
+    if is_sources_file(source) and "://" not in source:
+        raise DataError("a sources file is read by the DuckDB engine (cxlib.load): validate and load it there, "
+                        "or write its tables as Parquet for Spark", file=source)
     if spark is None:
         spark = spark_session(master, conf=conf)
     else:
