@@ -255,6 +255,18 @@ class Tables:
             raise self._error(exc, "cannot read the table", table) from None
 
 
+    def query(self, sql: str, what: str):
+        """A RecordBatchReader of any query's result (a sources file's ``query:``), streamed."""
+        cur = self.connect().cursor()
+        self._cursors.append(cur)
+        try:
+            cur.execute(sql)
+            return cur.fetch_record_batch()
+        except Exception as exc:
+            error = self._error(exc, "the query failed")
+            raise DataError(f"{what}: {error}", file=None) from None
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

@@ -247,3 +247,55 @@ def test_cx_run_reads_postgres_and_records_no_password(demo_schema, tmp_path, mo
         assert "not-the-Pa55word" not in path.read_text(errors="replace"), path
     failed = max(out.glob("*/run.json"), key=lambda p: p.parent.name)
     assert json.loads(failed.read_text())["status"] == "failed"
+
+
+# ---------------------------------------------------------------------------------------
+# A sources file whose sources are SQL queries on a connection
+
+QUERY_SOURCES = """version: 1
+connections:
+  crm: {url}
+sources:
+  accounts:
+    table: customers
+    connection: crm
+    query: SELECT customer_id, signup_at, churned_at, segment, monthly_value FROM demo.customers ORDER BY customer_id
+    columns: {{customer_id: customer_id, signup_at: signup_at, churned_at: churned_at, segment: segment,
+              monthly_value: monthly_value}}
+  contacts:
+    table: interactions
+    connection: crm
+    query: "SELECT *, upper(outcome) AS result FROM demo.interactions WHERE kind = 'service' ORDER BY interaction_id"
+    values:
+      result: {{GOOD: good, NEUTRAL: neutral, BAD: bad}}
+    columns: {{interaction_id: interaction_id, customer_id: customer_id, at: '"at"', kind: kind, channel: channel,
+              touchpoint: touchpoint, outcome: result, resolved: resolved, csat: csat, nps: nps,
+              first_response_minutes: first_response_minutes, cost: cost}}
+  journey:
+    table: interactions
+    connection: {direct}
+    query: "SELECT * FROM demo.interactions WHERE kind = 'experience' ORDER BY interaction_id"
+    columns: {{interaction_id: interaction_id, customer_id: customer_id, at: '"at"', kind: kind, channel: channel,
+              touchpoint: touchpoint, outcome: outcome, resolved: resolved, csat: csat, nps: nps,
+              first_response_minutes: first_response_minutes, cost: cost}}
+"""
+
+
+def test_a_sources_file_of_queries_gives_the_same_tables(postgres_server, demo_schema, small_world, tmp_path,
+                                                         monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)  # the named connection carries none: libpq's environment gives it
+    path = tmp_path / "sources.yaml"
+    path.write_text(QUERY_SOURCES.format(url=postgres_server.url(password=False), direct=postgres_server.url()))
+    count = "SELECT kind, outcome, count(*) AS n, sum(epoch(\"at\")) AS t FROM interactions GROUP BY ALL ORDER BY ALL"
+    with cxlib.load(small_world) as files, cxlib.load(path) as queried:
+        assert queried.report.total_rejected == 0
+        assert queried.report.accepted == files.report.accepted
+        assert queried.fingerprint()["sha256"] == files.fingerprint()["sha256"]
+        pd.testing.assert_frame_equal(files.query(count), queried.query(count))
+        assert PASSWORD not in repr(queried.report.to_dict())
+
+    path.write_text(QUERY_SOURCES.format(url=postgres_server.url(password=False), direct=postgres_server.url())
+                    .replace("FROM demo.customers", "FROM demo.nope"))
+    with pytest.raises(cxlib.DataError, match="source 'accounts': .*relation \"demo.nope\" does not exist") as exc:
+        cxlib.load(path)
+    assert PASSWORD not in str(exc.value)

@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 
 from cxlib.exceptions import DataError
+from cxlib.postgres import is_postgres
 from cxlib.sources.spec import Column, Lookup, Raw, Source, SourcesFile  # noqa: F401 (Column: types)
 
 ROW_BITS = 36
@@ -158,6 +159,35 @@ class Builder:
             return f"SELECT {index} AS __fidx, {row} AS __rec, * EXCLUDE (file_row_number) FROM {scan}"
         return f"SELECT {index} AS __fidx, {row} AS __rec, * FROM {scan}"
 
+    def _query(self, raw: Raw) -> str:
+        """A query on a PostgreSQL connection, read as Arrow (:mod:`cxlib.postgres`) into a temp table.
+
+        The result is streamed once into DuckDB (a rule is bound against it, a lookup may read
+        it again, so it is a table, not a one-pass stream); ``__rec`` is the row's position in
+        the result, which an ``ORDER BY`` in the query makes stable. Rejects name the query
+        (``query 'tickets' on postgresql://user@host/db``, never the password) and that position.
+        """
+        from cxlib.postgres import Tables
+
+        location = raw.connection if is_postgres(raw.connection) else self.spec.connections[raw.connection]
+        tables = Tables(location)
+        index = len(self.files)
+        self.files.append((f"query {raw.name!r} on {tables.location.shown}", raw.name))
+        name = f"cx_query_{index}"
+        try:
+            reader = tables.query(raw.query, f"{raw.kind} {raw.name!r}")
+            self.con.register(f"{name}_stream", reader)
+            try:
+                self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT row_number() OVER () AS __rec, * FROM {name}_stream")
+            except duckdb.Error as exc:
+                raise DataError(f"{raw.kind} {raw.name!r}: the query's rows cannot be read: {_first_line(exc)}",
+                                file=tables.location.shown) from None
+            finally:
+                self.con.unregister(f"{name}_stream")
+        finally:
+            tables.close()
+        return f"SELECT {index} AS __fidx, * FROM {name}"
+
     def raw_relation(self, raw: Raw) -> str:
         """SQL of a source's (or a lookup's) raw rows with ``__fidx``, ``__rec`` and its columns.
 
@@ -166,14 +196,14 @@ class Builder:
         ``__rec`` its row's key.
         """
         if raw.query is not None:
-            raise DataError(f"{raw.kind} {raw.name!r}: query sources need a database connection, "
-                            "which this version does not read", file=self.spec.path)
-        scans = []
-        for file in self._files(raw):
-            index = len(self.files)
-            self.files.append((str(file), raw.name))
-            scans.append(self._scan(raw, file, index))
-        sql = " UNION ALL BY NAME ".join(f"({s})" for s in scans)
+            sql = self._query(raw)
+        else:
+            scans = []
+            for file in self._files(raw):
+                index = len(self.files)
+                self.files.append((str(file), raw.name))
+                scans.append(self._scan(raw, file, index))
+            sql = " UNION ALL BY NAME ".join(f"({s})" for s in scans)
         try:
             described = self.con.execute(f"DESCRIBE SELECT * FROM ({sql})").fetchall()
         except duckdb.Error as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from cxlib.exceptions import DataError
+from cxlib.postgres import is_postgres, redact
 
 #: Suffixes that make a data path a sources file.
 SUFFIXES = (".yaml", ".yml")
@@ -311,6 +312,10 @@ def parse(path, contract: dict) -> SourcesFile:
     if doc.get("version") != VERSION:
         raise DataError(f"version must be {VERSION}, not {doc.get('version')!r}", file=path)
     connections = _mapping(path, "sources file", doc.get("connections") or {}, "connections")
+    for name, location in connections.items():
+        if not is_postgres(location):
+            _fail(path, f"connection {name!r}", "a connection is a postgresql://user@host:port/db string "
+                  "(the password from PGPASSWORD or ~/.pgpass)")
     lookups = {}
     for name, spec in _mapping(path, "sources file", doc.get("lookups") or {}, "lookups").items():
         spec = _mapping(path, f"lookup {name!r}", spec, "a lookup")
@@ -330,8 +335,9 @@ def parse(path, contract: dict) -> SourcesFile:
         if table not in TABLES:
             _fail(path, where, f"table must be one of {', '.join(TABLES)}, not {table!r}")
         raw = _raw(path, "source", name, spec)
-        if raw.connection is not None and raw.connection not in connections:
-            _fail(path, where, f"connection {raw.connection!r} is not among the file's connections")
+        if raw.connection is not None and raw.connection not in connections and not is_postgres(raw.connection):
+            _fail(path, where, f"connection {redact(raw.connection)!r} is neither a postgresql:// connection string "
+                  "nor among the file's connections")
         columns = {}
         for column, col_spec in _mapping(path, where, spec.get("columns") or {}, "columns").items():
             if column not in contract[table]:
