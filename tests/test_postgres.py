@@ -258,8 +258,9 @@ connections:
 sources:
   accounts:
     table: customers
-    connection: crm
-    query: SELECT customer_id, signup_at, churned_at, segment, monthly_value FROM demo.customers ORDER BY customer_id
+    connection: {direct}
+    query: "SELECT customer_id, signup_at, churned_at, segment, monthly_value FROM demo.customers
+      UNION ALL SELECT 'QX1', now(), NULL, 'consumer', -1 ORDER BY customer_id"
     columns: {{customer_id: customer_id, signup_at: signup_at, churned_at: churned_at, segment: segment,
               monthly_value: monthly_value}}
   contacts:
@@ -273,7 +274,7 @@ sources:
               first_response_minutes: first_response_minutes, cost: cost}}
   journey:
     table: interactions
-    connection: {direct}
+    connection: crm
     query: "SELECT * FROM demo.interactions WHERE kind = 'experience' ORDER BY interaction_id"
     columns: {{interaction_id: interaction_id, customer_id: customer_id, at: '"at"', kind: kind, channel: channel,
               touchpoint: touchpoint, outcome: outcome, resolved: resolved, csat: csat, nps: nps,
@@ -288,11 +289,14 @@ def test_a_sources_file_of_queries_gives_the_same_tables(postgres_server, demo_s
     path.write_text(QUERY_SOURCES.format(url=postgres_server.url(password=False), direct=postgres_server.url()))
     count = "SELECT kind, outcome, count(*) AS n, sum(epoch(\"at\")) AS t FROM interactions GROUP BY ALL ORDER BY ALL"
     with cxlib.load(small_world) as files, cxlib.load(path) as queried:
-        assert queried.report.total_rejected == 0
         assert queried.report.accepted == files.report.accepted
+        assert queried.report.rejected == {"customers": 1, "interactions": 0}
+        (reject,) = queried.rejects.itertuples(index=False)
+        assert reject.file == f"query 'accounts' on {redact(postgres_server.url().split('?')[0])}"
+        assert (reject.key, reject.column, reject.row) == ("QX1", "monthly_value", 2_001), "position in the result"
         assert queried.fingerprint()["sha256"] == files.fingerprint()["sha256"]
         pd.testing.assert_frame_equal(files.query(count), queried.query(count))
-        assert PASSWORD not in repr(queried.report.to_dict())
+        assert PASSWORD not in repr(queried.report.to_dict()) + repr(queried.rejects.to_dict())
 
     path.write_text(QUERY_SOURCES.format(url=postgres_server.url(password=False), direct=postgres_server.url())
                     .replace("FROM demo.customers", "FROM demo.nope"))
