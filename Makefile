@@ -10,7 +10,7 @@ DEMO := data/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo report test chromium java spark bench clean
+.PHONY: help setup demo report test chromium java postgresql spark bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,9 +35,12 @@ chromium: ## Install Debian's chromium for the report test, if missing
 java: ## Install Debian's openjdk-17-jre-headless for the Spark engine, if no java is found
 	@command -v java >/dev/null || [ -x "$$JAVA_HOME/bin/java" ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openjdk-17-jre-headless; }
 
+postgresql: ## Install Debian's postgresql for the PostgreSQL source tests (the tests start their own server), if missing
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql; }
+
 spark: setup java ## Install what the Spark engine needs: pyspark (the [spark] extra) and Java 17
 
-test: setup chromium java ## Run the test suite (library, CLI, notebooks through papermill, report in Chromium, Spark local)
+test: setup chromium java postgresql ## Run the test suite (library, CLI, notebooks through papermill, report in Chromium, Spark local, a PostgreSQL server)
 	$(PY) -m pytest
 
 bench: setup ## Measure speed and memory; figures go to benchmarks/RESULTS.md

@@ -1,7 +1,8 @@
 """Reading and validating interaction data: the only module that reads data files.
 
 ``load(path)`` takes a folder holding ``customers.*`` and ``interactions.*`` (CSV or
-Parquet) or a DuckDB database file holding tables of those names, and returns a
+Parquet), a DuckDB database file holding tables of those names, or a ``postgresql://``
+connection string whose schema holds them (read by :mod:`cxlib.postgres`), and returns a
 :class:`Dataset`: the validated, typed tables of design.md's data contract, held in an
 in-process DuckDB database, with the rejected rows and the accounting of the load.
 
@@ -20,8 +21,9 @@ How it works, and why this way:
    first occurrence is kept), unknown customers and interactions outside a customer's life
    from one join; both return only the offending rows.
 3. **Split.** Every problem goes to ``rejects`` with the file, the row (header = row 1,
-   first record = row 2, for CSV, Parquet and DuckDB tables alike), the column, the value
-   and the reason; the rejected rows are deleted from the typed tables (cheap: there are
+   first record = row 2, for CSV, Parquet and DuckDB tables alike; none for a PostgreSQL
+   table), the key of the row (``customer_id`` / ``interaction_id``: what names a database
+   row), the column, the value and the reason; the rejected rows are deleted from the typed tables (cheap: there are
    few), and ``customers`` and ``interactions`` are views of the contract's columns.
    ``accepted + rejected = read`` is checked, not hoped.
 
@@ -48,6 +50,7 @@ import duckdb
 import pandas as pd
 
 from cxlib.exceptions import DataError, RejectedRowsError
+from cxlib.postgres import redact
 
 TABLES = ("customers", "interactions")
 FORMATS = (".csv", ".csv.gz", ".parquet")
@@ -81,7 +84,10 @@ OUTCOMES = ("good", "neutral", "bad")
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
 
-REJECT_COLUMNS = ["file", "row", "column", "value", "reason"]
+#: A reject names its file and row (header = row 1), or for a database table its key; every
+#: reject carries the key of its row where the row has one.
+REJECT_COLUMNS = ["file", "row", "key", "column", "value", "reason"]
+KEYS = {"customers": "customer_id", "interactions": "interaction_id"}
 
 
 @dataclass
@@ -189,7 +195,7 @@ class Dataset:
     @property
     def rejects(self) -> pd.DataFrame:
         columns = ", ".join(f'"{c}"' for c in REJECT_COLUMNS)
-        return self.con.sql(f'SELECT {columns} FROM rejects ORDER BY file, row, "column"').df()
+        return self.con.sql(f'SELECT {columns} FROM rejects ORDER BY file, row, key, "column"').df()
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -234,7 +240,7 @@ class Dataset:
     def __repr__(self) -> str:
         r = self.report
         return (
-            f"Dataset({str(self.source)!r}: {r.accepted['customers']:,} customers, "
+            f"Dataset({redact(self.source)!r}: {r.accepted['customers']:,} customers, "
             f"{r.accepted['interactions']:,} interactions, {r.total_rejected:,} rejected rows)"
         )
 
@@ -251,6 +257,11 @@ def utc_naive(value) -> pd.Timestamp:
 
 def find_sources(path) -> dict[str, tuple[str, Path | str]]:
     """Map each table to ``(format, location)``; raise a DataError naming what is missing."""
+    from cxlib import postgres
+
+    if postgres.is_postgres(path):
+        tables = postgres.Tables(path)
+        return {t: ("postgresql", tables) for t in TABLES}
     path = Path(path)
     if not path.exists():
         raise DataError("no such file or folder", file=path)
@@ -333,6 +344,8 @@ def _source(con, table: str, kind: str, location) -> tuple[str, list[str], dict[
     DuckDB columns keep their own types, so a typed timestamp is not turned into text and
     parsed back.
     """
+    if kind == "sources":  # a sources file: the derived rows of its raw exports (cxlib.sources)
+        return location.relation(con, table)
     if kind == "csv":
         header = _csv_header(location)
         ignored = _check_header(table, location, header)
@@ -344,6 +357,10 @@ def _source(con, table: str, kind: str, location) -> tuple[str, list[str], dict[
         )
         sql = f"SELECT row_number() OVER () + 1 AS _row, {_columns(table, header, as_text=True)} FROM {scan}"
         return sql, ignored, {c: "VARCHAR" for c in COLUMNS[table]}
+    if kind == "postgresql":
+        from cxlib.postgres import source
+
+        return source(con, table, location, COLUMNS[table])
     if kind == "parquet":
         try:
             described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(location)]).fetchall()
@@ -556,21 +573,28 @@ class RowRules:
                    {self.number('first_response_minutes')} AS first_response_minutes, {self.number('cost')} AS cost"""
 
 
-def _stage(con, table: str, source_sql: str, types: dict[str, str]) -> None:
+def _stage(con, table: str, source_sql: str, types: dict[str, str], derived: bool = False) -> None:
     """staged_<table>: _row, the typed columns, and the list of problems of a failing row.
 
     The conditions are evaluated once per row; the list of problems is built only for the
-    rows that break a rule (CASE evaluates its branch on those rows alone).
+    rows that break a rule (CASE evaluates its branch on those rows alone). Rows derived by a
+    sources file (``derived``) bring their own ``_problems`` (a value not in a value map, a key
+    not in a lookup); a contract problem on the same column is then left out as redundant.
     """
     rules = RowRules(types)
     checks = rules.row_checks(table)
     # TRY_CAST of a bad value is NULL: every condition is wrapped so NULL counts as "no problem".
     any_bad = " OR ".join(f"coalesce({c}, false)" for c, _, _ in checks)
     problems = ", ".join(_problem(f"coalesce({c}, false)", col, reason) for c, col, reason in checks)
+    listed = f"list_filter([{problems}], lambda p: p IS NOT NULL)"
+    if derived:
+        any_bad = f"r._problems IS NOT NULL OR {any_bad}"
+        listed = (f"list_concat(coalesce(r._problems, []), list_filter({listed}, lambda p: NOT "
+                  f"list_contains(list_transform(coalesce(r._problems, []), lambda e: e.column), p.column)))")
     con.execute(
         f"""CREATE TABLE staged_{table} AS
             SELECT r._row, {rules.typed_columns(table)},
-                   CASE WHEN {any_bad} THEN list_filter([{problems}], lambda p: p IS NOT NULL) END AS problems
+                   CASE WHEN {any_bad} THEN {listed} END AS problems
             FROM ({source_sql}) r"""
     )
 
@@ -579,17 +603,26 @@ def _stage(con, table: str, source_sql: str, types: dict[str, str]) -> None:
 # Stage 2: rules across rows, on the typed table; then the split
 
 
-def _relational_problems(con, table: str, label: str) -> None:
-    """Duplicates, and for interactions their customer: only the offending rows come back."""
+def _relational_problems(con, table: str, label: str, keyed: bool = False) -> None:
+    """Duplicates, and for interactions their customer: only the offending rows come back.
+
+    ``keyed``: the rows come from a database table, where a row is known by its key, not
+    by a row number, so the reasons name no row.
+    """
     f = label.replace("'", "''")
-    key = "customer_id" if table == "customers" else "interaction_id"
+    key = KEYS[table]
+    first = f"'duplicate {key} (another row with this {key} is kept)'" if keyed else (
+        f"'duplicate {key} (first at row ' || d.first_row || ')'"
+    )
+    rejected_at = "'customer_id was rejected in the customers table'" if keyed else (
+        "'customer_id was rejected in the customers file (row ' || rc.first_row || ')'"
+    )
     con.execute(
         f"""CREATE TEMP TABLE dup_{table} AS SELECT {key} AS id, min(_row) AS first_row
             FROM staged_{table} WHERE {key} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"""
     )
     con.execute(
-        f"""INSERT INTO rejects SELECT '{f}', s._row, '{key}', s.{key},
-                'duplicate {key} (first at row ' || d.first_row || ')'
+        f"""INSERT INTO rejects SELECT '{f}', s._row, s.{key}, '{key}', s.{key}, {first}
             FROM staged_{table} s JOIN dup_{table} d ON s.{key} = d.id WHERE s._row > d.first_row"""
     )
     if table == "customers":
@@ -597,14 +630,14 @@ def _relational_problems(con, table: str, label: str) -> None:
     stamp = "strftime({}, '%Y-%m-%dT%H:%M:%SZ')"
     con.execute(
         f"""INSERT INTO rejects
-            SELECT '{f}', _row, p.column, p.value, p.reason FROM (
-                SELECT s._row, unnest(list_filter([
+            SELECT '{f}', _row, interaction_id, p.column, p.value, p.reason FROM (
+                SELECT s._row, s.interaction_id, unnest(list_filter([
                     CASE WHEN c.customer_id IS NULL AND rc.first_row IS NULL THEN
                         {{'column': 'customer_id', 'value': s.customer_id,
                           'reason': 'unknown customer_id: not in the customers file'}} END,
                     CASE WHEN c.customer_id IS NULL AND rc.first_row IS NOT NULL THEN
                         {{'column': 'customer_id', 'value': s.customer_id,
-                          'reason': 'customer_id was rejected in the customers file (row ' || rc.first_row || ')'}} END,
+                          'reason': {rejected_at}}} END,
                     CASE WHEN s."at" < c.signup_at THEN
                         {{'column': 'at', 'value': {stamp.format('s."at"')},
                           'reason': 'before the customer''s signup_at (' || {stamp.format('c.signup_at')} || ')'}} END,
@@ -624,8 +657,8 @@ def _split(con, table: str, label: str) -> None:
     """Row problems to ``rejects``; rejected rows out of the staged table; the contract's view."""
     f = label.replace("'", "''")
     con.execute(
-        f"""INSERT INTO rejects SELECT '{f}', _row, p.column, p.value, p.reason
-            FROM (SELECT _row, unnest(problems) AS p FROM staged_{table} WHERE problems IS NOT NULL)"""
+        f"""INSERT INTO rejects SELECT '{f}', _row, {KEYS[table]}, p.column, p.value, p.reason
+            FROM (SELECT _row, {KEYS[table]}, unnest(problems) AS p FROM staged_{table} WHERE problems IS NOT NULL)"""
     )
     if table == "customers":
         # Interactions of a customer whose every row was rejected are set aside with that reason.
@@ -647,7 +680,7 @@ def _reader_rejects(con, table: str, file_label: str) -> None:
     """The CSV reader's own rejects (a line with too few or too many fields, bad quoting): one a line."""
     f = file_label.replace("'", "''")
     con.execute(
-        f"""INSERT INTO rejects SELECT '{f}', line, coalesce(arg_min(column_name, column_idx), ''), any_value(csv_line),
+        f"""INSERT INTO rejects SELECT '{f}', line, NULL, coalesce(arg_min(column_name, column_idx), ''), any_value(csv_line),
                 CASE any_value(error_type)
                   WHEN 'MISSING COLUMNS' THEN 'too few fields on the line'
                   WHEN 'TOO MANY COLUMNS' THEN 'too many fields on the line'
@@ -668,13 +701,15 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
     Parameters
     ----------
     path:
-        A folder holding ``customers.csv|.csv.gz|.parquet`` and ``interactions.*``, or a
-        DuckDB database file with tables ``customers`` and ``interactions``.
+        A folder holding ``customers.csv|.csv.gz|.parquet`` and ``interactions.*``, a
+        DuckDB database file with tables ``customers`` and ``interactions``, or a
+        PostgreSQL connection string ``postgresql://user[:password]@host:port/db[?schema=s]``
+        whose schema holds those tables (:mod:`cxlib.postgres`; rejects name the key).
     strict:
         Raise :class:`RejectedRowsError` when any row was set aside (after writing
         ``rejects_path`` if given). By default rejects are kept and the load goes on.
     rejects_path:
-        Where to write the rejected rows as CSV (file, row, column, value, reason).
+        Where to write the rejected rows as CSV (file, row, key, column, value, reason).
     as_of:
         Censoring time for customers still active (UTC if naive); default: the latest
         timestamp in the data (design.md).
@@ -687,8 +722,15 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
         A structural problem: a missing, empty or unreadable file, a missing required or a
         duplicate column. Its message names the file and the column.
     """
-    source = Path(path)
-    sources = find_sources(source)
+    from cxlib.postgres import is_postgres
+    from cxlib.sources import is_sources_file, open_plan
+
+    source = redact(path) if is_postgres(path) else Path(path)
+    if not is_postgres(path) and is_sources_file(source):  # a sources file: raw exports turned into both tables
+        plan = open_plan(source, COLUMNS)
+        sources = {t: ("sources", plan) for t in TABLES}
+    else:
+        sources = find_sources(path)
     workdir = Path(tempfile.mkdtemp(prefix="cxlab-load-"))
     con = duckdb.connect(":memory:")
     try:
@@ -698,15 +740,20 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{_sql_path(workdir / 'spill')}'")
         con.execute("SET preserve_insertion_order = true")
-        con.execute('CREATE TABLE rejects (file VARCHAR, row BIGINT, "column" VARCHAR, value VARCHAR, reason VARCHAR)')
+        con.execute(
+            'CREATE TABLE rejects (file VARCHAR, row BIGINT, key VARCHAR, "column" VARCHAR, value VARCHAR, reason VARCHAR)'
+        )
         files, read, accepted, rejected, ignored = {}, {}, {}, {}, {}
         for table in TABLES:
             kind, location = sources[table]
+            keyed = kind == "postgresql"
             label = f"{location}" if kind != "duckdb" else f"{location}:{table}"
+            if kind in ("sources", "postgresql"):
+                label = location.label(table)
             files[table] = label
             source_sql, ignored[table], types = _source(con, table, kind, location)
             try:
-                _stage(con, table, source_sql, types)
+                _stage(con, table, source_sql, types, derived=kind == "sources")
             except duckdb.Error as exc:
                 raise DataError(f"unreadable file: {str(exc).splitlines()[0]}", file=label) from exc
             reader_rejects = 0
@@ -715,8 +762,10 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
                 _reader_rejects(con, table, label)
             read[table] = con.execute(f"SELECT count(*) FROM staged_{table}").fetchall()[0][0] + reader_rejects
             if read[table] == 0:
+                if keyed:
+                    raise DataError("empty table: no rows", file=label)
                 raise DataError("empty file: a header but no data rows", file=label, row=2)
-            _relational_problems(con, table, label)
+            _relational_problems(con, table, label, keyed)
             _split(con, table, label)
             accepted[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             rejected[table] = con.execute(
@@ -728,19 +777,32 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
                 )
         if any(kind == "duckdb" for kind, _ in sources.values()):
             con.execute("DETACH src")
+        if keyed:  # a database row has no row number: its key identifies it
+            con.execute("UPDATE rejects SET row = NULL WHERE file IN (?, ?)", [files[t] for t in TABLES])
+            for t in TABLES:
+                con.unregister(f"pg_stream_{t}")
+        if any(kind == "sources" for kind, _ in sources.values()):
+            plan.relabel(con, files)  # rejects name the raw file and row, not the derived table's
         report = LoadReport(files, read, accepted, rejected, {t: v for t, v in ignored.items() if v})
     except BaseException:
         con.close()
         shutil.rmtree(workdir, ignore_errors=True)
         raise
+    finally:
+        for kind, location in sources.values():
+            if kind == "postgresql":
+                location.close()
     data = Dataset(con, source, report, workdir, as_of=as_of)
     if rejects_path is not None:
         data.write_rejects(rejects_path)
     if strict and report.total_rejected:
-        first = data.con.execute('SELECT file, row, "column", reason FROM rejects ORDER BY file, row LIMIT 1').fetchall()[0]
+        first = data.con.execute(
+            'SELECT file, row, "column", reason, key FROM rejects ORDER BY file, row, key LIMIT 1'
+        ).fetchall()[0]
         data.close()
+        at = f" ({first[4]})" if first[1] is None and first[4] is not None else ""
         raise RejectedRowsError(
-            f"{report.total_rejected} row(s) rejected in strict mode; first: {first[3]}",
+            f"{report.total_rejected} row(s) rejected in strict mode; first: {first[3]}{at}",
             file=first[0],
             row=first[1],
             column=first[2],

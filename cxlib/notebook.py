@@ -57,9 +57,13 @@ def open_data(path: str = "", *, as_of: str = "", engine: str = "duckdb"):
 
 
 def load_summary(data: cxlib.Dataset) -> pd.DataFrame:
-    """Read, accepted and rejected rows per file: the accounting of the load."""
+    """Read, accepted and rejected rows per file (a database table: its name and redacted location)."""
     r = data.report
     return pd.DataFrame(
-        [(t, Path(r.files[t]).name, f"{r.read[t]:,}", f"{r.accepted[t]:,}", f"{r.rejected[t]:,}") for t in r.read],
+        [
+            (t, r.files[t] if "://" in r.files[t] else Path(r.files[t]).name, f"{r.read[t]:,}", f"{r.accepted[t]:,}",
+             f"{r.rejected[t]:,}")
+            for t in r.read
+        ],
         columns=["table", "file", "read", "accepted", "rejected"],
     ).set_index("table")

@@ -34,6 +34,7 @@ import yaml
 import cxlib
 from cxlib.config import DEMO_CUSTOMERS, DEMO_DIR, DEMO_SEED, NOTEBOOKS_DIR, REPORTS_DIR
 from cxlib.exceptions import NotebookFailed
+from cxlib.postgres import is_postgres, password_in_environment, redact
 from cxlib.report import atomic_write_text, render
 from cxlib.summary import methods_and_caveats
 
@@ -227,6 +228,10 @@ def _data_location(data, engine: str) -> str:
     if not data:
         return str(ensure_demo().resolve())
     text = str(data)
+    if is_postgres(text):
+        if engine == "spark":
+            raise ValueError(f"a PostgreSQL source is read by the duckdb engine, not spark: {redact(text)}")
+        return text  # a connection string: libpq resolves it
     if engine == "spark" and ("://" in text or text.startswith("dbfs:") or not is_path(text)):
         return text  # a lake URI or a catalog schema: Spark resolves it
     return str(Path(text).expanduser().resolve())
@@ -251,6 +256,8 @@ def _fingerprint(location: str, engine: str) -> dict:
 
 
 def _data_name(location: str) -> str:
+    if is_postgres(location):
+        return redact(location)
     return location.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1] or location
 
 
@@ -286,7 +293,8 @@ def run(
     params = resolve_parameters(sources, params_file=params_file, overrides=overrides)
     engine = params.get("engine", "duckdb")
     data_path = _data_location(data or params.get("data") or None, engine)
-    params["data"] = data_path
+    # Shown and recorded without its password; the notebooks get the password in PGPASSWORD.
+    params["data"] = redact(data_path)
 
     run_id = new_run_id()
     run_dir = out / run_id
@@ -304,7 +312,7 @@ def run(
     _write_record(run_dir, record)
     result = RunResult(run_id, run_dir, "running", record=record)
     try:
-        with _interruptible():
+        with _interruptible(), password_in_environment(data_path):
             t0 = time.monotonic()
             record["data"] = _fingerprint(data_path, engine)
             record["timings"]["fingerprint_seconds"] = round(time.monotonic() - t0, 2)
@@ -343,7 +351,7 @@ def run(
                 executed,
                 run_dir / "report.html",
                 title="What bad experiences cost: service against experience",
-                subtitle=f"cxlab report · data: {_data_name(data_path)} · as of {_as_of_text(params, record)} · run {run_id}",
+                subtitle=f"cxlab report · data: {_data_name(params['data'])} · as of {_as_of_text(params, record)} · run {run_id}",
                 footer=_footer(record, time.monotonic() - started),
                 methods=methods_and_caveats(record["effective_parameters"]),
             )

@@ -450,6 +450,11 @@ def open_spark(
     if not source:
         raise DataError(f"no input for the Spark engine: give a path or table prefix, or set ${ENV_INPUT}")
     source = str(source)
+    from cxlib.sources import is_sources_file
+
+    if is_sources_file(source) and "://" not in source:
+        raise DataError("a sources file is read by the DuckDB engine (cxlib.load): validate and load it there, "
+                        "or write its tables as Parquet for Spark", file=source)
     if spark is None:
         spark = spark_session(master, conf=conf)
     else:
@@ -474,5 +479,9 @@ def open_engine(path, *, engine: str = "duckdb", as_of=None, **kwargs):
 
         return load(path, as_of=as_of, **kwargs)
     if engine == "spark":
+        from cxlib.postgres import is_postgres, redact
+
+        if is_postgres(path):
+            raise DataError("a PostgreSQL source is read by the duckdb engine, not spark", file=redact(path))
         return open_spark(None if path in (None, "") else str(path), as_of=as_of, **kwargs)
     raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")

@@ -24,3 +24,18 @@ def small_world(tmp_path_factory):
     path = tmp_path_factory.mktemp("small_world")
     write_dataset(path, 2_000, seed=7, fmt="csv")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server on a free loopback port for the session (tests/_postgres.py).
+
+    Fails, never skips, when PostgreSQL is missing: ``make test`` installs it.
+    """
+    from tests._postgres import Server
+
+    server = Server()
+    try:
+        yield server
+    finally:
+        server.stop()

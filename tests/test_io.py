@@ -178,7 +178,7 @@ def test_accounting_identity_and_rejects_file(tmp_path):
         assert r.read["interactions"] == 3 + len(BAD_INTERACTIONS)
         assert r.rejected["interactions"] == len(BAD_INTERACTIONS)
     written = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert list(written.columns) == ["file", "row", "column", "value", "reason"]
+    assert list(written.columns) == ["file", "row", "key", "column", "value", "reason"]
     assert written["row"].astype(int).nunique() == len(BAD_INTERACTIONS)
 
 

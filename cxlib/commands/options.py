@@ -6,13 +6,16 @@ from pathlib import Path
 
 from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
 
-DATA_HELP = "folder with customers.* and interactions.*, or a DuckDB file"
+DATA_HELP = (
+    "folder with customers.* and interactions.*, a DuckDB file, or postgresql://user@host:port/db[?schema=s] "
+    "(password from PGPASSWORD or ~/.pgpass, or in the string: never shown)"
+)
 
 
 def add_data(parser, *, engine: bool = False) -> None:
     """The data set; with ``engine``, also where the aggregations run."""
     if not engine:
-        parser.add_argument("path", type=Path, help=DATA_HELP)
+        parser.add_argument("path", type=_location, help=DATA_HELP)
         return
     parser.add_argument(
         "path",
@@ -27,6 +30,13 @@ def add_data(parser, *, engine: bool = False) -> None:
         "--spark-master", default=None,
         help="spark.master of a new session (default $CXLAB_SPARK_MASTER, else local[2]; under spark-submit the session's)",
     )
+
+
+def _location(text: str):
+    """A path, or a connection string kept as text (a Path would fold its ``//``)."""
+    from cxlib.postgres import is_postgres
+
+    return text if is_postgres(text) else Path(text)
 
 
 def open_data(args):

@@ -29,7 +29,8 @@ def _pair(text: str) -> tuple[str, str]:
 def add_arguments(parser) -> None:
     parser.add_argument(
         "--data", default=None,
-        help="data folder or DuckDB file (default: the demo data, generated if missing); with -p engine=spark also "
+        help="data folder, DuckDB file or postgresql://user@host:port/db[?schema=s] (its password is never recorded) "
+        "(default: the demo data, generated if missing); with -p engine=spark also "
         "a URI of Parquet (s3://, hdfs://, abfss://, dbfs:/) or a catalog schema (default $CXLAB_SPARK_INPUT)",
     )
     parser.add_argument("--params", type=Path, default=None, help="YAML file of notebook parameters")

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cxlib.commands.options import DATA_HELP, _location
+
 HELP = "Validate a data set against the contract; exit 0 if it loads, 1 with --strict and any reject, 2 on a structural error."
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("path", type=Path, help="folder with customers.* and interactions.*, or a DuckDB file")
+    parser.add_argument("path", type=_location, help=DATA_HELP)
     parser.add_argument("--strict", action="store_true", help="exit 1 when any row is rejected")
     parser.add_argument("--rejects", type=Path, default=Path("rejects.csv"), help="where to write rejected rows (default rejects.csv)")
     parser.add_argument("--show", type=int, default=10, help="how many rejects to print (default 10)")
+
+
+def _where(r, files: dict) -> str:
+    """A reject's place: the file and row, or for a database table the table and key."""
+    import pandas as pd
+
+    from cxlib.io import KEYS
+
+    if pd.isna(r.row):
+        table = next(t for t, label in files.items() if label == r.file)
+        return f"{r.file.split(' at ', 1)[0]} {KEYS[table]}={r.key}"
+    return f"{r.file} row {r.row}"
 
 
 def main(args) -> int:
@@ -25,7 +39,7 @@ def main(args) -> int:
             print(f"\n{total:,} rejected row(s), every problem written to {args.rejects}; the first:")
             first = data.rejects.head(args.show)
             for r in first.itertuples(index=False):
-                print(f"  {r.file} row {r.row}, column {r.column!r}: {r.reason} (value {r.value!r})")
+                print(f"  {_where(r, data.report.files)}, column {r.column!r}: {r.reason} (value {r.value!r})")
             if args.strict:
                 print("strict: rejected rows make this a failure")
                 return 1
