@@ -222,9 +222,9 @@ class Builder:
             c = _ident(column)
             replace.append(f"TRY_CAST({c} AS {sql_type}) AS {c}")
             checks.append(
-                f"CASE WHEN {c} IS NOT NULL AND trim(CAST({c} AS VARCHAR)) <> '' AND TRY_CAST({c} AS {sql_type}) IS NULL "
-                f"THEN {{'column': {self.var(column)}, 'value': CAST({c} AS VARCHAR), "
-                f"'reason': {self.var(f'not a {sql_type.lower()}')}}} END"
+                f"CASE WHEN {c} IS NOT NULL AND trim(CAST({c} AS VARCHAR)) <> '' "
+                f"AND TRY_CAST({c} AS {sql_type}) IS NULL THEN {{'column': {self.var(column)}, "
+                f"'value': CAST({c} AS VARCHAR), 'reason': {self.var(f'not a {sql_type.lower()}')}}} END"
             )
         sql = f"SELECT * REPLACE ({', '.join(replace)}), [{', '.join(checks)}] AS __cast_problems FROM ({sql})" \
             if replace else f"SELECT *, [] AS __cast_problems FROM ({sql})"
@@ -377,7 +377,8 @@ class Builder:
             if source.raw.types or source.raw.values:
                 kept += " OR len(list_filter(r.__cast_problems, lambda p: p IS NOT NULL)) > 0"
             where = f"WHERE {kept}"
-        sql = (f"SELECT (CAST(r.__fidx AS BIGINT) << {ROW_BITS}) + CAST(r.__rec AS BIGINT) AS _row, nullif({listed}, []) AS _problems, "
+        row = f"(CAST(r.__fidx AS BIGINT) << {ROW_BITS}) + CAST(r.__rec AS BIGINT)"
+        sql = (f"SELECT {row} AS _row, nullif({listed}, []) AS _problems, "
                f"{', '.join(values)} FROM ({relation}) r {' '.join(joins)} {where}")
         try:
             types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {sql}").fetchall()}
@@ -409,7 +410,8 @@ class Builder:
         self.con.executemany("INSERT INTO cx_source_files VALUES (?, ?, ?)",
                              [[i, f, s] for i, (f, s) in enumerate(self.files)])
         self.con.execute("CREATE TEMP TABLE cx_source_columns (source VARCHAR, contract VARCHAR, raw VARCHAR)")
-        renames = [[s.name, c.name, c.raw_column] for s in self.spec.sources for c in s.columns.values() if c.raw_column]
+        renames = [[s.name, c.name, c.raw_column]
+                   for s in self.spec.sources for c in s.columns.values() if c.raw_column]
         if renames:
             self.con.executemany("INSERT INTO cx_source_columns VALUES (?, ?, ?)", renames)
         self.con.execute("CREATE TEMP TABLE cx_labels (label VARCHAR)")

@@ -42,6 +42,7 @@ _TOUCHPOINT_EVENTS = {"onboarding": "Signup Completed", "website": "Page Viewed"
                       "billing": "Invoice Sent", "delivery": "Order Delivered", "store_visit": "Store Visited"}
 _ERRORS = {"onboarding": "signup_failed", "website": "page_timeout", "app": "app_crash",
            "billing": "payment_failed", "delivery": "delivery_failed", "store_visit": "out_of_stock"}
+_VIA = {"phone": "voice", "chat": "chat", "email": "email"}
 _REASONS = {"onboarding": "Onboarding", "website": "Website", "app": "App", "billing": "Billing",
             "delivery": "Delivery", "store_visit": "Store Visit", "how_to": "How To"}
 
@@ -78,6 +79,7 @@ def write_layout(contract_dir, out_dir, layout: str) -> Path:
     with cxlib.load(contract_dir, strict=True) as data:
         con = data.con
         number = "CAST(substr(interaction_id, 2) AS BIGINT)"
+        odd = "hash(interaction_id) % 2 = 1"  # which of two equivalent statuses a row gets
 
         def copy(sql: str, path: Path, fmt: str) -> None:
             options = {"csv": "FORMAT CSV, HEADER", "json": "FORMAT JSON", "parquet": "FORMAT PARQUET"}[fmt]
@@ -103,11 +105,11 @@ def write_layout(contract_dir, out_dir, layout: str) -> Path:
                  out / "zendesk" / "users.jsonl", "json")
             copy(f"""SELECT {number} AS id, {ZENDESK_USER_BASE} + CAST(customer_id AS BIGINT) AS requester_id,
                             {_iso('"at"')} AS created_at,
-                            CASE WHEN resolved THEN (CASE WHEN hash(interaction_id) % 2 = 0 THEN 'solved' ELSE 'closed' END)
-                                 ELSE (CASE WHEN hash(interaction_id) % 2 = 0 THEN 'open' ELSE 'pending' END) END AS status,
+                            CASE WHEN resolved THEN (CASE WHEN {odd} THEN 'closed' ELSE 'solved' END)
+                                 ELSE (CASE WHEN {odd} THEN 'pending' ELSE 'open' END) END AS status,
                             CASE WHEN touchpoint = 'how_to' THEN 'question' ELSE 'problem' END AS type,
                             [touchpoint] AS tags,
-                            {{'channel': {_case({'phone': 'voice', 'chat': 'chat', 'email': 'email'}, 'channel')}}} AS via,
+                            {{'channel': {_case(_VIA, 'channel')}}} AS via,
                             {{'score': CASE WHEN csat >= 4 THEN 'good' WHEN csat <= 2 THEN 'bad'
                                             WHEN csat = 3 THEN 'offered' ELSE 'unoffered' END}} AS satisfaction_rating
                      FROM interactions WHERE {service} ORDER BY "at", interaction_id""",
@@ -136,11 +138,11 @@ def write_layout(contract_dir, out_dir, layout: str) -> Path:
                      FROM interactions WHERE {service} ORDER BY "at", interaction_id""",
                  out / "salesforce" / "cases.csv", "csv")
         experience = "kind = 'experience'"
-        if "orders" in parts:
+        if "orders" in parts:  # a bad delivery came 3 days after its promise, the others a day early
+            promised = "\"at\" + CASE WHEN outcome = 'bad' THEN INTERVAL '-3 days' ELSE INTERVAL '1 day' END"
             copy(f"""SELECT {number} AS order_id, customer_id,
                             {_iso('"at" - INTERVAL 5 DAY')} AS ordered_at,
-                            {_iso('"at" + CASE WHEN outcome = ' + "'bad'" + " THEN INTERVAL '-3 days' ELSE INTERVAL '1 day' END")}
-                                AS promised_at,
+                            {_iso(promised)} AS promised_at,
                             {_iso('"at"')} AS delivered_at, 'delivered' AS status, channel,
                             CASE WHEN outcome = 'good' THEN 5 END AS review_stars
                      FROM interactions WHERE {experience} AND touchpoint = 'delivery' ORDER BY "at", interaction_id""",
