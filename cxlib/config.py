@@ -19,3 +19,9 @@ HORIZON_DAYS = 90  # horizon of the "leave after a bad experience" claims
 #: The demo data set: what `make report` generates when data/demo/ is missing.
 DEMO_CUSTOMERS = 10_000
 DEMO_SEED = 42
+
+#: Bounds of the contract's amounts (design.md): a monthly_value or a cost above this is a
+#: rejected row, not a number that turns every sum into infinity.
+MAX_AMOUNT = 1e10
+#: A first response slower than ten years is an error in the data.
+MAX_RESPONSE_MINUTES = 10 * 365 * 24 * 60
