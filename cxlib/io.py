@@ -288,13 +288,10 @@ def utc_naive(value, *, timezone: str = "UTC") -> pd.Timestamp:
 
 
 def _write_rejects(frame: pd.DataFrame, path) -> Path:
-    """Rejected rows as CSV; a path that cannot be written is a clear error, not a traceback."""
+    """Rejected rows as CSV (file, row, column, value, reason)."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False)
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot write the rejects file: {exc.strerror or exc}", str(path)) from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
     return path
 
 
