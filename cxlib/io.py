@@ -499,9 +499,10 @@ def _shift_rows(con, table: str) -> int:
     n = con.execute(f"SELECT count(DISTINCT line) FROM reader_rejects_{table}").fetchall()[0][0]
     if n:
         con.execute(
-            f"""CREATE TEMP TABLE shift_{table} AS
+            # Consecutive rejected lines share one ``before``: keep the largest count per value.
+            f"""CREATE TEMP TABLE shift_{table} AS SELECT before, max(n) AS n FROM (
                 SELECT line - 2 - (row_number() OVER (ORDER BY line) - 1) AS before, row_number() OVER (ORDER BY line) AS n
-                FROM (SELECT DISTINCT line FROM reader_rejects_{table})"""
+                FROM (SELECT DISTINCT line FROM reader_rejects_{table})) GROUP BY before"""
         )
         con.execute(
             f"""CREATE OR REPLACE TABLE staged_{table} AS
