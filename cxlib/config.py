@@ -24,3 +24,9 @@ EXPERIENCE_RATE_BANDS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2
 #: The demo data set: what `make report` generates when data/demo/ is missing.
 DEMO_CUSTOMERS = 10_000
 DEMO_SEED = 42
+
+#: Bounds of the contract's amounts (design.md): a monthly_value or a cost above this is a
+#: rejected row, not a number that turns every sum into infinity.
+MAX_AMOUNT = 1e10
+#: A first response slower than ten years is an error in the data.
+MAX_RESPONSE_MINUTES = 10 * 365 * 24 * 60

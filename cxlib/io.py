@@ -39,16 +39,19 @@ and `` good`` count as ``bad`` and ``good``; ``segment`` is only trimmed (missin
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import shutil
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from cxlib.config import MAX_AMOUNT, MAX_RESPONSE_MINUTES
 from cxlib.exceptions import DataError, RejectedRowsError
 from cxlib.postgres import redact
 
@@ -92,20 +95,32 @@ KEYS = {"customers": "customer_id", "interactions": "interaction_id"}
 
 @dataclass
 class LoadReport:
-    """What a load read, accepted and set aside, per table."""
+    """What a load read, accepted and set aside, per table; and the clock it read the data by."""
 
     files: dict[str, str]
     read: dict[str, int]
     accepted: dict[str, int]
     rejected: dict[str, int]
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    #: The censoring time in effect (naive UTC, ISO 8601) and whether it was given.
+    as_of: str | None = None
+    as_of_given: bool = False
+    #: The moment of loading (naive UTC): no signup or interaction may be after it.
+    loaded_at: str | None = None
+    #: Customers whose churned_at is after as_of (scheduled cancellations, far-future
+    #: "active" values such as 9999-12-31): still customers at as_of.
+    churned_after_as_of: int = 0
+    #: churned_at values without a time of day, read as the end of that day.
+    date_only_churned: int = 0
+    timezone: str = "UTC"
+    encoding: str = "utf-8"
 
     @property
     def total_rejected(self) -> int:
         return sum(self.rejected.values())
 
     def lines(self) -> list[str]:
-        """The summary a person reads: one line a table."""
+        """The summary a person reads: one line a table, then the clock."""
         out = []
         for t in TABLES:
             out.append(
@@ -114,6 +129,20 @@ class LoadReport:
             )
             if self.ignored_columns.get(t):
                 out.append(f"  columns not in the contract, ignored: {', '.join(self.ignored_columns[t])}")
+        if self.as_of is not None:
+            how = "as given" if self.as_of_given else (
+                f"the latest value in the data not after the load at {self.loaded_at}Z"
+            )
+            out.append(f"as of {self.as_of}Z ({how})")
+        out.append(
+            f"clock: naive timestamps read as {self.timezone}, stored as UTC; a churned_at without a time "
+            f"means the end of that day ({self.date_only_churned:,} such value(s)), a signup_at its start"
+        )
+        if self.churned_after_as_of:
+            out.append(
+                f"{self.churned_after_as_of:,} customer(s) with a churned_at after as_of (a scheduled "
+                "cancellation or a far-future 'active' value such as 9999-12-31): still customers at as_of"
+            )
         return out
 
     def to_dict(self) -> dict:
@@ -123,6 +152,13 @@ class LoadReport:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "ignored_columns": self.ignored_columns,
+            "as_of": self.as_of,
+            "as_of_given": self.as_of_given,
+            "loaded_at": self.loaded_at,
+            "churned_after_as_of": self.churned_after_as_of,
+            "date_only_churned": self.date_only_churned,
+            "timezone": self.timezone,
+            "encoding": self.encoding,
         }
 
 
@@ -194,17 +230,16 @@ class Dataset:
 
     @property
     def rejects(self) -> pd.DataFrame:
-        columns = ", ".join(f'"{c}"' for c in REJECT_COLUMNS)
-        return self.con.sql(f'SELECT {columns} FROM rejects ORDER BY file, row, key, "column"').df()
+        return _rejects_frame(self.con)
 
     @property
     def as_of(self) -> pd.Timestamp:
-        """The censoring time: as given to :func:`load`, else the latest timestamp in the data."""
+        """The censoring time: as given to :func:`load`, else the latest timestamp in the data
+        that is not after the moment of loading."""
         if self._as_of is not None:
             return self._as_of
         value = self.con.execute(
-            "SELECT greatest((SELECT max(signup_at) FROM customers), (SELECT max(churned_at) FROM customers),"
-            " (SELECT max(\"at\") FROM interactions))"
+            AS_OF_SQL.format(customers="customers", interactions="interactions"), {"now": load_moment()}
         ).fetchall()[0][0]
         return pd.Timestamp(value)
 
@@ -220,10 +255,7 @@ class Dataset:
 
     def write_rejects(self, path) -> Path:
         """Write every rejected row's problems as CSV (file, row, column, value, reason)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.rejects.to_csv(path, index=False)
-        return path
+        return _write_rejects(self.rejects, path)
 
     def close(self) -> None:
         self.con.close()
@@ -245,10 +277,28 @@ class Dataset:
         )
 
 
-def utc_naive(value) -> pd.Timestamp:
-    """A timestamp as naive UTC, the one clock of cxlib: offsets converted, naive taken as UTC."""
-    ts = pd.Timestamp(value)
-    return ts.tz_localize(None) if ts.tzinfo is None else ts.tz_convert("UTC").tz_localize(None)
+def utc_naive(value, *, timezone: str = "UTC") -> pd.Timestamp:
+    """A timestamp as naive UTC, the one clock of cxlib: offsets converted, naive taken as in
+    ``timezone`` (UTC by default)."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"not a timestamp: {value!r} ({exc})") from None
+    if pd.isna(ts):
+        raise ValueError(f"not a timestamp: {value!r}")
+    if ts.tzinfo is None:
+        if timezone.upper() in ("UTC", "Z", "ETC/UTC", "GMT"):
+            return ts
+        ts = ts.tz_localize(timezone)
+    return ts.tz_convert("UTC").tz_localize(None)
+
+
+def _write_rejects(frame: pd.DataFrame, path) -> Path:
+    """Rejected rows as CSV (file, row, column, value, reason)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
 
 
 # ---------------------------------------------------------------------------------------
@@ -291,17 +341,79 @@ def find_sources(path) -> dict[str, tuple[str, Path | str]]:
 # Stage 1: read as text, parse and check each row in the same pass
 
 
-def _csv_header(file: Path) -> list[str]:
-    opener = open
+def _opener(file: Path):
     if file.name.endswith(".gz"):
         import gzip
 
-        opener = gzip.open
+        return gzip.open
+    return open
+
+
+#: Encodings that need no conversion: DuckDB's reader reads UTF-8 (a byte-order mark is skipped).
+UTF8_NAMES = ("utf-8", "utf8", "utf-8-sig", "utf_8", "utf_8_sig")
+
+
+def _check_utf8(file: Path) -> None:
+    """The whole file is UTF-8, or a DataError names its first line that is not.
+
+    Decided once for the whole file, in one streaming pass: a file whose first odd byte is
+    far down is refused like one whose first byte is odd, never read in part.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
     try:
-        with opener(file, "rt", encoding="utf-8-sig", newline="") as fh:
+        with _opener(file)(file, "rb") as fh:
+            head = fh.read(4)
+            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                raise DataError("UTF-16 text, not UTF-8: save the file as UTF-8 or give encoding='utf-16'", file=file)
+            chunk = head
+            while True:
+                try:
+                    decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    at = max(0, min(exc.start, len(chunk) - 1))
+                    bad = chunk[at:at + 1].hex() or "end of file"
+                    where = line + chunk.count(b"\n", 0, at)
+                    raise DataError(
+                        f"not UTF-8 text: line {where} holds byte 0x{bad}; give the "
+                        "file's encoding (encoding='latin-1' in cxlib.load, --encoding latin-1 on the commands) "
+                        "or save it as UTF-8",
+                        file=file,
+                    ) from None
+                if not chunk:
+                    return
+                line += chunk.count(b"\n")
+                chunk = fh.read(1 << 20)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"unreadable file: {getattr(exc, 'strerror', None) or exc}", file=file) from None
+
+
+def _transcode(file: Path, encoding: str, target: Path) -> Path:
+    """``file`` decoded from ``encoding``, written as UTF-8 to ``target`` (streamed)."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r}") from None
+    try:
+        with _opener(file)(file, "rt", encoding=encoding, newline="") as src, open(
+            target, "w", encoding="utf-8", newline=""
+        ) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not {encoding} text: {exc.reason}", file=file) from None
+    except OSError as exc:
+        raise DataError(f"unreadable file: {exc.strerror or exc}", file=file) from None
+    return target
+
+
+def _csv_header(file: Path) -> list[str]:
+    try:
+        with _opener(file)(file, "rt", encoding="utf-8-sig", newline="") as fh:
             header = next(csv.reader(fh), None)
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text: {exc.reason}", file=file) from exc
+    except csv.Error as exc:  # e.g. a first line of megabytes without a separator
+        raise DataError(f"unreadable header (row 1): {exc}", file=file) from None
     except OSError as exc:
         raise DataError(f"unreadable file: {exc}", file=file) from exc
     if not header or not any(h.strip() for h in header):
@@ -325,48 +437,58 @@ def _check_header(table: str, file, header: list[str]) -> list[str]:
     return [h for h in header if h not in COLUMNS[table]]
 
 
+def quote_identifier(name: str) -> str:
+    """A name as a DuckDB identifier, whatever it holds (quotes, expressions, ``it's``)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 def _columns(table: str, present, *, as_text: bool) -> str:
     """Every contract column (as text for CSV, in its own type otherwise); absent ones as NULL."""
     def one(c):
+        q = quote_identifier(c)
         if c not in present:
-            return f'NULL::VARCHAR AS "{c}"'
-        return f'CAST("{c}" AS VARCHAR) AS "{c}"' if as_text else f'"{c}"'
+            return f"NULL::VARCHAR AS {q}"
+        return f"CAST({q} AS VARCHAR) AS {q}" if as_text else q
 
     return ", ".join(one(c) for c in COLUMNS[table])
 
 
-def _source(con, table: str, kind: str, location) -> tuple[str, list[str], dict[str, str]]:
-    """SQL of a relation with ``_row`` and every contract column; the ignored columns; their types.
+def _source(con, table: str, kind: str, location, *, read_from=None) -> tuple[str, list[str], dict[str, str], dict]:
+    """SQL of a relation with ``_row`` and every contract column; the ignored columns; their
+    types; the values the SQL binds (paths and header names are parameters, never SQL text).
 
     ``_row`` is the row as in the file (header = row 1). For CSV it comes from
     ``row_number() OVER ()``, which DuckDB computes in file order while streaming; lines the
     reader itself rejects are accounted for afterwards (:func:`_shift_rows`). Parquet and
     DuckDB columns keep their own types, so a typed timestamp is not turned into text and
-    parsed back.
+    parsed back. ``read_from``: the file actually read (a CSV converted to UTF-8), when
+    it is not ``location``.
     """
     if kind == "sources":  # a sources file: the derived rows of its raw exports (cxlib.sources)
         return location.relation(con, table)
     if kind == "csv":
-        header = _csv_header(location)
+        file = Path(read_from or location)
+        header = _csv_header(file)
         ignored = _check_header(table, location, header)
-        columns = "{" + ", ".join(f"'{h}': 'VARCHAR'" for h in header) + "}"
         scan = (
-            f"read_csv('{_sql_path(location)}', header = true, delim = ',', quote = '\"', escape = '\"', "
-            f"columns = {columns}, auto_detect = false, null_padding = false, strict_mode = true, "
+            "read_csv($path, header = true, delim = ',', quote = '\"', escape = '\"', "
+            "columns = $columns, auto_detect = false, null_padding = false, strict_mode = true, "
             f"store_rejects = true, rejects_table = 'reader_rejects_{table}', rejects_scan = 'reader_scans_{table}')"
         )
         sql = f"SELECT row_number() OVER () + 1 AS _row, {_columns(table, header, as_text=True)} FROM {scan}"
-        return sql, ignored, {c: "VARCHAR" for c in COLUMNS[table]}
+        params = {"path": str(file), "columns": {h: "VARCHAR" for h in header}}
+        return sql, ignored, {c: "VARCHAR" for c in COLUMNS[table]}, params
     if kind == "postgresql":
         from cxlib.postgres import source
 
-        return source(con, table, location, COLUMNS[table])
+        return (*source(con, table, location, COLUMNS[table]), {})
+    params = {}
     if kind == "parquet":
         try:
             described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(location)]).fetchall()
         except duckdb.Error as exc:
             raise DataError(f"unreadable Parquet file: {str(exc).splitlines()[0]}", file=location) from exc
-        scan, row = f"read_parquet('{_sql_path(location)}', file_row_number = true)", "file_row_number + 2"
+        scan, row, params = "read_parquet($path, file_row_number = true)", "file_row_number + 2", {"path": str(location)}
     else:
         attached = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
         if "src" not in attached:
@@ -382,7 +504,7 @@ def _source(con, table: str, kind: str, location) -> tuple[str, list[str], dict[
     types = {name: str(dtype) for name, dtype, *_ in described}
     ignored = _check_header(table, location, list(types))
     sql = f"SELECT {row} AS _row, {_columns(table, types, as_text=False)} FROM {scan}"
-    return sql, ignored, {c: types.get(c, "VARCHAR") for c in COLUMNS[table]}
+    return sql, ignored, {c: types.get(c, "VARCHAR") for c in COLUMNS[table]}, params
 
 
 def _shift_rows(con, table: str) -> int:
@@ -394,9 +516,10 @@ def _shift_rows(con, table: str) -> int:
     n = con.execute(f"SELECT count(DISTINCT line) FROM reader_rejects_{table}").fetchall()[0][0]
     if n:
         con.execute(
-            f"""CREATE TEMP TABLE shift_{table} AS
+            # Consecutive rejected lines share one ``before``: keep the largest count per value.
+            f"""CREATE TEMP TABLE shift_{table} AS SELECT before, max(n) AS n FROM (
                 SELECT line - 2 - (row_number() OVER (ORDER BY line) - 1) AS before, row_number() OVER (ORDER BY line) AS n
-                FROM (SELECT DISTINCT line FROM reader_rejects_{table})"""
+                FROM (SELECT DISTINCT line FROM reader_rejects_{table})) GROUP BY before"""
         )
         con.execute(
             f"""CREATE OR REPLACE TABLE staged_{table} AS
@@ -427,9 +550,12 @@ def _problem(condition: str, column: str, reason: str, value: str | None = None)
     )
 
 
-TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
+TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 NUMBER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                 "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+#: Columns where a value without a time means the END of that day (the customer was a customer
+#: that day, the cancellation call included); everywhere else it means the start of the day.
+END_OF_DAY_COLUMNS = ("churned_at",)
 
 
 class RowRules:
@@ -438,10 +564,18 @@ class RowRules:
     A text column (every column of a CSV) is trimmed, parsed with ``TRY_CAST`` and checked;
     a column a Parquet file or a DuckDB table already stores as a timestamp, a number or a
     boolean is used as it is, without a round trip through text.
+
+    ``timezone``: the zone of naive timestamps and of dates (values with an offset carry
+    their own); every value comes out as naive UTC. Other than UTC, the expressions read the
+    session's time zone, which the loader sets to it while it parses (DuckDB only).
+    ``now``: the moment of loading (naive UTC); a signup or an interaction after it is a
+    rejected row. Both engines build their rules from this class: one definition.
     """
 
-    def __init__(self, types: dict[str, str]):
+    def __init__(self, types: dict[str, str], *, timezone: str = "UTC", now=None):
         self.types = {c: t.upper() for c, t in types.items()}
+        self.utc = timezone.upper() in ("UTC", "Z", "ETC/UTC", "GMT")
+        self.now = None if now is None else pd.Timestamp(now)
 
     def _kind(self, column: str) -> str:
         t = self.types.get(column, "VARCHAR")
@@ -449,6 +583,8 @@ class RowRules:
             return "timestamptz"
         if t.startswith(TIMESTAMP_TYPES):
             return "timestamp"
+        if t == "DATE":
+            return "date"
         if t.startswith("DECIMAL") or t in NUMBER_TYPES:
             return "number"
         if t == "BOOLEAN":
@@ -456,7 +592,7 @@ class RowRules:
         return "text"
 
     def raw(self, column: str) -> str:
-        return f'r."{column}"'
+        return f"r.{quote_identifier(column)}"
 
     def text(self, column: str) -> str:
         """Trimmed text, empty → NULL."""
@@ -470,18 +606,56 @@ class RowRules:
     def missing(self, column: str) -> str:
         return f"{self.text(column)} IS NULL" if self._kind(column) == "text" else f"{self.raw(column)} IS NULL"
 
+    def _naive_utc(self, instant: str) -> str:
+        """An instant (TIMESTAMPTZ) as naive UTC."""
+        return f"CAST({instant} AS TIMESTAMP)" if self.utc else f"timezone('UTC', {instant})"
+
+    def date_only(self, column: str) -> str:
+        """The value has no time of day: a date-only text (no ``:``) or a DATE column."""
+        kind = self._kind(column)
+        if kind == "date":
+            return f"{self.raw(column)} IS NOT NULL"
+        if kind == "text":
+            return f"({self.text(column)} IS NOT NULL AND strpos({self.text(column)}, ':') = 0)"
+        return "false"
+
     def timestamp(self, column: str) -> str:
         kind = self._kind(column)
+        end = column in END_OF_DAY_COLUMNS
+        if kind == "timestamptz":  # via TIMESTAMPTZ (any precision)
+            return self._naive_utc(f"CAST({self.raw(column)} AS TIMESTAMPTZ)")
         if kind == "timestamp":
-            return f"CAST({self.raw(column)} AS TIMESTAMP)"
-        if kind == "timestamptz":  # via TIMESTAMPTZ (any precision); the session's zone is UTC
-            return f"CAST(CAST({self.raw(column)} AS TIMESTAMPTZ) AS TIMESTAMP)"
-        return f"CAST(TRY_CAST({self.text(column)} AS TIMESTAMPTZ) AS TIMESTAMP)"
+            if self.utc:
+                return f"CAST({self.raw(column)} AS TIMESTAMP)"
+            return self._naive_utc(f"CAST(CAST({self.raw(column)} AS TIMESTAMP) AS TIMESTAMPTZ)")
+        if kind == "date":
+            start = f"CAST({self.raw(column)} AS TIMESTAMP)" if self.utc else f"CAST({self.raw(column)} AS TIMESTAMPTZ)"
+        else:
+            start = f"TRY_CAST({self.text(column)} AS TIMESTAMPTZ)"
+            if self.utc:
+                start = f"CAST({start} AS TIMESTAMP)"
+        if end:  # the last microsecond of that day
+            start = (
+                f"CASE WHEN {self.date_only(column)} THEN {start} + INTERVAL 1 DAY - INTERVAL 1 MICROSECOND "
+                f"ELSE {start} END"
+            )
+        return start if self.utc else self._naive_utc(start)
 
     def bad_timestamp(self, column: str) -> str:
-        if self._kind(column) in ("timestamp", "timestamptz"):
+        if self._kind(column) in ("timestamp", "timestamptz", "date"):
             return "false"
         return f"({self.text(column)} IS NOT NULL AND TRY_CAST({self.text(column)} AS TIMESTAMPTZ) IS NULL)"
+
+    def future_check(self, column: str) -> tuple[str, str, str]:
+        """(condition, column, reason) for a value after the moment of loading."""
+        if self.now is None:
+            return "false", column, "''"
+        now = self.now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return (
+            f"{self.timestamp(column)} > TIMESTAMP '{now}'",
+            column,
+            f"'in the future: after the moment of loading ({self.now.strftime('%Y-%m-%dT%H:%M:%SZ')})'",
+        )
 
     def number(self, column: str) -> str:
         if self._kind(column) == "number":
@@ -535,11 +709,13 @@ class RowRules:
                     "churned_at",
                     f"'churned before signup_at (' || {self.text('signup_at')} || ')'",
                 ),
-                self.number_check("monthly_value", low=0),
+                self.future_check("signup_at"),
+                self.number_check("monthly_value", low=0, high=MAX_AMOUNT),
             ]
         experience = f"{self.code('kind')} = 'experience'"
         return checks + [
             (self.bad_timestamp("at"), "at", "'unparsable timestamp'"),
+            self.future_check("at"),
             (f"{self.code('kind')} NOT IN ({_sql_list(KINDS)})", "kind", f"'not one of {', '.join(KINDS)}'"),
             (f"{self.code('outcome')} NOT IN ({_sql_list(OUTCOMES)})", "outcome", f"'not one of {', '.join(OUTCOMES)}'"),
             (self.bad_boolean("resolved"), "resolved", "'not a boolean (true/false)'"),
@@ -550,13 +726,13 @@ class RowRules:
             ),
             self.number_check("csat", low=1, high=5, integer=True),
             self.number_check("nps", low=0, high=10, integer=True),
-            self.number_check("first_response_minutes", low=0),
+            self.number_check("first_response_minutes", low=0, high=MAX_RESPONSE_MINUTES),
             (
                 f"NOT ({self.missing('first_response_minutes')}) AND {experience}",
                 "first_response_minutes",
                 "'set on an experience row: first_response_minutes is for service rows'",
             ),
-            self.number_check("cost", low=0),
+            self.number_check("cost", low=0, high=MAX_AMOUNT),
         ]
 
     def typed_columns(self, table: str) -> str:
@@ -568,12 +744,13 @@ class RowRules:
                    {self.timestamp('at')} AS "at", {self.code('kind')} AS kind, {self.code('channel')} AS channel,
                    {self.code('touchpoint')} AS touchpoint, {self.code('outcome')} AS outcome,
                    {self.boolean('resolved')} AS resolved,
-                   CAST(round({self.number('csat')}) AS TINYINT) AS csat,
-                   CAST(round({self.number('nps')}) AS TINYINT) AS nps,
+                   TRY_CAST(round({self.number('csat')}) AS TINYINT) AS csat,
+                   TRY_CAST(round({self.number('nps')}) AS TINYINT) AS nps,
                    {self.number('first_response_minutes')} AS first_response_minutes, {self.number('cost')} AS cost"""
 
 
-def _stage(con, table: str, source_sql: str, types: dict[str, str], derived: bool = False) -> None:
+def _stage(con, table: str, source_sql: str, types: dict[str, str], params: dict | None = None, *,
+           derived: bool = False, timezone: str = "UTC", now=None) -> None:
     """staged_<table>: _row, the typed columns, and the list of problems of a failing row.
 
     The conditions are evaluated once per row; the list of problems is built only for the
@@ -581,7 +758,7 @@ def _stage(con, table: str, source_sql: str, types: dict[str, str], derived: boo
     sources file (``derived``) bring their own ``_problems`` (a value not in a value map, a key
     not in a lookup); a contract problem on the same column is then left out as redundant.
     """
-    rules = RowRules(types)
+    rules = RowRules(types, timezone=timezone, now=now)
     checks = rules.row_checks(table)
     # TRY_CAST of a bad value is NULL: every condition is wrapped so NULL counts as "no problem".
     any_bad = " OR ".join(f"coalesce({c}, false)" for c, _, _ in checks)
@@ -591,11 +768,13 @@ def _stage(con, table: str, source_sql: str, types: dict[str, str], derived: boo
         any_bad = f"r._problems IS NOT NULL OR {any_bad}"
         listed = (f"list_concat(coalesce(r._problems, []), list_filter({listed}, lambda p: NOT "
                   f"list_contains(list_transform(coalesce(r._problems, []), lambda e: e.column), p.column)))")
+    extra = f", {rules.date_only('churned_at')} AS _date_only" if table == "customers" else ""
     con.execute(
         f"""CREATE TABLE staged_{table} AS
-            SELECT r._row, {rules.typed_columns(table)},
+            SELECT r._row, {rules.typed_columns(table)}{extra},
                    CASE WHEN {any_bad} THEN {listed} END AS problems
-            FROM ({source_sql}) r"""
+            FROM ({source_sql}) r""",
+        params or {},
     )
 
 
@@ -609,28 +788,30 @@ def _relational_problems(con, table: str, label: str, keyed: bool = False) -> No
     ``keyed``: the rows come from a database table, where a row is known by its key, not
     by a row number, so the reasons name no row.
     """
-    f = label.replace("'", "''")
     key = KEYS[table]
     first = f"'duplicate {key} (another row with this {key} is kept)'" if keyed else (
         f"'duplicate {key} (first at row ' || d.first_row || ')'"
     )
-    rejected_at = "'customer_id was rejected in the customers table'" if keyed else (
-        "'customer_id was rejected in the customers file (row ' || rc.first_row || ')'"
+    rejected_at = "'its customer row was rejected in the customers table'" if keyed else (
+        "'its customer row was rejected (row ' || rc.first_row || ')'"
     )
     con.execute(
         f"""CREATE TEMP TABLE dup_{table} AS SELECT {key} AS id, min(_row) AS first_row
             FROM staged_{table} WHERE {key} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"""
     )
     con.execute(
-        f"""INSERT INTO rejects SELECT '{f}', s._row, s.{key}, '{key}', s.{key}, {first}
-            FROM staged_{table} s JOIN dup_{table} d ON s.{key} = d.id WHERE s._row > d.first_row"""
+        f"""INSERT INTO rejects SELECT $file, s._row, s.{key}, '{key}', s.{key}, {first}
+            FROM staged_{table} s JOIN dup_{table} d ON s.{key} = d.id WHERE s._row > d.first_row""",
+        {"file": label},
     )
     if table == "customers":
         return
     stamp = "strftime({}, '%Y-%m-%dT%H:%M:%SZ')"
+    # The accepted customers (their rejected rows are already out of staged_customers), with
+    # churned_at as given: an interaction after a churned_at is after it, whatever as_of is.
     con.execute(
         f"""INSERT INTO rejects
-            SELECT '{f}', _row, interaction_id, p.column, p.value, p.reason FROM (
+            SELECT $file, _row, interaction_id, p.column, p.value, p.reason FROM (
                 SELECT s._row, s.interaction_id, unnest(list_filter([
                     CASE WHEN c.customer_id IS NULL AND rc.first_row IS NULL THEN
                         {{'column': 'customer_id', 'value': s.customer_id,
@@ -646,56 +827,108 @@ def _relational_problems(con, table: str, label: str, keyed: bool = False) -> No
                           'reason': 'after the customer churned (' || {stamp.format('c.churned_at')} || ')'}} END
                 ], lambda p: p IS NOT NULL)) AS p
                 FROM staged_interactions s
-                LEFT JOIN customers c ON s.customer_id = c.customer_id
+                LEFT JOIN staged_customers c ON s.customer_id = c.customer_id
                 LEFT JOIN rejected_customer_ids rc ON s.customer_id = rc.customer_id
                 WHERE s.customer_id IS NOT NULL
-                  AND (c.customer_id IS NULL OR s."at" < c.signup_at OR s."at" > c.churned_at))"""
+                  AND (c.customer_id IS NULL OR s."at" < c.signup_at OR s."at" > c.churned_at))""",
+        {"file": label},
     )
 
 
 def _split(con, table: str, label: str) -> None:
-    """Row problems to ``rejects``; rejected rows out of the staged table; the contract's view."""
-    f = label.replace("'", "''")
+    """Row problems to ``rejects``; rejected rows out of the staged table."""
     con.execute(
-        f"""INSERT INTO rejects SELECT '{f}', _row, {KEYS[table]}, p.column, p.value, p.reason
-            FROM (SELECT _row, {KEYS[table]}, unnest(problems) AS p FROM staged_{table} WHERE problems IS NOT NULL)"""
+        f"""INSERT INTO rejects SELECT $file, _row, {KEYS[table]}, p.column, p.value, p.reason
+            FROM (SELECT _row, {KEYS[table]}, unnest(problems) AS p FROM staged_{table} WHERE problems IS NOT NULL)""",
+        {"file": label},
     )
     if table == "customers":
         # Interactions of a customer whose every row was rejected are set aside with that reason.
         con.execute(
-            f"""CREATE TEMP TABLE rejected_customer_ids AS
+            """CREATE TEMP TABLE rejected_customer_ids AS
                 SELECT customer_id, min(_row) AS first_row FROM staged_customers
-                WHERE customer_id IS NOT NULL AND _row IN (SELECT row FROM rejects WHERE file = '{f}')
+                WHERE customer_id IS NOT NULL AND _row IN (SELECT row FROM rejects WHERE file = $file)
                   AND customer_id NOT IN (
                       SELECT customer_id FROM staged_customers WHERE customer_id IS NOT NULL
-                        AND _row NOT IN (SELECT row FROM rejects WHERE file = '{f}'))
-                GROUP BY 1"""
+                        AND _row NOT IN (SELECT row FROM rejects WHERE file = $file))
+                GROUP BY 1""",
+            {"file": label},
         )
-    con.execute(f"DELETE FROM staged_{table} WHERE _row IN (SELECT row FROM rejects WHERE file = '{f}')")
-    columns = ", ".join(f'"{c}"' for c in COLUMNS[table])
-    con.execute(f"CREATE VIEW {table} AS SELECT {columns} FROM staged_{table}")
+    con.execute(f"DELETE FROM staged_{table} WHERE _row IN (SELECT row FROM rejects WHERE file = $file)", {"file": label})
+
+
+#: The default as_of: the latest value in the accepted data that is not after the moment of
+#: loading (``$now``). Signups and interactions after it are rejected rows; a churned_at
+#: after it (a scheduled cancellation, a far-future "active" value) does not count. One text
+#: for both engines (``{customers}``, ``{interactions}``: the tables to read).
+AS_OF_SQL = (
+    "SELECT greatest((SELECT max(signup_at) FROM {customers}),"
+    " (SELECT max(churned_at) FROM {customers} WHERE churned_at <= $now),"
+    ' (SELECT max("at") FROM {interactions})) AS as_of'
+)
+#: The contract's view of customers at ``as_of``: a churned_at after it means still a customer.
+CUSTOMERS_AT_SQL = (
+    "SELECT customer_id, signup_at, CASE WHEN churned_at <= {as_of} THEN churned_at END AS churned_at,"
+    " segment, monthly_value FROM {source}"
+)
+
+
+def timestamp_sql(value) -> str:
+    """A naive-UTC timestamp as a SQL literal (our own value, never text from data)."""
+    return f"TIMESTAMP '{pd.Timestamp(value).strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+
+
+def load_moment() -> pd.Timestamp:
+    """The moment of loading, naive UTC: nothing in the data may be after it."""
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)
 
 
 def _reader_rejects(con, table: str, file_label: str) -> None:
     """The CSV reader's own rejects (a line with too few or too many fields, bad quoting): one a line."""
-    f = file_label.replace("'", "''")
     con.execute(
-        f"""INSERT INTO rejects SELECT '{f}', line, NULL, coalesce(arg_min(column_name, column_idx), ''), any_value(csv_line),
+        f"""INSERT INTO rejects SELECT $file, line, NULL, coalesce(arg_min(column_name, column_idx), ''),
+                left(any_value(csv_line), 200),
                 CASE any_value(error_type)
                   WHEN 'MISSING COLUMNS' THEN 'too few fields on the line'
                   WHEN 'TOO MANY COLUMNS' THEN 'too many fields on the line'
                   WHEN 'UNQUOTED VALUE' THEN 'badly quoted value'
                   WHEN 'INVALID ENCODING' THEN 'not UTF-8 text'
+                  WHEN 'LINE SIZE OVER MAXIMUM' THEN 'line longer than the reader''s maximum (2 MB)'
                   ELSE lower(CAST(any_value(error_type) AS VARCHAR)) END
-            FROM reader_rejects_{table} GROUP BY line"""
+            FROM reader_rejects_{table} GROUP BY line""",
+        {"file": file_label},
     )
+
+
+def _rejects_frame(con) -> pd.DataFrame:
+    columns = ", ".join(f'"{c}"' for c in REJECT_COLUMNS)
+    return con.sql(f'SELECT {columns} FROM rejects ORDER BY file, row, key, "column"').df()
+
+
+def _check_timezone(con, timezone: str) -> str:
+    if not isinstance(timezone, str) or not timezone.strip():
+        raise ValueError(f"timezone must be a time zone name such as 'UTC' or 'Europe/Paris', not {timezone!r}")
+    timezone = timezone.strip()
+    known = con.execute("SELECT name FROM pg_timezone_names() WHERE lower(name) = lower(?)", [timezone]).fetchall()
+    if not known:
+        raise ValueError(f"unknown timezone {timezone!r}: give an IANA name such as 'UTC' or 'Europe/Paris'")
+    return known[0][0]
 
 
 # ---------------------------------------------------------------------------------------
 # The entry point
 
 
-def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_limit: str = "2GB") -> Dataset:
+def load(
+    path,
+    *,
+    strict: bool = False,
+    rejects_path=None,
+    as_of=None,
+    memory_limit: str = "2GB",
+    timezone: str = "UTC",
+    encoding: str = "utf-8",
+) -> Dataset:
     """Read and validate a data set; return a :class:`Dataset`.
 
     Parameters
@@ -711,16 +944,24 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
     rejects_path:
         Where to write the rejected rows as CSV (file, row, key, column, value, reason).
     as_of:
-        Censoring time for customers still active (UTC if naive); default: the latest
-        timestamp in the data (design.md).
+        Censoring time for customers still active (in ``timezone`` if naive); default: the
+        latest timestamp in the data that is not after the moment of loading (design.md).
+        A ``churned_at`` after it means the customer was still a customer at ``as_of``.
     memory_limit:
         DuckDB's memory limit; past it, DuckDB spills to the temporary folder.
+    timezone:
+        The zone of naive timestamps and of dates without a time (an IANA name; default
+        UTC). Values with an offset carry their own. Everything is stored as naive UTC.
+    encoding:
+        The text encoding of CSV files (default UTF-8, checked over the whole file); any
+        other (``latin-1``, ``cp1252``, ``utf-16``…) is converted to UTF-8 first.
 
     Raises
     ------
     DataError
         A structural problem: a missing, empty or unreadable file, a missing required or a
-        duplicate column. Its message names the file and the column.
+        duplicate column, text that is not in the encoding, a table with no row accepted.
+        Its message names the file and the column.
     """
     from cxlib.postgres import is_postgres
     from cxlib.sources import is_sources_file, open_plan
@@ -733,11 +974,23 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
         sources = find_sources(path)
     workdir = Path(tempfile.mkdtemp(prefix="cxlab-load-"))
     con = duckdb.connect(":memory:")
+    now = load_moment()
     try:
         con.execute("SET TimeZone = 'UTC'")
         # DuckDB draws a progress bar on stdout for a query over 2 s: it would corrupt every --json output
         con.execute("SET enable_progress_bar = false")
-        con.execute(f"SET memory_limit = '{memory_limit}'")
+        timezone = _check_timezone(con, timezone)
+        if not isinstance(encoding, str) or not encoding.strip():
+            raise ValueError(f"encoding must be a name such as 'utf-8' or 'latin-1', not {encoding!r}")
+        encoding = encoding.strip()
+        utf8 = encoding.lower() in UTF8_NAMES
+        if not utf8:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise ValueError(f"unknown encoding {encoding!r}") from None
+        given_as_of = None if as_of is None or as_of == "" else utc_naive(as_of, timezone=timezone)
+        con.execute(f"SET memory_limit = '{_sql_path(memory_limit)}'")
         con.execute(f"SET temp_directory = '{_sql_path(workdir / 'spill')}'")
         con.execute("SET preserve_insertion_order = true")
         con.execute(
@@ -751,11 +1004,20 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
             if kind in ("sources", "postgresql"):
                 label = location.label(table)
             files[table] = label
-            source_sql, ignored[table], types = _source(con, table, kind, location)
+            read_from = None
+            if kind == "csv":
+                if utf8:
+                    _check_utf8(location)
+                else:
+                    read_from = _transcode(location, encoding, workdir / f"{table}.csv")
+            source_sql, ignored[table], types, params = _source(con, table, kind, location, read_from=read_from)
+            con.execute(f"SET TimeZone = '{timezone}'")  # naive values are read in this zone
             try:
-                _stage(con, table, source_sql, types, derived=kind == "sources")
+                _stage(con, table, source_sql, types, params, derived=kind == "sources", timezone=timezone, now=now)
             except duckdb.Error as exc:
                 raise DataError(f"unreadable file: {str(exc).splitlines()[0]}", file=label) from exc
+            finally:
+                con.execute("SET TimeZone = 'UTC'")
             reader_rejects = 0
             if kind == "csv":
                 reader_rejects = _shift_rows(con, table)
@@ -767,13 +1029,24 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
                 raise DataError("empty file: a header but no data rows", file=label, row=2)
             _relational_problems(con, table, label, keyed)
             _split(con, table, label)
-            accepted[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            accepted[table] = con.execute(f"SELECT count(*) FROM staged_{table}").fetchall()[0][0]
             rejected[table] = con.execute(
                 "SELECT count(DISTINCT row) FROM rejects WHERE file = ?", [label]
             ).fetchall()[0][0]
             if accepted[table] + rejected[table] != read[table]:  # pragma: no cover - a bug, not bad data
                 raise AssertionError(
                     f"{label}: accepted {accepted[table]} + rejected {rejected[table]} != read {read[table]}"
+                )
+            if accepted[table] == 0:
+                if rejects_path is not None:
+                    _write_rejects(_rejects_frame(con), rejects_path)
+                first = con.execute(
+                    'SELECT row, "column", reason FROM rejects WHERE file = ? ORDER BY row LIMIT 1', [label]
+                ).fetchall()[0]
+                raise DataError(
+                    f"no row accepted: all {read[table]:,} rows were rejected; the first at row {first[0]}, "
+                    f"column {first[1]!r}: {first[2]}" + (f" (every reject in {rejects_path})" if rejects_path else ""),
+                    file=label,
                 )
         if any(kind == "duckdb" for kind, _ in sources.values()):
             con.execute("DETACH src")
@@ -783,7 +1056,25 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
                 con.unregister(f"pg_stream_{t}")
         if any(kind == "sources" for kind, _ in sources.values()):
             plan.relabel(con, files)  # rejects name the raw file and row, not the derived table's
-        report = LoadReport(files, read, accepted, rejected, {t: v for t, v in ignored.items() if v})
+        as_of_value = given_as_of
+        if as_of_value is None:
+            value = con.execute(
+                AS_OF_SQL.format(customers="staged_customers", interactions="staged_interactions"), {"now": now}
+            ).fetchall()[0][0]
+            as_of_value = pd.Timestamp(value)
+        cut = timestamp_sql(as_of_value)
+        after, date_only = con.execute(
+            f"SELECT count(*) FILTER (churned_at > {cut}), count(*) FILTER (_date_only) FROM staged_customers"
+        ).fetchall()[0]
+        con.execute(f"CREATE VIEW customers AS {CUSTOMERS_AT_SQL.format(as_of=cut, source='staged_customers')}")
+        columns = ", ".join(f'"{c}"' for c in COLUMNS["interactions"])
+        con.execute(f"CREATE VIEW interactions AS SELECT {columns} FROM staged_interactions")
+        report = LoadReport(
+            files, read, accepted, rejected, {t: v for t, v in ignored.items() if v},
+            as_of=as_of_value.isoformat(), as_of_given=given_as_of is not None,
+            loaded_at=now.isoformat(timespec="seconds"), churned_after_as_of=int(after),
+            date_only_churned=int(date_only), timezone=timezone, encoding=encoding,
+        )
     except BaseException:
         con.close()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -792,7 +1083,7 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
         for kind, location in sources.values():
             if kind == "postgresql":
                 location.close()
-    data = Dataset(con, source, report, workdir, as_of=as_of)
+    data = Dataset(con, source, report, workdir, as_of=as_of_value)
     if rejects_path is not None:
         data.write_rejects(rejects_path)
     if strict and report.total_rejected:

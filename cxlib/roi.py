@@ -231,7 +231,7 @@ def load_scenarios(spec=None) -> tuple[list[Scenario], str]:
 
     A bare list of scenarios is accepted too (currency then ``EUR``).
     """
-    import yaml
+    from cxlib.yamlfile import parse_yaml, read_yaml
 
     source = "scenarios"
     if spec is None or (isinstance(spec, str) and not spec.strip()):
@@ -243,11 +243,11 @@ def load_scenarios(spec=None) -> tuple[list[Scenario], str]:
             raise DataError("no such scenario file", file=path)
         source = str(path)
         try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise DataError(f"not valid YAML: {exc}", file=path) from exc
+            spec = read_yaml(path, what="the scenario file")
+        except ValueError as exc:
+            raise DataError(str(exc), file=path) from None
     elif isinstance(spec, str):
-        spec = yaml.safe_load(spec)
+        spec = parse_yaml(spec, what="the scenarios")
     if isinstance(spec, list):
         spec = {"scenarios": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("scenarios"), list) or not spec["scenarios"]:
@@ -1209,6 +1209,11 @@ def evaluate(
 
     lo_q, hi_q = alpha / 2, 1 - alpha / 2
     ok_cols = [j for j, n in enumerate(names) if estimable[n][0]]
+    if not (np.isfinite(value[:, ok_cols]).all() and np.isfinite(net[:, ok_cols]).all()):
+        raise ValueError(
+            "the ROI's values are not finite numbers (an overflow: look for absurd monthly_value or cost "
+            "values in the data); no probability or interval is reported over them"
+        )
     best = np.full(len(names), np.nan)
     if ok_cols:
         winner = np.asarray(ok_cols)[np.argmax(net[1:, ok_cols], axis=1)]

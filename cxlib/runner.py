@@ -8,6 +8,14 @@ and a failed or interrupted run leaves ``latest.html`` as it was.
 
 Paths of a run are made from its id only, never from parameter values, so no parameter can
 make a run write outside its output folder.
+
+A run records its process id and host. A run still marked ``running`` whose process is gone
+(``kill -9``, a machine that stopped) is marked ``died`` by the next run or index render,
+with the last notebook it reached. Runs into the same folder keep their own run folders
+(an id taken with an exclusive ``mkdir``) and take a lock (``<out>/.lock``) to publish
+``latest.html`` and ``index.html``, so two runs at once cannot write a stale index. Each
+kernel talks to the runner over local sockets (IPC, not TCP) and writes its own log to
+``logs/<notebook>.log`` in the run folder, never to the terminal.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -29,13 +38,13 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import papermill as pm
-import yaml
 
 import cxlib
 from cxlib.config import DEMO_CUSTOMERS, DEMO_DIR, DEMO_SEED, NOTEBOOKS_DIR, REPORTS_DIR
 from cxlib.exceptions import NotebookFailed
 from cxlib.postgres import is_postgres, password_in_environment, redact
 from cxlib.report import atomic_write_text, render
+from cxlib.yamlfile import read_yaml
 from cxlib.summary import methods_and_caveats
 
 #: The notebooks of a run, in the order of the report.
@@ -126,10 +135,7 @@ def resolve_parameters(notebooks, *, params_file=None, overrides=None) -> dict:
     declared = declared_parameters(notebooks)
     chosen: dict = {}
     if params_file is not None:
-        try:
-            loaded = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"cannot read the parameters file {params_file}: {exc}") from None
+        loaded = read_yaml(params_file, what="the parameters file") or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{params_file}: expected a mapping of parameter names to values")
         chosen.update(loaded)
@@ -208,6 +214,103 @@ def _interruptible():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _process_start(pid: int):
+    """When process ``pid`` started (clock ticks since boot, Linux), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _process_gone(record: dict) -> bool:
+    """Is the process of a run recorded as running on this host gone? (False when unknown.)"""
+    pid = record.get("pid")
+    if not isinstance(pid, int) or record.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    started = record.get("process_started")
+    return started is not None and _process_start(pid) not in (None, started)
+
+
+def _mark_died(out: Path) -> None:
+    """Mark runs whose process is gone as ``died``, with the last notebook they reached."""
+    for path in Path(out).glob("*/run.json"):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if record.get("status") != "running" or not _process_gone(record):
+            continue
+        reached = [n for n in record.get("notebooks", []) if isinstance(n, dict)]
+        last = reached[-1]["notebook"] if reached else None
+        for entry in reached:
+            if entry.get("status") == "running":
+                entry["status"] = "died"
+        record["status"] = "died"
+        record["last_notebook"] = last
+        record["error"] = {
+            "error": f"the run's process {record['pid']} on {record['host']} ended without recording why "
+            f"(killed, or the machine stopped); last notebook reached: {last or 'none'}",
+            "notebook": last,
+        }
+        _write_record(path.parent, record)
+
+
+@contextmanager
+def _locked(out: Path):
+    """An exclusive lock on ``<out>/.lock`` while a run publishes (released when the process dies)."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _new_run_dir(out: Path) -> tuple[str, Path]:
+    """A fresh run id and its folder, created exclusively: two runs never share one."""
+    out.mkdir(parents=True, exist_ok=True)
+    for _ in range(20):
+        run_id = new_run_id()
+        try:
+            (out / run_id).mkdir()
+        except FileExistsError:
+            continue
+        (out / run_id / "notebooks").mkdir()
+        return run_id, out / run_id
+    raise RuntimeError(f"could not create a new run folder in {out}")  # pragma: no cover
+
+
+def _kernel_manager(log: Path, ipc_dir: str):
+    """A kernel manager whose kernel listens on local sockets (IPC, no unencrypted TCP) and
+    writes its own messages to ``log`` (not to the user's terminal)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class RunKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = os.path.join(ipc_dir, "kernel")
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "ab") as fh:
+                kw["stderr"] = fh
+                kw.setdefault("stdout", fh)
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return RunKernelManager
 
 
 def _write_record(run_dir: Path, record: dict) -> None:
@@ -296,12 +399,15 @@ def run(
     # Shown and recorded without its password; the notebooks get the password in PGPASSWORD.
     params["data"] = redact(data_path)
 
-    run_id = new_run_id()
-    run_dir = out / run_id
-    (run_dir / "notebooks").mkdir(parents=True)
+    with _locked(out):
+        _mark_died(out)
+    run_id, run_dir = _new_run_dir(out)
     record = {
         "run_id": run_id,
         "status": "running",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "process_started": _process_start(os.getpid()),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cxlib_version": cxlib.__version__,
         "parameters": params,
@@ -325,6 +431,7 @@ def run(
                 entry = {"notebook": source.name, "status": "running", "output": str(target)}
                 record["notebooks"].append(entry)
                 _write_record(run_dir, record)
+                ipc_dir = tempfile.mkdtemp(prefix="cx-kernel-")
                 try:
                     pm.execute_notebook(
                         _literal(source),
@@ -333,6 +440,7 @@ def run(
                         kernel_name=kernel_name,
                         progress_bar=progress,
                         cwd=str(run_dir),
+                        kernel_manager_class=_kernel_manager(run_dir / "logs" / f"{source.stem}.log", ipc_dir),
                     )
                     entry["status"] = "ok"
                 except pm.PapermillExecutionError as exc:
@@ -345,6 +453,7 @@ def run(
                     raise
                 finally:
                     entry["seconds"] = round(time.monotonic() - t0, 2)
+                    shutil.rmtree(ipc_dir, ignore_errors=True)
                 executed.append(target)
             t0 = time.monotonic()
             report = render(
@@ -375,10 +484,11 @@ def run(
     finally:
         record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         record["seconds"] = round(time.monotonic() - started, 2)
-        _write_record(run_dir, record)
-        if record["status"] == "ok":
-            _publish_latest(out, result.report)
-        write_index(out)
+        with _locked(out):
+            _write_record(run_dir, record)
+            if record["status"] == "ok":
+                _publish_latest(out, result.report)
+            _write_index(out)
     return result
 
 
@@ -440,8 +550,15 @@ def list_runs(out) -> list[dict]:
 
 
 def write_index(out) -> Path:
-    """reports/index.html: every run with its status, linked to its report, or to why it failed."""
+    """reports/index.html: every run with its status, linked to its report, or to why it failed;
+    runs whose process is gone are marked ``died`` first."""
     out = Path(out)
+    with _locked(out):
+        return _write_index(out)
+
+
+def _write_index(out: Path) -> Path:
+    _mark_died(out)
     rows = []
     for r in list_runs(out):
         run_id = html.escape(str(r.get("run_id", "")))
@@ -472,7 +589,7 @@ def write_index(out) -> Path:
 <style>body{{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;color:#1f2328}}
 table{{border-collapse:collapse;width:100%}}td,th{{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}
 td{{overflow-wrap:anywhere}}
-.status-failed td:nth-child(3){{color:#b00020;font-weight:600}}.status-interrupted td:nth-child(3){{color:#9a6700;font-weight:600}}
+.status-failed td:nth-child(3),.status-died td:nth-child(3){{color:#b00020;font-weight:600}}.status-interrupted td:nth-child(3){{color:#9a6700;font-weight:600}}
 .status-ok td:nth-child(3){{color:#1a7f37}}.status-running td:nth-child(3){{color:#57606a}}</style>
 </head><body><h1>cxlab runs</h1>{latest}
 <table><thead><tr><th>Run</th><th>Started (UTC)</th><th>Status</th><th>Seconds</th><th>Output</th><th>Record</th></tr></thead>

@@ -72,7 +72,8 @@ from pathlib import Path
 import pandas as pd
 
 from cxlib.exceptions import DataError
-from cxlib.io import COLUMNS, TABLES, LoadReport, RowRules, fingerprint, utc_naive
+from cxlib.io import (AS_OF_SQL, COLUMNS, CUSTOMERS_AT_SQL, TABLES, LoadReport, RowRules, fingerprint, load_moment,
+                      timestamp_sql, utc_naive)
 
 #: Environment variables read when a parameter is not given.
 ENV_MASTER = "CXLAB_SPARK_MASTER"
@@ -219,7 +220,7 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def normalise_sql(table: str, types: dict[str, str], source: str) -> str:
+def normalise_sql(table: str, types: dict[str, str], source: str, *, now=None) -> str:
     """Spark SQL that types ``source``'s rows as the loader does and flags those breaking a row rule.
 
     The expressions are the DuckDB loader's own (:class:`cxlib.io.RowRules`: the typed columns
@@ -227,7 +228,7 @@ def normalise_sql(table: str, types: dict[str, str], source: str) -> str:
     contract's row rules for both engines. ``types``: Spark type name of each contract
     column of ``source`` (all present; absent optional ones added as NULL strings).
     """
-    rules = RowRules({c: DUCKDB_TYPES.get(t.split("(")[0], "VARCHAR") for c, t in types.items()})
+    rules = RowRules({c: DUCKDB_TYPES.get(t.split("(")[0], "VARCHAR") for c, t in types.items()}, now=now)
     bad = " OR ".join(f"coalesce({condition}, false)" for condition, _, _ in rules.row_checks(table))
     return to_spark_sql(f"SELECT {rules.typed_columns(table)}, ({bad}) AS cx_rejected FROM {source} r")
 
@@ -255,6 +256,7 @@ class SparkDataset:
         self._as_of_data = None
         self._report = None
         self._registered: set[str] = set()
+        self._loaded_at = load_moment()  # signups and interactions after it are left out
         # Views of this data set have their own names; ``customers`` and ``interactions`` (the
         # names the SQL uses) point at the data set that runs a query, so several data sets
         # can share one session.
@@ -270,7 +272,7 @@ class SparkDataset:
             frame.createOrReplaceTempView(self._view("raw", table))
             spark.sql(
                 f"CREATE OR REPLACE TEMP VIEW {self._view('checked', table)} AS "
-                + normalise_sql(table, types, self._view("raw", table))
+                + normalise_sql(table, types, self._view("raw", table), now=self._loaded_at)
             )
             if cache:  # lazily, on first use; dropping the view (close) uncaches it
                 spark.catalog.cacheTable(self._view("checked", table))
@@ -286,10 +288,11 @@ class SparkDataset:
             return
         for table in TABLES:
             names = ", ".join(_quote(c) for c in COLUMNS[table])
-            self.spark.sql(
-                f"CREATE OR REPLACE TEMP VIEW {table} AS "
-                f"SELECT {names} FROM {self._view('checked', table)} WHERE NOT cx_rejected"
-            )
+            rows = f"SELECT {names} FROM {self._view('checked', table)} WHERE NOT cx_rejected"
+            if table == "customers":  # a churned_at after as_of means still a customer (cxlib.io)
+                inner = f"(SELECT * FROM {self._view('checked', table)} WHERE NOT cx_rejected)"
+                rows = to_spark_sql(CUSTOMERS_AT_SQL.format(as_of=timestamp_sql(self.as_of), source=inner))
+            self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {table} AS {rows}")
         _ACTIVE[id(self.spark)] = self._suffix
 
     def query(self, sql: str, params: dict | None = None) -> pd.DataFrame:
@@ -317,15 +320,14 @@ class SparkDataset:
 
     @property
     def as_of(self) -> pd.Timestamp:
-        """The censoring time: as given to :func:`open_spark`, else the latest timestamp in the data."""
+        """The censoring time: as given to :func:`open_spark`, else the latest timestamp in the data
+        not after the moment of opening (the loader's definition, :data:`cxlib.io.AS_OF_SQL`)."""
         if self._as_of is not None:
             return self._as_of
-        if self._as_of_data is None:
-            value = self.query(
-                'SELECT greatest((SELECT max(signup_at) FROM customers), (SELECT max(churned_at) FROM customers),'
-                ' (SELECT max("at") FROM interactions)) AS as_of'
-            )["as_of"].iloc[0]
-            self._as_of_data = pd.Timestamp(value)
+        if self._as_of_data is None:  # the loader's definition, on the accepted rows
+            accepted = {t: f"(SELECT * FROM {self._view('checked', t)} WHERE NOT cx_rejected)" for t in TABLES}
+            sql = to_spark_sql(AS_OF_SQL.format(**accepted), {"now": self._loaded_at})
+            self._as_of_data = pd.Timestamp(self.spark.sql(sql).collect()[0]["as_of"])
         return self._as_of_data
 
     @property

@@ -40,8 +40,13 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 
 def escape_markdown(text) -> str:
-    """Text from data made safe inside markdown: HTML escaped, markdown punctuation backslashed."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
+    """Text from data made safe inside markdown: HTML escaped, markdown punctuation backslashed.
+
+    An apostrophe stays as it is (harmless in text): escaped to ``&#x27;``, the backslash that
+    markdown's ``#`` needs would break the entity and the reader would see ``&#x27;``.
+    """
+    escaped = html.escape(str(text), quote=False).replace('"', "&quot;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
 
 
 def _one_header_row(frame: pd.DataFrame) -> pd.DataFrame:

@@ -124,7 +124,7 @@ def test_recommendation_escapes_text_from_data():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered, "the reader sees the name"
 
 
-@pytest.mark.parametrize("text", ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "*a* [b](c) `d`", "a|b"])
+@pytest.mark.parametrize("text", ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "*a* [b](c) `d`", "a|b", "it's &quot;& #1"])
 def test_escape_markdown_renders_as_the_same_text(text):
     import html
 

@@ -30,6 +30,24 @@ def add_data(parser, *, engine: bool = False) -> None:
         "--spark-master", default=None,
         help="spark.master of a new session (default $CXLAB_SPARK_MASTER, else local[2]; under spark-submit the session's)",
     )
+    add_reading(parser)
+
+
+def add_reading(parser) -> None:
+    """How text files are read: the zone of naive timestamps, the encoding (cxlib.load's settings)."""
+    parser.add_argument(
+        "--timezone", default="UTC",
+        help="time zone of naive timestamps and dates without a time (IANA name, default UTC)",
+    )
+    parser.add_argument(
+        "--encoding", default="utf-8",
+        help="text encoding of the CSV files (default utf-8, checked over the whole file; e.g. latin-1, cp1252)",
+    )
+
+
+def reading(args) -> dict:
+    """The keyword arguments of :func:`cxlib.load` that :func:`add_reading` set."""
+    return {"timezone": args.timezone, "encoding": args.encoding}
 
 
 def _location(text: str):
@@ -43,8 +61,12 @@ def open_data(args):
     """The data set of a command that took :func:`add_data` with ``engine`` and an ``--as-of`` option."""
     from cxlib.spark import open_engine
 
-    opts = {"master": args.spark_master} if args.engine == "spark" else {}
-    return open_engine(args.path, engine=args.engine, as_of=args.as_of, **opts)
+    if args.engine == "spark":
+        if args.timezone.upper() != "UTC" or args.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise ValueError("--timezone and --encoding are settings of the DuckDB loader; on Spark, give UTC "
+                             "timestamps or offsets and UTF-8 files")
+        return open_engine(args.path, engine="spark", as_of=args.as_of, master=args.spark_master)
+    return open_engine(args.path, engine="duckdb", as_of=args.as_of, **reading(args))
 
 
 def add_definitions(parser) -> None:

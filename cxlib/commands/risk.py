@@ -28,6 +28,8 @@ def main(args) -> int:
 
     if args.top is not None and args.top < 1:
         raise ValueError(f"--top must be >= 1, not {args.top}")
+    if args.out is not None:  # before the fit: a path that cannot be written fails at once
+        args.out.parent.mkdir(parents=True, exist_ok=True)
     with options.open_data(args) as data:
         model = RiskModel(
             horizon_days=args.horizon_days, window_days=args.window_days, resolution_days=args.resolution_days

@@ -10,10 +10,14 @@ HELP = "Validate a data set against the contract; exit 0 if it loads, 1 with --s
 
 
 def add_arguments(parser) -> None:
+    from cxlib.commands import options
+
     parser.add_argument("path", type=_location, help=DATA_HELP)
     parser.add_argument("--strict", action="store_true", help="exit 1 when any row is rejected")
     parser.add_argument("--rejects", type=Path, default=Path("rejects.csv"), help="where to write rejected rows (default rejects.csv)")
     parser.add_argument("--show", type=int, default=10, help="how many rejects to print (default 10)")
+    parser.add_argument("--as-of", default=None, help="censoring time (ISO 8601); default: the latest value in the data not after now")
+    options.add_reading(parser)
 
 
 def _where(r, files: dict) -> str:
@@ -30,8 +34,9 @@ def _where(r, files: dict) -> str:
 
 def main(args) -> int:
     import cxlib
+    from cxlib.commands import options
 
-    with cxlib.load(args.path, rejects_path=args.rejects) as data:
+    with cxlib.load(args.path, rejects_path=args.rejects, as_of=args.as_of, **options.reading(args)) as data:
         for line in data.report.lines():
             print(line)
         total = data.report.total_rejected
@@ -39,7 +44,8 @@ def main(args) -> int:
             print(f"\n{total:,} rejected row(s), every problem written to {args.rejects}; the first:")
             first = data.rejects.head(args.show)
             for r in first.itertuples(index=False):
-                print(f"  {_where(r, data.report.files)}, column {r.column!r}: {r.reason} (value {r.value!r})")
+                value = r.value if not isinstance(r.value, str) or len(r.value) <= 80 else r.value[:80] + "…"
+                print(f"  {_where(r, data.report.files)}, column {r.column!r}: {r.reason} (value {value!r})")
             if args.strict:
                 print("strict: rejected rows make this a failure")
                 return 1
