@@ -21,6 +21,9 @@ from __future__ import annotations
 from cxlib.config import RESOLUTION_DAYS
 
 ROUTINE_TOUCHPOINT = "how_to"
+#: Survey answers recorded as rows of their own (the NPS template): feedback on a touch, not a
+#: touch of the journey, so they never count towards a customer's experience rate.
+SURVEY_TOUCHPOINT = "survey"
 
 
 def bad_experiences_sql(*, resolution_days: int = RESOLUTION_DAYS, source: str = "interactions") -> str:
@@ -89,7 +92,8 @@ def experience_rate_sql(
     """Engagement: each customer's experience-rate band, as spans of days where it is constant.
 
     The **experience rate** on a day at risk ``d`` is the number of the customer's
-    ``experience`` rows (any outcome) on days before the day of the last update, per
+    ``experience`` rows (any outcome; survey answers of their own, :data:`SURVEY_TOUCHPOINT`, are
+    feedback, not touches) on days before the day of the last update, per
     :data:`~cxlib.config.EXPERIENCE_RATE_PER_DAYS` days since the signup day. It is brought up
     to date on days ``s0 + k*step_days`` (``s0`` the signup day, ``k = 1, 2, …``), counting the
     experiences of days ``< s0 + k*step_days`` over ``k*step_days`` days: known from the past
@@ -133,7 +137,7 @@ def experience_rate_sql(
                CAST(floor(date_diff('day', c.s0, CAST(i."at" AS DATE)) / {step}) AS INTEGER) + 1 AS k,
                count(*) AS n
         FROM {source} i JOIN er_cust c ON c.customer_id = i.customer_id
-        WHERE i.kind = 'experience' AND i."at" < {as_of_sql}
+        WHERE i.kind = 'experience' AND i.touchpoint IS DISTINCT FROM '{SURVEY_TOUCHPOINT}' AND i."at" < {as_of_sql}
           AND date_diff('day', c.s0, CAST(i."at" AS DATE)) >= {skip}
         GROUP BY 1, 2
     ), er_grid AS (

@@ -465,7 +465,7 @@ def _source(con, table: str, kind: str, location, *, read_from=None) -> tuple[st
     it is not ``location``.
     """
     if kind == "sources":  # a sources file: the derived rows of its raw exports (cxlib.sources)
-        return location.relation(con, table)
+        return (*location.relation(con, table), {})
     if kind == "csv":
         file = Path(read_from or location)
         header = _csv_header(file)
