@@ -669,12 +669,12 @@ class _Engine:
         self._iu = ((kc * (self.cap + 1) + self.ku) * n + days).ravel()
         self._ir = ((kc * (self.cap + 1) + self.kr) * n + days).ravel()
 
-    def run(self, inp: _Inputs) -> tuple[float, float]:
-        """Expected value-weighted months retained over the horizon, and expected survivors at its end.
+    def hazards(self, inp: _Inputs) -> tuple[np.ndarray, np.ndarray | None]:
+        """Expected hazard of each day of the horizon, times the day's exposure.
 
-        Within a day the hazard is constant, so the time alive in it is ``x·exp(-C - h·x/2)``
-        to second order (midpoint rule; the error is below 1e-6 of a day for daily hazards of
-        churn).
+        ``inc``: segments × tenure class × day, for the customers without a known bad
+        experience; ``inck``: known customers × the first ``Wk`` days (their own path; after
+        that they follow ``inc``).
         """
         mu_u, mu_r = self._means(inp)
         Fu = self._factor(mu_u, inp.log_hr_u)
@@ -688,9 +688,23 @@ class _Engine:
             self._a_cache = cached
         _, a_band, a_known = cached
         mc = self.mu_class
-        # common path: no known bad experience (k = 0)
-        g = Fu[mc, 0, :] * Fr[mc, 0, :]  # tau × day
+        g = Fu[mc, 0, :] * Fr[mc, 0, :]  # tau × day: no known bad experience (k = 0)
         inc = a_band * (g * self.x)[None, :, :]  # seg × tau × day: cumulative hazard of each day
+        inck = None
+        if self.n_known:
+            shape = (self.n_known, self.Wk)
+            hk = a_known.reshape(shape) * Fu.ravel()[self._iu].reshape(shape) * Fr.ravel()[self._ir].reshape(shape)
+            inck = hk * self.x[None, : self.Wk]
+        return inc, inck
+
+    def run(self, inp: _Inputs) -> tuple[float, float]:
+        """Expected value-weighted months retained over the horizon, and expected survivors at its end.
+
+        Within a day the hazard is constant, so the time alive in it is ``x·exp(-C - h·x/2)``
+        to second order (midpoint rule; the error is below 1e-6 of a day for daily hazards of
+        churn).
+        """
+        inc, inck = self.hazards(inp)
         C = np.cumsum(inc, axis=2)
         I = np.exp(-(C - 0.5 * inc)) * self.x  # days alive within each day
         months = I.sum(axis=2) / MONTH_DAYS
@@ -699,9 +713,6 @@ class _Engine:
         survivors = float((self.N * np.exp(-C_end)).sum())
         if self.n_known:
             Wk = self.Wk
-            shape = (self.n_known, Wk)
-            hk = a_known.reshape(shape) * Fu.ravel()[self._iu].reshape(shape) * Fr.ravel()[self._ir].reshape(shape)
-            inck = hk * self.x[None, :Wk]
             Ck = np.cumsum(inck, axis=1)
             Ik = np.exp(-(Ck - 0.5 * inck)) * self.x[None, :Wk]
             lam_w = Ck[:, -1]
@@ -714,6 +725,43 @@ class _Engine:
             surv_k = np.exp(-lam_w - (C_end - C_w)[s, t])
             value_months += float((self.k_value * months_k).sum())
             survivors += float(surv_k.sum())
+        return value_months, survivors
+
+    def run_multiplied(self, inp: _Inputs, multipliers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`run` with every customer's hazard multiplied, day by day, by each row of ``multipliers``.
+
+        ``multipliers``: K × ``Wk`` (days 0 … Wk-1 of the horizon; 1 after). Row k is what one
+        more bad experience does to the hazard (its hazard ratio on the days it counts), so
+        ``run(inp)`` minus row k's value is what that experience costs. Returns the value-weighted
+        months and the survivors, one per row.
+        """
+        M = np.asarray(multipliers, dtype=float)
+        Wk = self.Wk
+        if M.ndim != 2 or M.shape[1] != Wk:
+            raise ValueError(f"multipliers must be K × {Wk}, not {M.shape}")
+        inc, inck = self.hazards(inp)
+        C = np.cumsum(inc, axis=2)
+        I = np.exp(-(C - 0.5 * inc)) * self.x
+        C_w, C_end = C[:, :, Wk - 1], C[:, :, -1]
+        after = I[:, :, Wk:].sum(axis=2) * np.exp(C_w)  # alive after Wk, per unit survival at Wk
+        x = self.x[:Wk]
+        value_months = np.empty(len(M))
+        survivors = np.empty(len(M))
+        for k, m in enumerate(M):
+            inc_w = inc[:, :, :Wk] * m
+            Cw = np.cumsum(inc_w, axis=2)
+            lam = Cw[:, :, -1]
+            months = ((np.exp(-(Cw - 0.5 * inc_w)) * x).sum(axis=2) + np.exp(-lam) * after) / MONTH_DAYS
+            value_months[k] = float((self.V * months).sum())
+            survivors[k] = float((self.N * np.exp(-lam - (C_end - C_w))).sum())
+            if self.n_known:
+                ik = inck * m
+                Ck = np.cumsum(ik, axis=1)
+                lam_k = Ck[:, -1]
+                s, t = self.k_seg, self.k_tau
+                months_k = ((np.exp(-(Ck - 0.5 * ik)) * x).sum(axis=1) + np.exp(-lam_k) * after[s, t]) / MONTH_DAYS
+                value_months[k] += float((self.k_value * months_k).sum())
+                survivors[k] += float(np.exp(-lam_k - (C_end - C_w)[s, t]).sum())
         return value_months, survivors
 
 
@@ -915,6 +963,149 @@ def _check_scenarios(scenarios: list[Scenario], measured: Measured) -> None:
             )
 
 
+@dataclass
+class Prepared:
+    """What :func:`evaluate` derives from the data and the model before any scenario: made once.
+
+    The measured base and rates, the fitted model, the engine's precomputed structure of the
+    base, and the draws of every uncertain input (row 0: the point estimates). A scenario
+    changes only the bad-experience rates and the resolved share, so :meth:`run` keeps each
+    evaluation it made by draw and inputs: a second scenario with the same inputs (the
+    baseline, a slider moved back) costs nothing. :func:`prepare` builds it,
+    :func:`evaluate_prepared` evaluates scenarios on it; :func:`evaluate` is the two in one.
+    """
+
+    measured: Measured
+    model: object
+    engine: _Engine
+    notes: list[str]
+    horizon_months: float
+    draws: int
+    seed: int
+    alpha: float
+    rate_days: int | None
+    effective_band: list[str]
+    betas: np.ndarray  # (draws + 1) × coefficients, columns ``cols``
+    cols: list[str]
+    lam_e: np.ndarray  # (draws + 1) × touchpoints: bad experiences per customer-day, first early_days
+    lam_s: np.ndarray  # the same after early_days
+    c_draw: np.ndarray  # contact share
+    r_draw: np.ndarray  # resolution rate
+    delay_draw: np.ndarray  # (draws + 1) × (resolution_days + 1)
+    slope_draw: np.ndarray  # first response → resolution
+    c_hat: float
+    r_hat: float
+    _runs: dict = field(default_factory=dict, repr=False)
+    _log_a: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def horizon_days(self) -> float:
+        return float(self.horizon_months) * MONTH_DAYS
+
+    def inputs(self, b: int, lam_early: float, lam_settled: float, q: float) -> _Inputs:
+        """The engine's inputs on draw ``b`` with these future rates."""
+        if b not in self._log_a:
+            self._log_a[b] = _log_a(self.model, pd.Series(self.betas[b], index=self.cols), self.effective_band)
+        return _Inputs(log_a=self._log_a[b], log_hr_u=float(self.betas[b, self.cols.index("unresolved")]),
+                       log_hr_r=float(self.betas[b, self.cols.index("resolved")]), lam_early=lam_early,
+                       lam_settled=lam_settled, q=q, delay=self.delay_draw[b])
+
+    def base_rates(self, b: int) -> tuple[float, float, float]:
+        """(λ_early, λ_settled, q) of draw ``b`` without any scenario."""
+        return (float(self.lam_e[b].sum()), float(self.lam_s[b].sum()),
+                float(np.clip(self.c_draw[b] * self.r_draw[b], 0, 1)))
+
+    def run(self, b: int, lam_early: float, lam_settled: float, q: float) -> tuple[float, float]:
+        """Expected value-weighted months and survivors on draw ``b`` (kept for the next call)."""
+        key = (b, lam_early, lam_settled, q)
+        if key not in self._runs:
+            self._runs[key] = self.engine.run(self.inputs(b, lam_early, lam_settled, q))
+        return self._runs[key]
+
+
+def prepare(
+    data,
+    *,
+    model=None,
+    as_of=None,
+    horizon_months: float = 12,
+    draws: int = 400,
+    seed: int = 0,
+    alpha: float = 0.05,
+    window_days: int = WINDOW_DAYS,
+    resolution_days: int = RESOLUTION_DAYS,
+    rate_days: int | None = 365,
+    early_days: int = 7,
+) -> Prepared:
+    """The measured base, the model and the draws of :func:`evaluate`, ready for any scenario.
+
+    The arguments are :func:`evaluate`'s; what-if controls prepare once and evaluate at every
+    move of a slider (:func:`evaluate_prepared`), with no refit and no query.
+    """
+    from cxlib.churn import ChurnModel
+
+    if not horizon_months > 0:
+        raise ValueError(f"horizon_months must be > 0, not {horizon_months}")
+    draws = int(draws)
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, not {draws}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
+    measured = measure(data, as_of=as_of, window_days=window_days, resolution_days=resolution_days,
+                       rate_days=rate_days, early_days=early_days, alpha=alpha)
+    if model is None:
+        model = ChurnModel(window_days=window_days, resolution_days=resolution_days).fit(data, as_of=measured.as_of)
+    elif (int(model.window_days), int(model.resolution_days)) != (measured.window_days, measured.resolution_days):
+        raise ValueError("the churn model was fitted with other window_days or resolution_days")
+    if not hasattr(model, "params_"):
+        from cxlib.exceptions import NotFittedError
+
+        raise NotFittedError("the churn model is not fitted yet: call fit(data) first")
+    notes: list[str] = []
+    model_as_of = getattr(model, "as_of_", None)
+    if model_as_of is not None and pd.Timestamp(model_as_of) > measured.as_of:
+        notes.append(f"the churn model was fitted on data up to {model_as_of}, after as_of {measured.as_of}")
+
+    horizon_days = float(horizon_months) * MONTH_DAYS
+    engine = _Engine(measured, model, horizon_days)
+    effective_band, band_notes = _effective_bands(model)
+    notes += band_notes
+    fu = measured.follow_up
+    if fu["bad"] < 30 or fu["contacted"] < 30:
+        warnings.warn(f"only {fu['bad']} bad experiences and {fu['contacted']} contacts to measure resolution from",
+                      ThinEvidenceWarning, stacklevel=3)
+
+    # ---- draws of the uncertain inputs (draw 0: the point estimates)
+    rng = np.random.default_rng(seed)
+    B = draws
+    beta0 = model.params_.astype(float)
+    cov = model.cov_.loc[beta0.index, beta0.index].to_numpy(dtype=float)
+    betas = np.vstack([beta0.to_numpy(), rng.multivariate_normal(beta0.to_numpy(), cov, size=B, method="eigh")])
+    rates = measured.rates
+    bad_e = rates["bad_early"].to_numpy(dtype=float)
+    bad_s = rates["bad_settled"].to_numpy(dtype=float)
+    ex_e = max(measured.exposure_early, 1e-9)
+    ex_s = max(measured.exposure_settled, 1e-9)
+    lam_e = np.vstack([bad_e / ex_e, rng.gamma(bad_e[None, :] + 0.5, 1.0 / ex_e, size=(B, len(bad_e)))])
+    lam_s = np.vstack([bad_s / ex_s, rng.gamma(bad_s[None, :] + 0.5, 1.0 / ex_s, size=(B, len(bad_s)))])
+    c_hat = fu["contacted"] / fu["bad"] if fu["bad"] else 0.0
+    r_hat = fu["resolved"] / fu["contacted"] if fu["contacted"] else 0.0
+    c_draw = np.concatenate([[c_hat], rng.beta(fu["contacted"] + 0.5, fu["bad"] - fu["contacted"] + 0.5, size=B)])
+    r_draw = np.concatenate([[r_hat], rng.beta(fu["resolved"] + 0.5, fu["contacted"] - fu["resolved"] + 0.5, size=B)])
+    delays = measured.delays
+    delay_hat = delays / delays.sum() if delays.sum() > 0 else np.eye(len(delays))[0]
+    delay_draw = np.vstack([delay_hat, rng.dirichlet(delays + 0.5, size=B)])
+    link = measured.first_response
+    slope_draw = np.concatenate([[link["slope"]], rng.normal(link["slope"], link["se"], size=B)]) if link["supported"] \
+        else np.full(B + 1, np.nan)
+    return Prepared(
+        measured=measured, model=model, engine=engine, notes=notes, horizon_months=float(horizon_months), draws=B,
+        seed=int(seed), alpha=float(alpha), rate_days=rate_days, effective_band=effective_band, betas=betas,
+        cols=list(beta0.index), lam_e=lam_e, lam_s=lam_s, c_draw=c_draw, r_draw=r_draw, delay_draw=delay_draw,
+        slope_draw=slope_draw, c_hat=float(c_hat), r_hat=float(r_hat),
+    )
+
+
 def evaluate(
     data,
     scenarios=None,
@@ -944,69 +1135,50 @@ def evaluate(
     ``process_draws`` futures of the base (a Monte Carlo, :func:`_process_noise`) add the
     spread of what is *actually* retained to the interval of the expected value: the columns
     ``realised_low`` and ``realised_high`` (0 skips it).
-    """
-    from cxlib.churn import ChurnModel
 
+    The same as :func:`prepare` followed by :func:`evaluate_prepared`.
+    """
+    scenario_list, currency = _scenario_list(scenarios, currency)
+    prepared = prepare(data, model=model, as_of=as_of, horizon_months=horizon_months, draws=draws, seed=seed,
+                       alpha=alpha, window_days=window_days, resolution_days=resolution_days, rate_days=rate_days,
+                       early_days=early_days)
+    return evaluate_prepared(prepared, scenario_list, currency=currency, process_draws=process_draws,
+                             progress=progress)
+
+
+def _scenario_list(scenarios, currency: str | None) -> tuple[list[Scenario], str]:
     if isinstance(scenarios, list) and scenarios and all(isinstance(s, Scenario) for s in scenarios):
         scenario_list, file_currency = list(scenarios), "EUR"
     else:
         scenario_list, file_currency = load_scenarios(scenarios)
-    currency = currency or file_currency
-    if not horizon_months > 0:
-        raise ValueError(f"horizon_months must be > 0, not {horizon_months}")
-    draws = int(draws)
-    if draws < 1:
-        raise ValueError(f"draws must be >= 1, not {draws}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
-    measured = measure(data, as_of=as_of, window_days=window_days, resolution_days=resolution_days,
-                       rate_days=rate_days, early_days=early_days, alpha=alpha)
+    return scenario_list, currency or file_currency
+
+
+def evaluate_prepared(
+    prepared: Prepared,
+    scenarios=None,
+    *,
+    currency: str | None = None,
+    process_draws: int = 100,
+    progress: bool = False,
+) -> ROIResult:
+    """:func:`evaluate` on what :func:`prepare` derived: no query, no fit, only the engine's runs.
+
+    Runs already made on ``prepared`` (the baseline, a scenario with the same inputs) are reused.
+    """
+    scenario_list, currency = _scenario_list(scenarios, currency)
+    p = prepared
+    measured, model, engine, effective_band = p.measured, p.model, p.engine, p.effective_band
+    horizon_months, horizon_days, alpha, seed, B = p.horizon_months, p.horizon_days, p.alpha, p.seed, p.draws
+    rate_days = p.rate_days
     _check_scenarios(scenario_list, measured)
-    if model is None:
-        model = ChurnModel(window_days=window_days, resolution_days=resolution_days).fit(data, as_of=measured.as_of)
-    elif (int(model.window_days), int(model.resolution_days)) != (measured.window_days, measured.resolution_days):
-        raise ValueError("the churn model was fitted with other window_days or resolution_days")
-    if not hasattr(model, "params_"):
-        from cxlib.exceptions import NotFittedError
-
-        raise NotFittedError("the churn model is not fitted yet: call fit(data) first")
-    notes: list[str] = []
-    model_as_of = getattr(model, "as_of_", None)
-    if model_as_of is not None and pd.Timestamp(model_as_of) > measured.as_of:
-        notes.append(f"the churn model was fitted on data up to {model_as_of}, after as_of {measured.as_of}")
-
-    horizon_days = float(horizon_months) * MONTH_DAYS
-    engine = _Engine(measured, model, horizon_days)
-    effective_band, band_notes = _effective_bands(model)
-    notes += band_notes
-    fu = measured.follow_up
-    if fu["bad"] < 30 or fu["contacted"] < 30:
-        warnings.warn(f"only {fu['bad']} bad experiences and {fu['contacted']} contacts to measure resolution from",
-                      ThinEvidenceWarning, stacklevel=2)
-
-    # ---- draws of the uncertain inputs (draw 0: the point estimates)
-    rng = np.random.default_rng(seed)
-    B = draws
-    beta0 = model.params_.astype(float)
-    cov = model.cov_.loc[beta0.index, beta0.index].to_numpy(dtype=float)
-    betas = np.vstack([beta0.to_numpy(), rng.multivariate_normal(beta0.to_numpy(), cov, size=B, method="eigh")])
-    rates = measured.rates
-    bad_e = rates["bad_early"].to_numpy(dtype=float)
-    bad_s = rates["bad_settled"].to_numpy(dtype=float)
-    ex_e = max(measured.exposure_early, 1e-9)
-    ex_s = max(measured.exposure_settled, 1e-9)
-    lam_e = np.vstack([bad_e / ex_e, rng.gamma(bad_e[None, :] + 0.5, 1.0 / ex_e, size=(B, len(bad_e)))])
-    lam_s = np.vstack([bad_s / ex_s, rng.gamma(bad_s[None, :] + 0.5, 1.0 / ex_s, size=(B, len(bad_s)))])
-    c_hat = fu["contacted"] / fu["bad"] if fu["bad"] else 0.0
-    r_hat = fu["resolved"] / fu["contacted"] if fu["contacted"] else 0.0
-    c_draw = np.concatenate([[c_hat], rng.beta(fu["contacted"] + 0.5, fu["bad"] - fu["contacted"] + 0.5, size=B)])
-    r_draw = np.concatenate([[r_hat], rng.beta(fu["resolved"] + 0.5, fu["contacted"] - fu["resolved"] + 0.5, size=B)])
-    delays = measured.delays
-    delay_hat = delays / delays.sum() if delays.sum() > 0 else np.eye(len(delays))[0]
-    delay_draw = np.vstack([delay_hat, rng.dirichlet(delays + 0.5, size=B)])
+    notes = list(p.notes)
+    betas, lam_e, lam_s, c_draw, r_draw = p.betas, p.lam_e, p.lam_s, p.c_draw, p.r_draw
+    delay_draw, slope_draw, c_hat, r_hat = p.delay_draw, p.slope_draw, p.c_hat, p.r_hat
+    beta0 = pd.Series(betas[0], index=p.cols)
     link = measured.first_response
-    slope_draw = np.concatenate([[link["slope"]], rng.normal(link["slope"], link["se"], size=B)]) if link["supported"] \
-        else np.full(B + 1, np.nan)
+    bad_e = measured.rates["bad_early"].to_numpy(dtype=float)
+    bad_s = measured.rates["bad_settled"].to_numpy(dtype=float)
 
     estimable = {}
     for sc in scenario_list:
@@ -1035,24 +1207,14 @@ def evaluate(
         from tqdm.auto import tqdm
 
         iterator = tqdm(iterator, desc="roi draws", unit="draw")
-    cols = list(beta0.index)
-    iu, ir = cols.index("unresolved"), cols.index("resolved")
     for b in iterator:
-        beta = pd.Series(betas[b], index=cols)
-        log_a = _log_a(model, beta, effective_band)
-        common = dict(log_a=log_a, log_hr_u=float(betas[b, iu]), log_hr_r=float(betas[b, ir]), delay=delay_draw[b])
-        base_in = _Inputs(lam_early=float(lam_e[b].sum()), lam_settled=float(lam_s[b].sum()),
-                          q=float(np.clip(c_draw[b] * r_draw[b], 0, 1)), **common)
-        v0, s0 = engine.run(base_in)
+        base = p.base_rates(b)
+        v0, s0 = p.run(b, *base)
         base_value[b], base_surv[b] = v0, s0
         for j, sc in enumerate(scenario_list):
             if not estimable[sc.name][0]:
                 continue
-            le, ls, q = _scenario_inputs(sc, measured, lam_e[b], lam_s[b], c_draw[b], r_draw[b], slope_draw[b])
-            if (le, ls, q) == (base_in.lam_early, base_in.lam_settled, base_in.q):
-                v, s = v0, s0
-            else:
-                v, s = engine.run(_Inputs(lam_early=le, lam_settled=ls, q=q, **common))
+            v, s = p.run(b, *_scenario_inputs(sc, measured, lam_e[b], lam_s[b], c_draw[b], r_draw[b], slope_draw[b]))
             value[b, j] = v - v0
             saved[b, j] = s - s0
 
