@@ -596,11 +596,21 @@ class _Engine:
 
         add(ku, e + 1, c_int, rows)
         add(kr, c_int[resolved] + 1, e[resolved] + self.W, rows[resolved])
-        self.ku = np.minimum(np.cumsum(ku, axis=1)[:, : self.Wk], self.cap)
-        self.kr = np.minimum(np.cumsum(kr, axis=1)[:, : self.Wk], self.cap)
-        self.k_seg = seg[self.k_rows]
-        self.k_tau = tau[self.k_rows]
-        self.k_value = value[self.k_rows]
+        ku = np.minimum(np.cumsum(ku, axis=1)[:, : self.Wk], self.cap)
+        kr = np.minimum(np.cumsum(kr, axis=1)[:, : self.Wk], self.cap)
+        # Customers with the same segment, tenure and day-by-day known counts share their
+        # expected path exactly: one row per such group, weighted by its value and its size.
+        key = np.column_stack([seg[self.k_rows], tau[self.k_rows], ku, kr])
+        if len(key):
+            key, group = np.unique(key, axis=0, return_inverse=True)
+            group = group.ravel()
+        else:
+            group = np.zeros(0, dtype=np.int64)
+        self.k_seg, self.k_tau = key[:, 0], key[:, 1]
+        self.ku, self.kr = key[:, 2:2 + self.Wk], key[:, 2 + self.Wk:]
+        self.k_value = np.bincount(group, weights=value[self.k_rows], minlength=len(key))
+        self.k_count = np.bincount(group, minlength=len(key)).astype(float)
+        self.n_groups = len(key)
         self.horizon_days = float(horizon_days)
         # per customer, for the Monte Carlo of what is actually retained (_process_noise)
         self.seg, self.tau, self.value = seg, tau, value
@@ -692,7 +702,7 @@ class _Engine:
         inc = a_band * (g * self.x)[None, :, :]  # seg × tau × day: cumulative hazard of each day
         inck = None
         if self.n_known:
-            shape = (self.n_known, self.Wk)
+            shape = (self.n_groups, self.Wk)
             hk = a_known.reshape(shape) * Fu.ravel()[self._iu].reshape(shape) * Fr.ravel()[self._ir].reshape(shape)
             inck = hk * self.x[None, : self.Wk]
         return inc, inck
@@ -724,7 +734,7 @@ class _Engine:
             months_k = (Ik.sum(axis=1) + np.exp(-lam_w) * tail[s, t]) / MONTH_DAYS
             surv_k = np.exp(-lam_w - (C_end - C_w)[s, t])
             value_months += float((self.k_value * months_k).sum())
-            survivors += float(surv_k.sum())
+            survivors += float((self.k_count * surv_k).sum())
         return value_months, survivors
 
     def run_multiplied(self, inp: _Inputs, multipliers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -761,7 +771,7 @@ class _Engine:
                 s, t = self.k_seg, self.k_tau
                 months_k = ((np.exp(-(Ck - 0.5 * ik)) * x).sum(axis=1) + np.exp(-lam_k) * after[s, t]) / MONTH_DAYS
                 value_months[k] += float((self.k_value * months_k).sum())
-                survivors[k] += float(np.exp(-lam_k - (C_end - C_w)[s, t]).sum())
+                survivors[k] += float((self.k_count * np.exp(-lam_k - (C_end - C_w)[s, t])).sum())
         return value_months, survivors
 
 
@@ -1001,6 +1011,18 @@ class Prepared:
     @property
     def horizon_days(self) -> float:
         return float(self.horizon_months) * MONTH_DAYS
+
+    def subset(self, draws: int) -> Prepared:
+        """The same, on the point estimates and the first ``draws`` draws only (a quicker what-if)."""
+        k = max(1, min(int(draws), self.draws)) + 1
+        return Prepared(
+            measured=self.measured, model=self.model, engine=self.engine, notes=list(self.notes),
+            horizon_months=self.horizon_months, draws=k - 1, seed=self.seed, alpha=self.alpha,
+            rate_days=self.rate_days, effective_band=self.effective_band, betas=self.betas[:k], cols=self.cols,
+            lam_e=self.lam_e[:k], lam_s=self.lam_s[:k], c_draw=self.c_draw[:k], r_draw=self.r_draw[:k],
+            delay_draw=self.delay_draw[:k], slope_draw=self.slope_draw[:k], c_hat=self.c_hat, r_hat=self.r_hat,
+            _runs=self._runs, _log_a=self._log_a,
+        )
 
     def inputs(self, b: int, lam_early: float, lam_settled: float, q: float) -> _Inputs:
         """The engine's inputs on draw ``b`` with these future rates."""

@@ -34,3 +34,22 @@ def rate_table(frame: pd.DataFrame, *, rate: str, n: str, keys, label: str) -> p
     out[n] = frame[n].map("{:,}".format)
     out[label] = [pct_interval(v, lo, hi) for v, lo, hi in zip(frame[rate], frame["ci_low"], frame["ci_high"])]
     return out.set_index(keys)
+
+
+#: What each measure of :func:`cxlib.metrics.slice_metrics` counts, in words.
+SLICE_BASES = {"bad-experience rate": "experiences", "resolution rate": "contacts about a problem",
+               "CSAT": "answers"}
+
+
+def slice_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`cxlib.metrics.slice_metrics` as text: the rate with its 95% interval and what it rests on."""
+    out = pd.DataFrame(
+        {
+            "value (95% interval)": [pct_interval(v, lo, hi) for v, lo, hi in
+                                     zip(frame["rate"], frame["ci_low"], frame["ci_high"])],
+            "based on": [f"{n:,} {SLICE_BASES.get(m, '')}".strip() for m, n in zip(frame["measure"], frame["n"])],
+        },
+        index=pd.Index(frame["measure"].to_numpy(), name=None),
+    )
+    out.columns.name = "measure"
+    return out
