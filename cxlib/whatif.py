@@ -122,7 +122,8 @@ class WhatIf:
         """Display the table at these values (the function the sliders drive)."""
         from IPython.display import HTML, display
 
-        display(HTML(self.html(**levers)))
+        self.shown = self.html(**levers)  # what the output area shows now (read by tests and callers)
+        display(HTML(self.shown))
 
     def html(self, **levers) -> str:
         table = self.table(**levers)
@@ -199,19 +200,17 @@ class Slices:
     ``show`` displays them as text; :meth:`panel` wires dropdowns to ``show``.
     """
 
-    def __init__(self, data, *, resolution_days: int | None = None):
+    def __init__(self, data):
         from cxlib import metrics
 
         self.data = data
-        self.resolution_days = resolution_days
         self.options = metrics.slice_options(data)
 
     def metrics_of(self, **slice_) -> pd.DataFrame:
         from cxlib import metrics
 
         kw = {k: (None if v in (None, ALL) else v) for k, v in slice_.items() if k in SLICE_KEYS}
-        extra = {} if self.resolution_days is None else {"resolution_days": self.resolution_days}
-        return metrics.slice_metrics(self.data, **kw, **extra)
+        return metrics.slice_metrics(self.data, **kw)
 
     def html(self, **slice_) -> str:
         from cxlib.tables import slice_table
@@ -222,7 +221,8 @@ class Slices:
     def show(self, **slice_) -> None:
         from IPython.display import HTML, display
 
-        display(HTML(self.html(**slice_)))
+        self.shown = self.html(**slice_)
+        display(HTML(self.shown))
 
     def controls(self) -> dict:
         import ipywidgets as w
