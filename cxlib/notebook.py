@@ -62,4 +62,4 @@ def load_summary(data: cxlib.Dataset) -> pd.DataFrame:
     return pd.DataFrame(
         [(t, Path(r.files[t]).name, f"{r.read[t]:,}", f"{r.accepted[t]:,}", f"{r.rejected[t]:,}") for t in r.read],
         columns=["table", "file", "read", "accepted", "rejected"],
-    ).set_index("table")
+    ).set_index("table").rename_axis(columns="table").rename_axis(index=None)
