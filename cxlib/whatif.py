@@ -137,8 +137,8 @@ class WhatIf:
         """One slider per lever, at its default value, keyed by the name :meth:`show` takes."""
         import ipywidgets as w
 
-        style = {"description_width": "14em"}
-        layout = w.Layout(width="34em")
+        style = {"description_width": "12em"}
+        layout = w.Layout(width="27em")
         c = {
             RESOLUTION: w.FloatSlider(value=self.defaults[RESOLUTION], min=0.0, max=1.0, step=0.01,
                                       description="resolution target", readout_format=".0%", style=style,
