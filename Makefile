@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## Create the virtual environment and install cxlib with pyspark (once)
 
 demo: setup ## Generate the demo data set in data/demo/ if it is missing
-	@[ -f $(DEMO)/truth.json ] || $(CX) simulate --customers 10000 --seed 42 --out $(DEMO)
+	@[ -f $(DEMO)/truth.json ] || $(CX) simulate --preset demo --customers 10000 --seed 42 --out $(DEMO)
 
 report: demo ## Run the notebooks on the demo data and write the HTML report under reports/
 	$(CX) run --data $(DEMO)

@@ -50,3 +50,132 @@ def bad_experiences_sql(*, resolution_days: int = RESOLUTION_DAYS, source: str =
      AND f.day >= b.day AND f.day <= b.day + {days}
     GROUP BY ALL
     """
+
+
+def experience_rate_labels(bands=None, *, step_days: int | None = None) -> list[str]:
+    """Labels of the experience-rate bands of :func:`experience_rate_sql`, by band index.
+
+    Index 0 is the first ``step_days`` after signup (no history yet); index ``k`` the
+    ``k``-th band of ``bands`` (lower bounds, experiences per
+    :data:`~cxlib.config.EXPERIENCE_RATE_PER_DAYS` days).
+    """
+    from cxlib.config import ENGAGEMENT_STEP_DAYS, EXPERIENCE_RATE_BANDS
+
+    bands = _check_rate_bands(EXPERIENCE_RATE_BANDS if bands is None else bands)
+    step = int(ENGAGEMENT_STEP_DAYS if step_days is None else step_days)
+    labels = [f"first {step} days"]
+    for lo, hi in zip(bands, [*bands[1:], None]):
+        labels.append(f"{lo:g}+" if hi is None else f"{lo:g}–{hi:g}")
+    return labels
+
+
+def _check_rate_bands(bands) -> tuple[float, ...]:
+    bands = tuple(float(b) for b in bands)
+    if not bands or bands[0] != 0 or list(bands) != sorted(set(bands)):
+        raise ValueError(f"experience-rate bands must start at 0 and increase, not {bands}")
+    return bands
+
+
+def experience_rate_sql(
+    as_of_sql: str,
+    *,
+    max_steps: int,
+    step_days: int | None = None,
+    bands=None,
+    source: str = "interactions",
+    customers: str = "customers",
+) -> str:
+    """Engagement: each customer's experience-rate band, as spans of days where it is constant.
+
+    The **experience rate** on a day at risk ``d`` is the number of the customer's
+    ``experience`` rows (any outcome) on days before the day of the last update, per
+    :data:`~cxlib.config.EXPERIENCE_RATE_PER_DAYS` days since the signup day. It is brought up
+    to date on days ``s0 + k*step_days`` (``s0`` the signup day, ``k = 1, 2, …``), counting the
+    experiences of days ``< s0 + k*step_days`` over ``k*step_days`` days: known from the past
+    only, so it never looks into the future, and a step function with few steps, so the
+    panel's person-time is split only where the band changes. Band 0 is the first
+    ``step_days`` (no history); band ``i ≥ 1`` is the rate's band among ``bands`` (lower
+    bounds; labels: :func:`experience_rate_labels`).
+
+    Rows: ``customer_id, from_day, to_day, rate_band`` — the band holds on the days
+    ``from_day <= day < to_day`` (``to_day`` NULL: to the end of the customer's time).
+    Join a day ``d`` with ``from_day <= d AND (to_day IS NULL OR d < to_day)``.
+
+    ``as_of_sql`` is a SQL timestamp literal (experiences at or after it are not counted and no
+    update falls on or after it, nor after churn); ``max_steps`` bounds ``k`` (at least the
+    longest tenure over ``step_days``: :func:`experience_rate_max_steps`). ``source`` and
+    ``customers`` name the tables (or CTEs) of interactions and customers.
+    """
+    from cxlib.config import ENGAGEMENT_STEP_DAYS, EXPERIENCE_RATE_PER_DAYS
+
+    step = int(ENGAGEMENT_STEP_DAYS if step_days is None else step_days)
+    if step < 1:
+        raise ValueError(f"step_days must be >= 1, not {step_days}")
+    bands = _check_rate_bands(_default_bands() if bands is None else bands)
+    for name in (source, customers):
+        if not name.isidentifier():
+            raise ValueError(f"table names must be identifiers, not {name!r}")
+    steps = max(int(max_steps), 1)
+    ks = ", ".join(f"({k})" for k in range(1, steps + 1))
+    rate = f"CAST(n_before AS DOUBLE) * {EXPERIENCE_RATE_PER_DAYS} / (k * {step})"
+    whens = " ".join(f"WHEN {rate} >= {lo!r} THEN {i + 1}" for i, lo in reversed(list(enumerate(bands))))
+    return f"""
+    WITH er_cust AS (
+        SELECT customer_id, CAST(signup_at AS DATE) AS s0,
+               least(coalesce(churned_at, {as_of_sql}), {as_of_sql}) AS end_at
+        FROM {customers} WHERE signup_at < {as_of_sql}
+    ), er_counts AS (
+        SELECT i.customer_id,
+               CAST(floor(date_diff('day', c.s0, CAST(i."at" AS DATE)) / {step}) AS INTEGER) + 1 AS k,
+               count(*) AS n
+        FROM {source} i JOIN er_cust c ON c.customer_id = i.customer_id
+        WHERE i.kind = 'experience' AND i."at" < {as_of_sql}
+        GROUP BY 1, 2
+    ), er_grid AS (
+        SELECT c.customer_id, c.s0, g.k FROM er_cust c, (VALUES {ks}) g(k)
+        WHERE CAST(c.s0 + g.k * {step} AS TIMESTAMP) < c.end_at
+    ), er_running AS (
+        SELECT g.customer_id, g.s0, g.k,
+               sum(coalesce(n.n, 0)) OVER (PARTITION BY g.customer_id ORDER BY g.k
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS n_before
+        FROM er_grid g LEFT JOIN er_counts n ON n.customer_id = g.customer_id AND n.k = g.k
+    ), er_bands AS (
+        SELECT customer_id, s0 AS from_day, 0 AS k, 0 AS rate_band FROM er_cust
+        UNION ALL
+        SELECT customer_id, s0 + k * {step}, k, CASE {whens} END FROM er_running
+    ), er_changes AS (
+        SELECT customer_id, from_day, k, rate_band,
+               lag(rate_band) OVER (PARTITION BY customer_id ORDER BY k) AS previous_band
+        FROM er_bands
+    )
+    SELECT customer_id, from_day,
+           lead(from_day) OVER (PARTITION BY customer_id ORDER BY k) AS to_day,
+           CAST(rate_band AS INTEGER) AS rate_band
+    FROM er_changes
+    WHERE previous_band IS NULL OR previous_band <> rate_band
+    """
+
+
+def _default_bands():
+    from cxlib.config import EXPERIENCE_RATE_BANDS
+
+    return EXPERIENCE_RATE_BANDS
+
+
+def experience_rate_max_steps(data, as_of, *, step_days: int | None = None) -> int:
+    """The ``max_steps`` :func:`experience_rate_sql` needs for ``data`` at ``as_of``: the longest tenure in steps."""
+    from cxlib.config import ENGAGEMENT_STEP_DAYS
+    from cxlib.io import utc_naive
+
+    step = int(ENGAGEMENT_STEP_DAYS if step_days is None else step_days)
+    first = data.query("SELECT min(signup_at) AS first FROM customers")["first"].iloc[0]
+    if first is None or _isna(first):
+        return 1
+    days = (utc_naive(as_of) - utc_naive(first)).total_seconds() / 86400.0
+    return max(int(days // step) + 1, 1)
+
+
+def _isna(value) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))

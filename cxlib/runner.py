@@ -165,9 +165,9 @@ def ensure_demo(path: Path = DEMO_DIR) -> Path:
     """Generate the demo data set if it is not there (it is never committed)."""
     path = Path(path)
     if not (path / "truth.json").exists():
-        from cxlib.simulate import write_dataset
+        from cxlib.simulate import preset, write_dataset
 
-        write_dataset(path, DEMO_CUSTOMERS, seed=DEMO_SEED, fmt="csv")
+        write_dataset(path, DEMO_CUSTOMERS, seed=DEMO_SEED, fmt="csv", config=preset("demo"))
     return path
 
 

@@ -87,8 +87,10 @@ from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
 __all__ = [
     "CUSTOMER_COLUMNS",
     "INTERACTION_COLUMNS",
+    "PRESETS",
     "SimulationConfig",
     "simulate",
+    "preset",
     "simulate_tables",
     "truth",
     "write_dataset",
@@ -236,6 +238,17 @@ class SimulationConfig:
     hr_resolved: float = 1.08
     window_days: int = WINDOW_DAYS
     resolution_days: int = RESOLUTION_DAYS
+    # The complications real data has. Each is off by default, so existing seeds give the same
+    # worlds; what they draw comes from a separate random stream (common random numbers hold).
+    engagement_shape: float | None = None  # usage multiplier a ~ Gamma(shape, scale 1/shape); None: a = 1
+    engagement_churn_power: float = -0.6  # with engagement: baseline hazard x a**power
+    hr_by_touchpoint: dict = field(default_factory=dict)  # {tp: {"unresolved": hr, "resolved": hr}}
+    fade_band_days: tuple = (30, 60)  # days since the bad experience where the fade bands start anew
+    fade_log_hr: tuple = ()  # factor of the log HR per days-since band (1-30, 31-60, 61-window); (): none
+    seasonal_amplitude: float = 0.0  # baseline hazard x (1 + A cos(2 pi (day of year - peak) / 365.25))
+    seasonal_peak_day: int = 15  # day of the year (1 = 1 January) of the seasonal peak
+    pre_churn_contact_rate_per_month: float = 0.0  # extra routine contacts in the days before churn
+    pre_churn_days: int = 30  # ... in this many days before churned_at
 
     def __post_init__(self):
         _validate(self)
@@ -306,6 +319,57 @@ class SimulationConfig:
 
     def base_daily_hazard(self) -> dict:
         return {seg: -math.log1p(-p) / self.month_days for seg, p in self.base_monthly_churn.items()}
+
+    def touchpoint_hr(self, touchpoint: str, kind: str) -> float:
+        """True hazard ratio of one ``kind`` ("unresolved"/"resolved") bad experience of ``touchpoint``.
+
+        With a fade (``fade_log_hr``) this is the HR of the first days-since band times none of
+        the fade: the fade multiplies its logarithm by the band's factor (:meth:`faded_hr`).
+        """
+        if kind not in ("unresolved", "resolved"):
+            raise ValueError(f"kind must be 'unresolved' or 'resolved', not {kind!r}")
+        default = self.hr_unresolved if kind == "unresolved" else self.hr_resolved
+        return float(self.hr_by_touchpoint.get(touchpoint, {}).get(kind, default))
+
+    def faded_hr(self, touchpoint: str, kind: str, band: int) -> float:
+        """True HR of a bad experience in days-since band ``band`` (0: days 1-30 ...)."""
+        hr = self.touchpoint_hr(touchpoint, kind)
+        factor = self.fade_log_hr[band] if self.fade_log_hr else 1.0
+        return float(math.exp(factor * math.log(hr)))
+
+    @property
+    def complicated(self) -> bool:
+        """True when the churn hazard needs the general path (any complication of the hazard on)."""
+        return bool(self.engagement_shape is not None or self.hr_by_touchpoint or self.fade_log_hr
+                    or self.seasonal_amplitude)
+
+
+#: Named worlds for ``cx simulate --preset``: changes to the default config.
+PRESETS = {
+    "default": {},
+    # the demo data set: engagement differs between customers (a confounder), and a bad delivery
+    # or bill does not cost what a bad website visit costs
+    "demo": {
+        "engagement_shape": 2.0,
+        "hr_by_touchpoint": {
+            "onboarding": {"unresolved": 1.5, "resolved": 1.1},
+            "website": {"unresolved": 1.2, "resolved": 1.05},
+            "app": {"unresolved": 1.25, "resolved": 1.05},
+            "billing": {"unresolved": 1.6, "resolved": 1.1},
+            "delivery": {"unresolved": 1.8, "resolved": 1.15},
+            "store_visit": {"unresolved": 1.4, "resolved": 1.1},
+        },
+    },
+    # the confounded world of the tests: engagement, one pair of hazard ratios
+    "confounded": {"engagement_shape": 2.0, "hr_unresolved": 1.8, "hr_resolved": 1.1},
+}
+
+
+def preset(name: str) -> SimulationConfig:
+    """The :class:`SimulationConfig` of a named world (:data:`PRESETS`)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}")
+    return SimulationConfig().with_changes(**copy.deepcopy(PRESETS[name]))
 
 
 def _merge(old, new):
@@ -394,6 +458,22 @@ def _validate(cfg: SimulationConfig) -> None:
         raise ValueError("sigmas must be >= 0 and month_days > 0")
     if not (0 < cfg.onboarding_window_days):
         raise ValueError("onboarding_window_days must be > 0")
+    if cfg.engagement_shape is not None and not cfg.engagement_shape > 0:
+        raise ValueError(f"engagement_shape must be > 0 or None, got {cfg.engagement_shape!r}")
+    for tp, hrs in cfg.hr_by_touchpoint.items():
+        if tp not in cfg.touchpoints:
+            raise ValueError(f"hr_by_touchpoint names an unknown touchpoint {tp!r}")
+        if set(hrs) - {"unresolved", "resolved"} or any(not hr > 0 for hr in hrs.values()):
+            raise ValueError(f"hr_by_touchpoint[{tp!r}] takes 'unresolved' and 'resolved' hazard ratios > 0")
+    cuts = list(cfg.fade_band_days)
+    if cuts != sorted(set(cuts)) or (cuts and not (0 < cuts[0] and cuts[-1] < cfg.window_days)):
+        raise ValueError("fade_band_days must increase inside (0, window_days)")
+    if cfg.fade_log_hr and len(cfg.fade_log_hr) != len(cuts) + 1:
+        raise ValueError(f"fade_log_hr needs {len(cuts) + 1} factors (one per days-since band) or none")
+    if not (0.0 <= cfg.seasonal_amplitude < 1.0):
+        raise ValueError("seasonal_amplitude must be in [0, 1)")
+    if cfg.pre_churn_contact_rate_per_month < 0 or cfg.pre_churn_days < 1:
+        raise ValueError("pre_churn_contact_rate_per_month must be >= 0 and pre_churn_days >= 1")
 
 
 # --------------------------------------------------------------------------- truth
@@ -468,9 +548,38 @@ def truth(config: SimulationConfig | None = None, *, n_customers: int, seed: int
             "log_hr_resolved": math.log(cfg.hr_resolved),
             "window_days": int(cfg.window_days),
             "resolution_days": int(cfg.resolution_days),
+            "hr_by_touchpoint": {tp: {k: cfg.touchpoint_hr(tp, k) for k in ("unresolved", "resolved")} for tp in tps},
+            "engagement": None if cfg.engagement_shape is None else {
+                "model": "usage multiplier a ~ Gamma(shape, scale 1/shape), mean 1: touchpoint and routine-contact "
+                         "rates x a, baseline hazard x a**churn_power",
+                "shape": float(cfg.engagement_shape), "scale": 1.0 / float(cfg.engagement_shape),
+                "churn_power": float(cfg.engagement_churn_power),
+            },
+            "fade": None if not cfg.fade_log_hr else {
+                "model": "log HR of a bad experience x factor of its days-since band",
+                "bands": _fade_bands(cfg),
+                "hr_by_band": {kind: [math.exp(f * math.log(hr)) for f in cfg.fade_log_hr]
+                               for kind, hr in (("unresolved", cfg.hr_unresolved), ("resolved", cfg.hr_resolved))},
+                "hr_by_touchpoint_band": {tp: {kind: [cfg.faded_hr(tp, kind, b) for b in range(len(cfg.fade_log_hr))]
+                                               for kind in ("unresolved", "resolved")} for tp in tps},
+            },
+            "seasonality": None if not cfg.seasonal_amplitude else {
+                "model": "baseline hazard x (1 + amplitude cos(2 pi (day of year - peak_day) / 365.25))",
+                "amplitude": float(cfg.seasonal_amplitude), "peak_day": int(cfg.seasonal_peak_day),
+            },
+        },
+        "pre_churn_contacts": None if not cfg.pre_churn_contact_rate_per_month else {
+            "model": "extra routine contacts, Poisson at rate_per_month, uniform over the days before churned_at",
+            "rate_per_month": float(cfg.pre_churn_contact_rate_per_month), "days": int(cfg.pre_churn_days),
         },
         "config": cfg.to_dict(),
     }
+
+
+def _fade_bands(cfg: SimulationConfig) -> list:
+    starts = [1, *(c + 1 for c in cfg.fade_band_days)]
+    ends = [*cfg.fade_band_days, cfg.window_days]
+    return [{"from_day": int(a), "to_day": int(b), "factor": float(f)} for a, b, f in zip(starts, ends, cfg.fade_log_hr)]
 
 
 def _reference_band(cfg: SimulationConfig) -> int | None:
@@ -594,18 +703,35 @@ class _Chunk:
     n_potential_rows: int
 
 
-def _simulate_chunk(p: _Params, n: int, first_number: int, first_row: int, rng: np.random.Generator) -> _Chunk:
+def _simulate_chunk(p: _Params, n: int, first_number: int, first_row: int, rng: np.random.Generator,
+                    extra: np.random.Generator | None = None) -> _Chunk:
     """One chunk of customers. The draws come in a fixed order: customers, counts,
-    experiences with their potential contacts, routine contacts (see the module docstring)."""
+    experiences with their potential contacts, routine contacts (see the module docstring).
+    The complications (engagement, contacts before churn) draw from ``extra``, a stream of
+    their own, so the main stream's draws stay those of the world without them."""
     customers = _draw_customers(p, n, rng)
-    counts, n_routine = _draw_counts(p, customers["span"], rng)
+    cfg = p.cfg
+    usage = None
+    if extra is not None:
+        usage = extra.gamma(cfg.engagement_shape or 1.0, 1.0 / (cfg.engagement_shape or 1.0), n)
+        if cfg.engagement_shape is None:
+            usage = np.ones(n)
+    counts, n_routine = _draw_counts(p, customers["span"], rng, usage)
     exp = _draw_experiences(p, customers, counts, rng)
     routine = _draw_routine(p, customers, n_routine, rng)
     bad, res = exp["outcome"] == 2, exp["contact"] & exp["c_resolved"]
     churn = _churn_times(p, customers["signup"], customers["segment"], customers["threshold"],
                          exp["cust"][bad], exp["tp"][bad], exp["day"][bad],
-                         exp["cust"][res], exp["tp"][res], exp["c_day"][res])
+                         exp["cust"][res], exp["tp"][res], exp["c_day"][res], usage=usage)
     churn_sec = np.where(np.isnan(churn), -1, np.floor(np.nan_to_num(churn, nan=0.0))).astype(np.int64)
+    n_potential = 2 * len(exp["cust"]) + len(routine["cust"])
+    if extra is not None and cfg.pre_churn_contact_rate_per_month > 0:
+        late = _draw_pre_churn(p, customers, churn_sec, extra)
+        n_routine_rows = len(routine["cust"])
+        n_potential += int(late.pop("index_count"))
+        late["index"] = late["index"] + n_routine_rows
+        routine = {k: np.concatenate([routine[k], late[k]]) for k in late if k != "index"}
+        routine["index"] = np.concatenate([np.arange(n_routine_rows, dtype=np.int64), late["index"]])
     rows = _rows(p, exp, routine, first_row, churn_sec)
     return _Chunk(
         number=first_number + np.arange(n, dtype=np.int64),
@@ -613,7 +739,7 @@ def _simulate_chunk(p: _Params, n: int, first_number: int, first_row: int, rng: 
         churn=churn_sec,
         segment=customers["segment"],
         value=customers["value"],
-        n_potential_rows=2 * len(exp["cust"]) + len(routine["cust"]),
+        n_potential_rows=n_potential,
         **rows,
     )
 
@@ -629,9 +755,14 @@ def _draw_customers(p: _Params, n: int, rng: np.random.Generator) -> dict:
             "span": end - signup}  # seconds from signup to as_of, >= 1
 
 
-def _draw_counts(p: _Params, span: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Experiences per customer and touchpoint (Poisson over [signup, as_of)), routine contacts."""
+def _draw_counts(p: _Params, span: np.ndarray, rng: np.random.Generator,
+                 usage: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Experiences per customer and touchpoint (Poisson over [signup, as_of)), routine contacts.
+
+    ``usage``: each customer's usage multiplier of the rates (engagement), None for 1."""
     months = span / (SECONDS_PER_DAY * p.cfg.month_days)
+    if usage is not None:
+        months = months * usage
     once = np.isnan(p.tp_rate)
     counts = np.ones((len(span), len(p.touchpoints)), dtype=np.int64)
     if (~once).any():
@@ -700,6 +831,37 @@ def _draw_routine(p: _Params, customers: dict, n_routine: np.ndarray, rng: np.ra
     }
 
 
+def _draw_pre_churn(p: _Params, customers: dict, churn_sec: np.ndarray, extra: np.random.Generator) -> dict:
+    """Routine contacts of customers on their way out: Poisson over the ``pre_churn_days`` before churn.
+
+    Drawn for every customer (churned or not: the draws do not depend on the outcome, so
+    common random numbers hold); only those of churned customers, after signup, happen.
+    """
+    cfg = p.cfg
+    n = len(churn_sec)
+    window = cfg.pre_churn_days * SECONDS_PER_DAY
+    k = extra.poisson(cfg.pre_churn_contact_rate_per_month * cfg.pre_churn_days / cfg.month_days, n)
+    cust = np.repeat(np.arange(n), k)
+    u_time, u_channel, u_res, u_csat_has, u_csat = extra.random((5, len(cust)))
+    z_frt = extra.standard_normal(len(cust))
+    at = churn_sec[cust] - np.minimum((u_time * window).astype(np.int64), window - 1)
+    happens = (churn_sec[cust] >= 0) & (at >= customers["signup"][cust])
+    channel = _pick(u_channel, p.svc_cdf)
+    resolved = u_res < cfg.routine_p_resolve
+    rows = {
+        "cust": cust,
+        "at": at,
+        "channel": channel,
+        "resolved": resolved,
+        "csat": np.where(u_csat_has < cfg.csat_share_service, 1 + _pick(u_csat, p.csat_cdf, 3 + resolved), 0),
+        "frt": np.round(np.exp(p.log_frt_median[channel] + cfg.first_response_sigma * z_frt), 1),
+        "index": np.arange(len(cust), dtype=np.int64),  # number among the potential contacts
+    }
+    out = {key: values[happens] for key, values in rows.items()}
+    out["index_count"] = len(cust)
+    return out
+
+
 def _rows(p: _Params, exp: dict, routine: dict, first_row: int, churn_sec: np.ndarray) -> dict:
     """All interaction rows that happened (not after churn), sorted by customer and time.
 
@@ -708,11 +870,12 @@ def _rows(p: _Params, exp: dict, routine: dict, first_row: int, churn_sec: np.nd
     """
     n_exp, n_r = len(exp["cust"]), len(routine["cust"])
     ids = first_row + 2 * np.arange(n_exp, dtype=np.int64) + 1
+    routine_index = routine.get("index", np.arange(n_r, dtype=np.int64))
     c = np.flatnonzero(exp["contact"])
     svc = len(p.exp_channels)  # service channel codes follow the experience channels
     c_channel = exp["c_channel"][c]
     parts = {
-        "row_id": (ids, ids[c] + 1, first_row + 2 * n_exp + 1 + np.arange(n_r, dtype=np.int64)),
+        "row_id": (ids, ids[c] + 1, first_row + 2 * n_exp + 1 + routine_index),
         "cust": (exp["cust"], exp["cust"][c], routine["cust"]),
         "at": (exp["at"], exp["c_at"][c], routine["at"]),
         "kind": (np.zeros(n_exp, np.int8), np.ones(len(c), np.int8), np.ones(n_r, np.int8)),
@@ -803,8 +966,53 @@ def _hazard_cells(p: _Params, signup_day, segment, bad_cust, bad_day, res_day) -
     return index, rates.ravel()
 
 
+def _daily_rates(p: _Params, signup_day, segment, bad_tp, bad_cust, bad_day, res_day, usage) -> np.ndarray:
+    """Customers x days: the daily hazard with the complications (the general path).
+
+    ``log h(d) = log base[segment] + power log a + log tenure_hr[band(d)]
+    + sum over bad experiences of factor[days-since band] x log HR[touchpoint, status(d)]``,
+    times the season of day ``d``; 0 before the signup day. Every term is a step function of
+    the day, so one float difference array and one cumsum build it (as :func:`_hazard_cells`).
+    """
+    cfg = p.cfg
+    n, days, window = len(signup_day), cfg.days, cfg.window_days
+    width = days + window + 2
+    rows = np.arange(n)
+    log_base = np.log(p.base_daily[segment])
+    if usage is not None and cfg.engagement_shape is not None:
+        log_base = log_base + cfg.engagement_churn_power * np.log(usage)
+    starts = np.asarray(cfg.tenure_band_starts)
+    steps = np.diff(np.concatenate([[0.0], np.log(cfg.tenure_hr)]))
+    band_cols = np.minimum(signup_day[:, None] + starts[None, :], width - 1)
+    positions = [rows * width, (rows[:, None] * width + band_cols).ravel()]
+    weights = [log_base, np.tile(steps, n)]
+    log_hr = {kind: np.log([cfg.touchpoint_hr(tp, kind) for tp in p.touchpoints])[bad_tp]
+              for kind in ("unresolved", "resolved")}
+    found = res_day >= 0
+    unresolved_end = np.where(found, res_day, bad_day + window)  # last day counted as unresolved
+    cuts = [0, *cfg.fade_band_days, window] if cfg.fade_log_hr else [0, window]
+    factors = cfg.fade_log_hr or (1.0,)
+    for b, factor in enumerate(factors):
+        first, last = bad_day + cuts[b] + 1, bad_day + cuts[b + 1]  # the band's days, inclusive
+        for kind, lo, hi, ok in (("unresolved", first, np.minimum(last, unresolved_end), True),
+                                 ("resolved", np.maximum(first, res_day + 1), last, found)):
+            m = ok & (lo <= hi)
+            w = factor * log_hr[kind][m]
+            positions += [bad_cust[m] * width + lo[m], bad_cust[m] * width + hi[m] + 1]
+            weights += [w, -w]
+    diff = np.zeros(n * width)
+    np.add.at(diff, np.concatenate(positions), np.concatenate(weights))
+    rate = np.exp(np.cumsum(diff.reshape(n, width)[:, :days], axis=1))
+    rate[np.arange(days)[None, :] < signup_day[:, None]] = 0.0
+    if cfg.seasonal_amplitude:
+        start = cfg.start_datetime
+        doy = np.array([(start + timedelta(days=d)).timetuple().tm_yday for d in range(days)], dtype=float)
+        rate *= (1.0 + cfg.seasonal_amplitude * np.cos(2 * np.pi * (doy - cfg.seasonal_peak_day) / 365.25))[None, :]
+    return rate
+
+
 def _churn_times(p: _Params, signup, segment, threshold, bad_cust, bad_tp, bad_day,
-                 res_cust, res_tp, res_day) -> np.ndarray:
+                 res_cust, res_tp, res_day, usage=None) -> np.ndarray:
     """Churn moment in seconds since start (float), NaN when the customer outlives as_of.
 
     The cumulative hazard is the cumsum of the daily rates times the exposure of each day
@@ -818,6 +1026,9 @@ def _churn_times(p: _Params, signup, segment, threshold, bad_cust, bad_tp, bad_d
     c = _resolution_days(len(p.touchpoints), cfg.days, cfg.resolution_days, bad_cust, bad_tp, bad_day,
                          res_cust, res_tp, res_day)
     signup_day = signup // SECONDS_PER_DAY
+    if cfg.complicated:
+        return _crossing(_daily_rates(p, signup_day, segment, bad_tp, bad_cust, bad_day, c, usage),
+                         signup, signup_day, threshold)
     index, rates = _hazard_cells(p, signup_day, segment, bad_cust, bad_day, c)
     cum = rates[index]  # the daily rate of each customer-day; becomes the cumulative hazard
     rows = np.arange(n)
@@ -833,6 +1044,26 @@ def _churn_times(p: _Params, signup, segment, threshold, bad_cust, bad_tp, bad_d
     with np.errstate(divide="ignore", invalid="ignore"):
         moment = (day + offset + (thr - before) / day_rate) * SECONDS_PER_DAY
     moment = np.clip(moment, signup, (day + 1) * SECONDS_PER_DAY - 1)
+    return np.where(churned, moment, np.nan)
+
+
+def _crossing(cum: np.ndarray, signup, signup_day, threshold) -> np.ndarray:
+    """Churn moments from a customers x days matrix of daily rates (overwritten), as _churn_times."""
+    n = len(signup)
+    rows = np.arange(n)
+    first_exposure = 1.0 - (signup - signup_day * SECONDS_PER_DAY) / SECONDS_PER_DAY
+    cum[rows, signup_day] *= first_exposure
+    np.cumsum(cum, axis=1, out=cum)
+    thr = np.maximum(threshold, np.finfo(float).tiny)
+    churned = cum[:, -1] >= thr
+    day = np.argmax(cum >= thr[:, None], axis=1)
+    before = np.where(day > 0, cum[rows, np.maximum(day - 1, 0)], 0.0)
+    exposure = np.where(day == signup_day, first_exposure, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        day_rate = (cum[rows, day] - before) / exposure
+        offset = np.where(day == signup_day, 1.0 - first_exposure, 0.0)  # exposure starts at signup_at
+        moment = (day + offset + (thr - before) / day_rate) * SECONDS_PER_DAY
+    moment = np.clip(np.nan_to_num(moment, nan=0.0), signup, (day + 1) * SECONDS_PER_DAY - 1)
     return np.where(churned, moment, np.nan)
 
 
@@ -982,6 +1213,10 @@ def _with_intervention(p: _Params, intervention: SimulationConfig | None, start)
     return p
 
 
+def _has_extra(cfg: SimulationConfig) -> bool:
+    return cfg.engagement_shape is not None or cfg.pre_churn_contact_rate_per_month > 0
+
+
 def _chunks(n_customers: int, seed: int, config: SimulationConfig | None,
             chunk_size: int, intervention=None, intervention_from=None) -> Iterator[tuple[_Params, _Chunk]]:
     _check_args(n_customers, chunk_size)
@@ -990,7 +1225,8 @@ def _chunks(n_customers: int, seed: int, config: SimulationConfig | None,
     for index, first in enumerate(range(0, n_customers, chunk_size)):
         n = min(chunk_size, n_customers - first)
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), index]))
-        chunk = _simulate_chunk(p, n, first + 1, first_row, rng)
+        extra = np.random.default_rng(np.random.SeedSequence([int(seed), index, 1])) if _has_extra(p.cfg) else None
+        chunk = _simulate_chunk(p, n, first + 1, first_row, rng, extra)
         first_row += chunk.n_potential_rows
         yield p, chunk
 

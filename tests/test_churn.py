@@ -133,7 +133,7 @@ def test_thin_evidence_warns():
     ).to_frame(index=False)
     table = grid.assign(exposure_days=500.0, events=rng.poisson(1.0, len(grid)))
     with pytest.warns(ThinEvidenceWarning):
-        ChurnModel().fit_aggregated(table)
+        ChurnModel(engagement=False).fit_aggregated(table)
 
 
 def test_cox_cross_check_agrees_within_5_percent(recovery_worlds):  # noqa: F811

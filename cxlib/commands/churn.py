@@ -6,13 +6,20 @@ import json
 
 from cxlib.commands import options
 
-HELP = "Hazard ratios of churn for unresolved and resolved bad experiences, adjusted for segment and tenure."
+HELP = "Hazard ratios of churn for unresolved and resolved bad experiences, adjusted for segment, tenure and engagement."
 
 
 def add_arguments(parser) -> None:
     options.add_data(parser, engine=True)
     options.add_definitions(parser)
     parser.add_argument("--count-cap", type=int, default=5, help="pool trailing counts above this (default 5)")
+    parser.add_argument(
+        "--no-engagement", action="store_true", help="do not adjust for the experience rate (the unadjusted model)"
+    )
+    parser.add_argument("--by-touchpoint", action="store_true", help="a pair of hazard ratios per touchpoint")
+    parser.add_argument(
+        "--by-days-since", action="store_true", help="hazard ratios by days since the bad experience (1–30, 31–60, 61–90)"
+    )
     parser.add_argument("--as-of", default=None, help="censoring time (ISO 8601, UTC); default: the latest timestamp in the data")
     options.add_json(parser)
 
@@ -39,6 +46,17 @@ def result_object(model) -> dict:
             }
             for name, r in s.iterrows()
         },
+        "engagement_adjusted": bool(model.engagement),
+        "unadjusted": None if model.unadjusted_ is None else {
+            name: {
+                "hazard_ratio": float(r.hazard_ratio),
+                "ci_low": float(r.ci_low),
+                "ci_high": float(r.ci_high),
+                "p_value": float(r.p_value),
+                "meaning": r.meaning,
+            }
+            for name, r in model.unadjusted_.summary.iterrows()
+        },
     }
 
 
@@ -47,7 +65,8 @@ def main(args) -> int:
 
     with options.open_data(args) as data:
         model = ChurnModel(
-            window_days=args.window_days, resolution_days=args.resolution_days, count_cap=args.count_cap
+            window_days=args.window_days, resolution_days=args.resolution_days, count_cap=args.count_cap,
+            engagement=not args.no_engagement, by_touchpoint=args.by_touchpoint, by_days_since=args.by_days_since,
         ).fit(data)
         if args.json:
             print(json.dumps(result_object(model), indent=2))
