@@ -24,7 +24,9 @@ counts for the fit; fewer than 1% of customer-days reach it).
 
 The coefficient of one bad experience of a kind on a touchpoint is the model's
 ``count_term(kind, touchpoint)`` (its per-touchpoint terms where the model has them, the
-pooled one otherwise). Intervals: the draws of :func:`cxlib.roi.prepare` (coefficients from
+pooled one otherwise); the future bad experiences of the baseline path take the pooled
+coefficient, or the mean of the touchpoints' weighted by their bad experiences
+(:meth:`cxlib.roi.Prepared.log_hr`). Intervals: the draws of :func:`cxlib.roi.prepare` (coefficients from
 their fitted covariance, rates and resolution from their posteriors), all touchpoints on the
 same draws, quantiles ``alpha/2`` and ``1 - alpha/2``.
 
@@ -50,10 +52,7 @@ KINDS = ("unresolved", "resolved")
 
 def coefficient_names(model, touchpoint: str) -> tuple[str, str]:
     """The ``params_``/``cov_`` names of one unresolved and one resolved bad experience on ``touchpoint``."""
-    count_term = getattr(model, "count_term", None)
-    if count_term is None:  # a model without per-touchpoint terms: the pooled coefficients
-        return KINDS
-    return tuple(count_term(kind, touchpoint) for kind in KINDS)
+    return tuple(model.count_term(kind, touchpoint) for kind in KINDS)
 
 
 @dataclass
@@ -212,7 +211,7 @@ def truth(prepared: roi.Prepared, truth: dict, *, currency: str = "EUR") -> Cost
     if [b["from_day"] for b in bands] != list(_panel._check_bands(model.tenure_bands)):
         raise ValueError("the simulated world's tenure bands are not the model's")
     log_a = np.log(np.array([[hazard["base_daily"][s] * b["hr"] for b in bands] for s in model.segments_]))
-    per_tp = hazard.get("touchpoint_hr") or {}
+    per_tp = hazard.get("hr_by_touchpoint") or {}
     log_hr = {}
     for t in p.measured.touchpoints:
         hr = per_tp.get(t, {})
@@ -220,7 +219,10 @@ def truth(prepared: roi.Prepared, truth: dict, *, currency: str = "EUR") -> Cost
                      float(np.log(hr.get("resolved", hazard["hr_resolved"]))))
     true_p = roi.Prepared(**{f: getattr(p, f) for f in p.__dataclass_fields__ if not f.startswith("_")})
     true_p.betas = p.betas.copy()
-    true_p.betas[0, true_p.cols.index("unresolved")] = np.log(hazard["hr_unresolved"])
-    true_p.betas[0, true_p.cols.index("resolved")] = np.log(hazard["hr_resolved"])
+    weights = p.measured.rates.set_index("touchpoint")["bad"].astype(float)
+    for j, kind in enumerate(KINDS):  # the future bad experiences: the true ratios, pooled as the engine does
+        pooled = float(sum(log_hr[t][j] * weights[t] for t in log_hr) / weights.sum())
+        for name in {coefficient_names(model, t)[j] for t in log_hr} | ({kind} & set(p.cols)):
+            true_p.betas[0, true_p.cols.index(name)] = pooled
     true_p._log_a[0] = log_a
     return evaluate_prepared(true_p, currency=currency, log_hr=log_hr)

@@ -1028,9 +1028,24 @@ class Prepared:
         """The engine's inputs on draw ``b`` with these future rates."""
         if b not in self._log_a:
             self._log_a[b] = _log_a(self.model, pd.Series(self.betas[b], index=self.cols), self.effective_band)
-        return _Inputs(log_a=self._log_a[b], log_hr_u=float(self.betas[b, self.cols.index("unresolved")]),
-                       log_hr_r=float(self.betas[b, self.cols.index("resolved")]), lam_early=lam_early,
+        return _Inputs(log_a=self._log_a[b], log_hr_u=self.log_hr(b, "unresolved"),
+                       log_hr_r=self.log_hr(b, "resolved"), lam_early=lam_early,
                        lam_settled=lam_settled, q=q, delay=self.delay_draw[b])
+
+    def log_hr(self, b: int, kind: str) -> float:
+        """Log hazard ratio of one bad experience of ``kind`` on draw ``b``, pooled over touchpoints.
+
+        A model with per-touchpoint terms only (``count_term``) has no pooled coefficient: the
+        future bad experiences then take the mean of the touchpoints' terms weighted by their
+        measured bad experiences (the engine's closed form has one ratio for all of them).
+        """
+        if kind in self.cols:
+            return float(self.betas[b, self.cols.index(kind)])
+        rates = self.measured.rates
+        terms = [self.model.count_term(kind, t) for t in rates["touchpoint"]]
+        weights = rates["bad"].to_numpy(dtype=float)
+        values = np.array([self.betas[b, self.cols.index(n)] for n in terms])
+        return float(values @ weights / weights.sum())
 
     def base_rates(self, b: int) -> tuple[float, float, float]:
         """(λ_early, λ_settled, q) of draw ``b`` without any scenario."""
