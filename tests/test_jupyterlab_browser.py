@@ -48,7 +48,7 @@ def lab(tmp_path):
     params = nb.cells[1]
     assert "parameters" in params.metadata.get("tags", [])
     params.source = (params.source.replace('data: str = ""', f"data: str = {str(data)!r}")
-                     .replace("draws: int = 200", "draws: int = 4").replace("whatif_draws: int = 40", "whatif_draws: int = 3"))
+                     .replace("draws: int = 200", "draws: int = 4").replace("whatif_draws: int = 20", "whatif_draws: int = 3"))
     nbformat.write(nb, root / "03_roi.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
