@@ -53,6 +53,9 @@ def test_a_slider_moves_the_table_to_roi_evaluate_at_that_setting(base):
     panel.controls[whatif.RESOLUTION].value = 0.95
     both = {**levers, whatif.RESOLUTION: 0.95}
     pd.testing.assert_frame_equal(w.result(**both).table, _evaluate(data, model, w.scenarios(**both)).table)
+    retained = {r: w.result(**{**levers, whatif.RESOLUTION: r}).table.set_index("scenario").loc[
+        "Better service", "retained_revenue"] for r in (0.85, 0.95)}
+    assert 0 < retained[0.85] < retained[0.95], "a higher resolution target retains more"
     service = next(s for s in w.scenarios(**both) if s.kind == "service")
     assert service.change == {"resolution_rate": 0.95}, "the contact share stays as measured"
 
