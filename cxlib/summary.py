@@ -495,7 +495,9 @@ METHODS_AND_CAVEATS: tuple[tuple[str, str], ...] = (
         "A piecewise-exponential (Poisson) survival model of the daily risk of leaving, with the unresolved and "
         "the resolved bad experiences of the last {window_days} days as time-varying counts, adjusted for "
         "segment and tenure, cross-checked against a Cox model (lifelines) on a sample. The cost of a bad "
-        "experience in the summary is that model's prediction for a typical customer over {horizon_days} days.",
+        "experience in the summary is the revenue the customers active at the end of the data would lose, on "
+        "average, if each had one more bad experience today: that model's hazard ratio applied to each customer's "
+        "expected risk of leaving, over the ROI's horizon.",
     ),
     (
         "The claims",
