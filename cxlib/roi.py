@@ -1448,9 +1448,22 @@ def _roi_text(ok, v, lo, hi) -> str:
     return f"{pct(v)} ({pct(lo)} to {pct(hi)})"
 
 
+def rates_table(result: ROIResult) -> pd.DataFrame:
+    """The measured rates the scenarios change, as text: rates with three significant figures, shares in %."""
+    r = result.rates
+    values = [pct(v) if ("share" in m or "rate (" in m) else ("–" if not np.isfinite(v) else f"{v:.3g}")
+              for m, v in zip(r["measure"], r["value"])]
+    out = pd.DataFrame({"value": values, "based on": r["n"].map("{:,}".format).to_numpy()},
+                       index=pd.Index(r["measure"].to_numpy()))
+    out.columns.name = "measured before as_of"
+    return out
+
+
 def beats_table(result: ROIResult) -> pd.DataFrame:
     """P(row's net benefit > column's), over the draws, as percentages."""
-    return result.beats.map(lambda p: pct(p, 0))
+    out = result.beats.map(lambda p: pct(p, 0))
+    out.columns.name, out.index.name = "beats →", None  # one header row
+    return out
 
 
 def side_by_side(result: ROIResult) -> pd.DataFrame:

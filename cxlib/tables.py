@@ -139,3 +139,17 @@ def consistency_table(frame: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out.set_index("touchpoint").pipe(one_header_row)
+
+
+def reason_table(frame: pd.DataFrame, currency: str = "EUR") -> pd.DataFrame:
+    """:func:`cxlib.risk.reason_summary` as text: customers, churn expected and monthly value at risk per reason."""
+    out = pd.DataFrame(
+        {
+            "customers": frame["customers"].map("{:,}".format).to_numpy(),
+            "customers expected to leave": frame["expected_churners"].map("{:,.1f}".format).to_numpy(),
+            f"monthly value at risk ({currency})": frame["monthly_value_at_risk"].map("{:,.0f}".format).to_numpy(),
+        },
+        index=pd.Index(frame.index.astype(str)).rename(None),
+    )
+    out.columns.name = "main reason"
+    return out

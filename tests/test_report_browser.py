@@ -310,7 +310,7 @@ Array.from(document.querySelectorAll('table')).map(t => ({
 """
 SNAKE = r"\b[a-z]+(?:_[a-z0-9]+)+\b"
 INTERNAL_ID = r"\([a-z]+(?:_[a-z0-9]+)+\)"
-RAW_SHARE = r"^[−-]?\d+\.\d{3,}$"
+RAW_SHARE = r"^[−-]?\d+\.\d{5,}$"  # pandas prints a float it was not told how to show with 6 decimals
 
 
 def table_problems(tables: list[dict], touchpoints=()) -> list[str]:
