@@ -1451,11 +1451,13 @@ def _roi_text(ok, v, lo, hi) -> str:
 def rates_table(result: ROIResult) -> pd.DataFrame:
     """The measured rates the scenarios change, as text: rates with three significant figures, shares in %."""
     r = result.rates
-    values = [pct(v) if ("share" in m or "rate (" in m) else ("–" if not np.isfinite(v) else f"{v:.3g}")
-              for m, v in zip(r["measure"], r["value"])]
+    per = "per customer-month"
+    measures = [m.replace(per, "per 1,000 customers a month") for m in r["measure"]]
+    values = [pct(v) if ("share" in m or "rate (" in m) else "–" if not np.isfinite(v)
+              else f"{1000 * v:,.1f}" if per in m else f"{v:.2f}" for m, v in zip(r["measure"], r["value"])]
     out = pd.DataFrame({"value": values, "based on": r["n"].map("{:,}".format).to_numpy()},
-                       index=pd.Index(r["measure"].to_numpy()))
-    out.columns.name = "measured before as_of"
+                       index=pd.Index(measures))
+    out.columns.name = "measured before the analysis date"
     return out
 
 
