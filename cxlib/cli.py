@@ -20,7 +20,7 @@ from cxlib import __version__
 from cxlib.exceptions import CxError, DataError
 
 #: Subcommands, each a module of cxlib.commands with HELP, add_arguments(parser) and main(args).
-COMMANDS = ("simulate", "validate", "run", "churn", "claims", "roi", "risk")
+COMMANDS = ("simulate", "validate", "run", "churn", "claims", "cost", "roi", "risk")
 
 
 def build_parser() -> argparse.ArgumentParser:

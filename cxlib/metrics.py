@@ -893,3 +893,72 @@ def churn_paths(
     for column in ("customers", "group_total", "rank"):
         frame[column] = frame[column].astype("int64")
     return _proportion(frame, "customers", "group_total", "share", alpha=alpha)
+
+
+# ---------------------------------------------------------------------------------------
+# One slice of the data (the overview's slice control)
+
+#: What a slice can be restricted to: a segment, a channel, a touchpoint, a month (YYYY-MM).
+SLICE_KEYS = ("segment", "channel", "touchpoint", "period")
+
+
+def slice_options(data) -> dict[str, list[str]]:
+    """The values each slice key takes in ``data``: segments, channels, touchpoints, months."""
+    out = {}
+    for key, sql in (
+        ("segment", "SELECT DISTINCT segment AS v FROM customers"),
+        ("channel", "SELECT DISTINCT channel AS v FROM interactions"),
+        ("touchpoint", "SELECT DISTINCT touchpoint AS v FROM interactions"),
+        ("period", """SELECT DISTINCT strftime(date_trunc('month', "at"), '%Y-%m') AS v FROM interactions"""),
+    ):
+        values = _query(data, sql)["v"].dropna().astype(str)
+        out[key] = sorted(values.tolist())
+    return out
+
+
+def slice_metrics(data, *, segment=None, channel=None, touchpoint=None, period=None,
+                  alpha: float = 0.05) -> pd.DataFrame:
+    """Bad-experience rate, resolution rate of problem contacts and CSAT of one slice, with Wilson intervals.
+
+    Each of ``segment``, ``channel``, ``touchpoint`` and ``period`` (a month, ``YYYY-MM``)
+    restricts the interactions counted; ``None`` keeps all. Rows: ``bad-experience rate``,
+    ``resolution rate`` (service contacts about a problem, routine questions excluded),
+    ``CSAT`` (share of answers of 4–5 of 5); columns ``successes``, ``n``, ``rate``,
+    ``ci_low``, ``ci_high``. Values are bound as parameters, never pasted into the SQL.
+    """
+    from cxlib.definitions import ROUTINE_TOUCHPOINT
+
+    where, params = ["TRUE"], {}
+    for key, column, value in (("segment", "k.segment", segment), ("channel", "i.channel", channel),
+                               ("touchpoint", "i.touchpoint", touchpoint)):
+        if value is not None:
+            where.append(f"{column} = ${key}")
+            params[key] = str(value)
+    if period is not None:
+        where.append("""strftime(date_trunc('month', i."at"), '%Y-%m') = $period""")
+        params["period"] = str(period)
+    row = _query(
+        data,
+        f"""SELECT count(*) FILTER (i.kind = 'experience') AS experiences,
+                   count(*) FILTER (i.kind = 'experience' AND i.outcome = 'bad') AS bad,
+                   count(*) FILTER (i.kind = 'service' AND i.touchpoint <> '{ROUTINE_TOUCHPOINT}'
+                                    AND i.resolved IS NOT NULL) AS contacts,
+                   count(*) FILTER (i.kind = 'service' AND i.touchpoint <> '{ROUTINE_TOUCHPOINT}'
+                                    AND i.resolved) AS resolved,
+                   count(i.csat) AS answers, count(*) FILTER (i.csat >= 4) AS satisfied
+            FROM interactions i JOIN customers k ON k.customer_id = i.customer_id
+            WHERE {' AND '.join(where)}""",
+        params,
+    ).iloc[0]
+    frame = pd.DataFrame(
+        {
+            "measure": ["bad-experience rate", "resolution rate", "CSAT"],
+            "successes": [int(row["bad"]), int(row["resolved"]), int(row["satisfied"])],
+            "n": [int(row["experiences"]), int(row["contacts"]), int(row["answers"])],
+        }
+    )
+    low, high = wilson_interval(frame["successes"].to_numpy(), frame["n"].to_numpy(), alpha=alpha)
+    n = frame["n"].to_numpy(dtype=float)
+    frame["rate"] = np.where(n > 0, frame["successes"] / np.where(n > 0, n, 1), np.nan)
+    frame["ci_low"], frame["ci_high"] = low, high
+    return frame

@@ -66,4 +66,4 @@ def load_summary(data: cxlib.Dataset) -> pd.DataFrame:
             for t in r.read
         ],
         columns=["table", "file", "read", "accepted", "rejected"],
-    ).set_index("table")
+    ).set_index("table").rename_axis(columns="table").rename_axis(index=None)

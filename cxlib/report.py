@@ -26,6 +26,8 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from cxlib.config import PACKAGE_DIR
 
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
+#: A widget's view: live in JupyterLab, dropped from the report (cxlib.whatif puts a static view beside it).
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 #: Cells that belong to the machinery of a run, not to the reader.
 HIDDEN_TAGS = {"parameters", "injected-parameters", "remove-cell"}
 
@@ -89,11 +91,16 @@ def reader_notes(text: str) -> str:
 
 
 def for_readers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose stderr outputs are reduced to :func:`reader_notes`."""
+    """A copy of ``nb`` for readers: stderr reduced to :func:`reader_notes`, widget views and state dropped."""
     nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)  # widget state: the report shows each widget's static view
     for cell in nb.cells:
         outputs = []
         for output in cell.get("outputs", []):
+            if WIDGET_MIME in output.get("data", {}):
+                del output["data"][WIDGET_MIME]
+                if not output["data"]:
+                    continue
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
                 text = reader_notes("".join(output.get("text", "")))
                 if not text:

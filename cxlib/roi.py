@@ -600,11 +600,21 @@ class _Engine:
 
         add(ku, e + 1, c_int, rows)
         add(kr, c_int[resolved] + 1, e[resolved] + self.W, rows[resolved])
-        self.ku = np.minimum(np.cumsum(ku, axis=1)[:, : self.Wk], self.cap)
-        self.kr = np.minimum(np.cumsum(kr, axis=1)[:, : self.Wk], self.cap)
-        self.k_seg = seg[self.k_rows]
-        self.k_tau = tau[self.k_rows]
-        self.k_value = value[self.k_rows]
+        ku = np.minimum(np.cumsum(ku, axis=1)[:, : self.Wk], self.cap)
+        kr = np.minimum(np.cumsum(kr, axis=1)[:, : self.Wk], self.cap)
+        # Customers with the same segment, tenure and day-by-day known counts share their
+        # expected path exactly: one row per such group, weighted by its value and its size.
+        key = np.column_stack([seg[self.k_rows], tau[self.k_rows], ku, kr])
+        if len(key):
+            key, group = np.unique(key, axis=0, return_inverse=True)
+            group = group.ravel()
+        else:
+            group = np.zeros(0, dtype=np.int64)
+        self.k_seg, self.k_tau = key[:, 0], key[:, 1]
+        self.ku, self.kr = key[:, 2:2 + self.Wk], key[:, 2 + self.Wk:]
+        self.k_value = np.bincount(group, weights=value[self.k_rows], minlength=len(key))
+        self.k_count = np.bincount(group, minlength=len(key)).astype(float)
+        self.n_groups = len(key)
         self.horizon_days = float(horizon_days)
         # per customer, for the Monte Carlo of what is actually retained (_process_noise)
         self.seg, self.tau, self.value = seg, tau, value
@@ -694,12 +704,12 @@ class _Engine:
         self._iu = ((kc * (self.cap + 1) + self.ku) * n + days).ravel()
         self._ir = ((kc * (self.cap + 1) + self.kr) * n + days).ravel()
 
-    def run(self, inp: _Inputs) -> tuple[float, float]:
-        """Expected value-weighted months retained over the horizon, and expected survivors at its end.
+    def hazards(self, inp: _Inputs) -> tuple[np.ndarray, np.ndarray | None]:
+        """Expected hazard of each day of the horizon, times the day's exposure.
 
-        Within a day the hazard is constant, so the time alive in it is ``x·exp(-C - h·x/2)``
-        to second order (midpoint rule; the error is below 1e-6 of a day for daily hazards of
-        churn).
+        ``inc``: segments × tenure class × day, for the customers without a known bad
+        experience; ``inck``: known customers × the first ``Wk`` days (their own path; after
+        that they follow ``inc``).
         """
         mu_u, mu_r = self._means(inp)
         log_hr_u, log_hr_r = self._pooled_log_hrs(inp)
@@ -714,9 +724,23 @@ class _Engine:
             self._a_cache = cached
         _, a_band, a_known = cached
         mc = self.mu_class
-        # common path: no known bad experience (k = 0)
-        g = Fu[mc, 0, :] * Fr[mc, 0, :]  # tau × day
+        g = Fu[mc, 0, :] * Fr[mc, 0, :]  # tau × day: no known bad experience (k = 0)
         inc = a_band * (g * self.x)[None, :, :]  # seg × tau × day: cumulative hazard of each day
+        inck = None
+        if self.n_known:
+            shape = (self.n_groups, self.Wk)
+            hk = a_known.reshape(shape) * Fu.ravel()[self._iu].reshape(shape) * Fr.ravel()[self._ir].reshape(shape)
+            inck = hk * self.x[None, : self.Wk]
+        return inc, inck
+
+    def run(self, inp: _Inputs) -> tuple[float, float]:
+        """Expected value-weighted months retained over the horizon, and expected survivors at its end.
+
+        Within a day the hazard is constant, so the time alive in it is ``x·exp(-C - h·x/2)``
+        to second order (midpoint rule; the error is below 1e-6 of a day for daily hazards of
+        churn).
+        """
+        inc, inck = self.hazards(inp)
         C = np.cumsum(inc, axis=2)
         I = np.exp(-(C - 0.5 * inc)) * self.x  # days alive within each day
         months = I.sum(axis=2) / MONTH_DAYS
@@ -725,9 +749,6 @@ class _Engine:
         survivors = float((self.N * np.exp(-C_end)).sum())
         if self.n_known:
             Wk = self.Wk
-            shape = (self.n_known, Wk)
-            hk = a_known.reshape(shape) * Fu.ravel()[self._iu].reshape(shape) * Fr.ravel()[self._ir].reshape(shape)
-            inck = hk * self.x[None, :Wk]
             Ck = np.cumsum(inck, axis=1)
             Ik = np.exp(-(Ck - 0.5 * inck)) * self.x[None, :Wk]
             lam_w = Ck[:, -1]
@@ -739,7 +760,44 @@ class _Engine:
             months_k = (Ik.sum(axis=1) + np.exp(-lam_w) * tail[s, t]) / MONTH_DAYS
             surv_k = np.exp(-lam_w - (C_end - C_w)[s, t])
             value_months += float((self.k_value * months_k).sum())
-            survivors += float(surv_k.sum())
+            survivors += float((self.k_count * surv_k).sum())
+        return value_months, survivors
+
+    def run_multiplied(self, inp: _Inputs, multipliers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`run` with every customer's hazard multiplied, day by day, by each row of ``multipliers``.
+
+        ``multipliers``: K × ``Wk`` (days 0 … Wk-1 of the horizon; 1 after). Row k is what one
+        more bad experience does to the hazard (its hazard ratio on the days it counts), so
+        ``run(inp)`` minus row k's value is what that experience costs. Returns the value-weighted
+        months and the survivors, one per row.
+        """
+        M = np.asarray(multipliers, dtype=float)
+        Wk = self.Wk
+        if M.ndim != 2 or M.shape[1] != Wk:
+            raise ValueError(f"multipliers must be K × {Wk}, not {M.shape}")
+        inc, inck = self.hazards(inp)
+        C = np.cumsum(inc, axis=2)
+        I = np.exp(-(C - 0.5 * inc)) * self.x
+        C_w, C_end = C[:, :, Wk - 1], C[:, :, -1]
+        after = I[:, :, Wk:].sum(axis=2) * np.exp(C_w)  # alive after Wk, per unit survival at Wk
+        x = self.x[:Wk]
+        value_months = np.empty(len(M))
+        survivors = np.empty(len(M))
+        for k, m in enumerate(M):
+            inc_w = inc[:, :, :Wk] * m
+            Cw = np.cumsum(inc_w, axis=2)
+            lam = Cw[:, :, -1]
+            months = ((np.exp(-(Cw - 0.5 * inc_w)) * x).sum(axis=2) + np.exp(-lam) * after) / MONTH_DAYS
+            value_months[k] = float((self.V * months).sum())
+            survivors[k] = float((self.N * np.exp(-lam - (C_end - C_w))).sum())
+            if self.n_known:
+                ik = inck * m
+                Ck = np.cumsum(ik, axis=1)
+                lam_k = Ck[:, -1]
+                s, t = self.k_seg, self.k_tau
+                months_k = ((np.exp(-(Ck - 0.5 * ik)) * x).sum(axis=1) + np.exp(-lam_k) * after[s, t]) / MONTH_DAYS
+                value_months[k] += float((self.k_value * months_k).sum())
+                survivors[k] += float((self.k_count * np.exp(-lam_k - (C_end - C_w)[s, t])).sum())
         return value_months, survivors
 
 
@@ -1020,6 +1078,185 @@ def _check_scenarios(scenarios: list[Scenario], measured: Measured) -> None:
             )
 
 
+@dataclass
+class Prepared:
+    """What :func:`evaluate` derives from the data and the model before any scenario: made once.
+
+    The measured base and rates, the fitted model, the engine's precomputed structure of the
+    base, and the draws of every uncertain input (row 0: the point estimates). A scenario
+    changes only the bad-experience rates and the resolved share, so :meth:`run` keeps each
+    evaluation it made by draw and inputs: a second scenario with the same inputs (the
+    baseline, a slider moved back) costs nothing. :func:`prepare` builds it,
+    :func:`evaluate_prepared` evaluates scenarios on it; :func:`evaluate` is the two in one.
+    """
+
+    measured: Measured
+    model: object
+    engine: _Engine
+    notes: list[str]
+    horizon_months: float
+    draws: int
+    seed: int
+    alpha: float
+    rate_days: int | None
+    effective_band: list[str]
+    betas: np.ndarray  # (draws + 1) × coefficients, columns ``cols``
+    cols: list[str]
+    lam_e: np.ndarray  # (draws + 1) × touchpoints: bad experiences per customer-day, first early_days
+    lam_s: np.ndarray  # the same after early_days
+    c_draw: np.ndarray  # contact share
+    r_draw: np.ndarray  # resolution rate
+    delay_draw: np.ndarray  # (draws + 1) × (resolution_days + 1)
+    slope_draw: np.ndarray  # first response → resolution
+    c_hat: float
+    r_hat: float
+    _runs: dict = field(default_factory=dict, repr=False)
+    _log_a: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def horizon_days(self) -> float:
+        return float(self.horizon_months) * MONTH_DAYS
+
+    def subset(self, draws: int) -> Prepared:
+        """The same, on the point estimates and the first ``draws`` draws only (a quicker what-if)."""
+        k = max(1, min(int(draws), self.draws)) + 1
+        return Prepared(
+            measured=self.measured, model=self.model, engine=self.engine, notes=list(self.notes),
+            horizon_months=self.horizon_months, draws=k - 1, seed=self.seed, alpha=self.alpha,
+            rate_days=self.rate_days, effective_band=self.effective_band, betas=self.betas[:k], cols=self.cols,
+            lam_e=self.lam_e[:k], lam_s=self.lam_s[:k], c_draw=self.c_draw[:k], r_draw=self.r_draw[:k],
+            delay_draw=self.delay_draw[:k], slope_draw=self.slope_draw[:k], c_hat=self.c_hat, r_hat=self.r_hat,
+            _runs=self._runs, _log_a=self._log_a,
+        )
+
+    def inputs(self, b: int, lam_early: float, lam_settled: float, q: float, lam_tp=None) -> _Inputs:
+        """The engine's inputs on draw ``b`` with these future rates.
+
+        ``lam_tp``: the settled rate of each touchpoint after the scenario (default: the base's),
+        which weighs the per-touchpoint effects of a model that has them (an experience fix of a
+        touchpoint is valued with that touchpoint's effect).
+        """
+        beta = pd.Series(self.betas[b], index=self.cols)
+        if b not in self._log_a:
+            self._log_a[b] = _log_a(self.model, beta, self.effective_band)
+        tp = _touchpoint_log_hrs(self.model, beta, self.measured.touchpoints)
+        extra = {} if tp is None else {
+            "log_hr_tp": tp, "lam_tp": np.asarray(self.lam_s[b] if lam_tp is None else lam_tp, dtype=float)}
+        return _Inputs(log_a=self._log_a[b], log_hr_u=self.log_hr(b, "unresolved"),
+                       log_hr_r=self.log_hr(b, "resolved"), lam_early=lam_early,
+                       lam_settled=lam_settled, q=q, delay=self.delay_draw[b], **extra)
+
+    def log_hr(self, b: int, kind: str) -> float:
+        """Log hazard ratio of one bad experience of ``kind`` on draw ``b``, pooled over touchpoints.
+
+        A model with per-touchpoint terms only (``count_term``) has no pooled coefficient: the
+        future bad experiences then take the mean of the touchpoints' terms weighted by their
+        measured bad experiences (the engine's closed form has one ratio for all of them).
+        """
+        if kind in self.cols:
+            return float(self.betas[b, self.cols.index(kind)])
+        rates = self.measured.rates
+        terms = [self.model.count_term(kind, t) for t in rates["touchpoint"]]
+        weights = rates["bad"].to_numpy(dtype=float)
+        values = np.array([self.betas[b, self.cols.index(n)] for n in terms])
+        return float(values @ weights / weights.sum())
+
+    def base_rates(self, b: int) -> tuple[float, float, float]:
+        """(λ_early, λ_settled, q) of draw ``b`` without any scenario."""
+        return (float(self.lam_e[b].sum()), float(self.lam_s[b].sum()),
+                float(np.clip(self.c_draw[b] * self.r_draw[b], 0, 1)))
+
+    def run(self, b: int, lam_early: float, lam_settled: float, q: float, lam_tp=None) -> tuple[float, float]:
+        """Expected value-weighted months and survivors on draw ``b`` (kept for the next call)."""
+        key = (b, lam_early, lam_settled, q, None if lam_tp is None else tuple(np.asarray(lam_tp, dtype=float)))
+        if key not in self._runs:
+            self._runs[key] = self.engine.run(self.inputs(b, lam_early, lam_settled, q, lam_tp))
+        return self._runs[key]
+
+
+def prepare(
+    data,
+    *,
+    model=None,
+    as_of=None,
+    horizon_months: float = 12,
+    draws: int = 400,
+    seed: int = 0,
+    alpha: float = 0.05,
+    window_days: int = WINDOW_DAYS,
+    resolution_days: int = RESOLUTION_DAYS,
+    rate_days: int | None = 365,
+    early_days: int = 7,
+) -> Prepared:
+    """The measured base, the model and the draws of :func:`evaluate`, ready for any scenario.
+
+    The arguments are :func:`evaluate`'s; what-if controls prepare once and evaluate at every
+    move of a slider (:func:`evaluate_prepared`), with no refit and no query.
+    """
+    from cxlib.churn import ChurnModel
+
+    if not horizon_months > 0:
+        raise ValueError(f"horizon_months must be > 0, not {horizon_months}")
+    draws = int(draws)
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, not {draws}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
+    measured = measure(data, as_of=as_of, window_days=window_days, resolution_days=resolution_days,
+                       rate_days=rate_days, early_days=early_days, alpha=alpha)
+    if model is None:
+        model = ChurnModel(window_days=window_days, resolution_days=resolution_days).fit(data, as_of=measured.as_of)
+    elif (int(model.window_days), int(model.resolution_days)) != (measured.window_days, measured.resolution_days):
+        raise ValueError("the churn model was fitted with other window_days or resolution_days")
+    if not hasattr(model, "params_"):
+        from cxlib.exceptions import NotFittedError
+
+        raise NotFittedError("the churn model is not fitted yet: call fit(data) first")
+    notes: list[str] = []
+    model_as_of = getattr(model, "as_of_", None)
+    if model_as_of is not None and pd.Timestamp(model_as_of) > measured.as_of:
+        notes.append(f"the churn model was fitted on data up to {model_as_of}, after as_of {measured.as_of}")
+
+    horizon_days = float(horizon_months) * MONTH_DAYS
+    engine = _Engine(measured, model, horizon_days)
+    effective_band, band_notes = _effective_bands(model)
+    notes += band_notes
+    fu = measured.follow_up
+    if fu["bad"] < 30 or fu["contacted"] < 30:
+        warnings.warn(f"only {fu['bad']} bad experiences and {fu['contacted']} contacts to measure resolution from",
+                      ThinEvidenceWarning, stacklevel=3)
+
+    # ---- draws of the uncertain inputs (draw 0: the point estimates)
+    rng = np.random.default_rng(seed)
+    B = draws
+    beta0 = model.params_.astype(float)
+    cov = model.cov_.loc[beta0.index, beta0.index].to_numpy(dtype=float)
+    betas = np.vstack([beta0.to_numpy(), rng.multivariate_normal(beta0.to_numpy(), cov, size=B, method="eigh")])
+    rates = measured.rates
+    bad_e = rates["bad_early"].to_numpy(dtype=float)
+    bad_s = rates["bad_settled"].to_numpy(dtype=float)
+    ex_e = max(measured.exposure_early, 1e-9)
+    ex_s = max(measured.exposure_settled, 1e-9)
+    lam_e = np.vstack([bad_e / ex_e, rng.gamma(bad_e[None, :] + 0.5, 1.0 / ex_e, size=(B, len(bad_e)))])
+    lam_s = np.vstack([bad_s / ex_s, rng.gamma(bad_s[None, :] + 0.5, 1.0 / ex_s, size=(B, len(bad_s)))])
+    c_hat = fu["contacted"] / fu["bad"] if fu["bad"] else 0.0
+    r_hat = fu["resolved"] / fu["contacted"] if fu["contacted"] else 0.0
+    c_draw = np.concatenate([[c_hat], rng.beta(fu["contacted"] + 0.5, fu["bad"] - fu["contacted"] + 0.5, size=B)])
+    r_draw = np.concatenate([[r_hat], rng.beta(fu["resolved"] + 0.5, fu["contacted"] - fu["resolved"] + 0.5, size=B)])
+    delays = measured.delays
+    delay_hat = delays / delays.sum() if delays.sum() > 0 else np.eye(len(delays))[0]
+    delay_draw = np.vstack([delay_hat, rng.dirichlet(delays + 0.5, size=B)])
+    link = measured.first_response
+    slope_draw = np.concatenate([[link["slope"]], rng.normal(link["slope"], link["se"], size=B)]) if link["supported"] \
+        else np.full(B + 1, np.nan)
+    return Prepared(
+        measured=measured, model=model, engine=engine, notes=notes, horizon_months=float(horizon_months), draws=B,
+        seed=int(seed), alpha=float(alpha), rate_days=rate_days, effective_band=effective_band, betas=betas,
+        cols=list(beta0.index), lam_e=lam_e, lam_s=lam_s, c_draw=c_draw, r_draw=r_draw, delay_draw=delay_draw,
+        slope_draw=slope_draw, c_hat=float(c_hat), r_hat=float(r_hat),
+    )
+
+
 def evaluate(
     data,
     scenarios=None,
@@ -1049,69 +1286,50 @@ def evaluate(
     ``process_draws`` futures of the base (a Monte Carlo, :func:`_process_noise`) add the
     spread of what is *actually* retained to the interval of the expected value: the columns
     ``realised_low`` and ``realised_high`` (0 skips it).
-    """
-    from cxlib.churn import ChurnModel
 
+    The same as :func:`prepare` followed by :func:`evaluate_prepared`.
+    """
+    scenario_list, currency = _scenario_list(scenarios, currency)
+    prepared = prepare(data, model=model, as_of=as_of, horizon_months=horizon_months, draws=draws, seed=seed,
+                       alpha=alpha, window_days=window_days, resolution_days=resolution_days, rate_days=rate_days,
+                       early_days=early_days)
+    return evaluate_prepared(prepared, scenario_list, currency=currency, process_draws=process_draws,
+                             progress=progress)
+
+
+def _scenario_list(scenarios, currency: str | None) -> tuple[list[Scenario], str]:
     if isinstance(scenarios, list) and scenarios and all(isinstance(s, Scenario) for s in scenarios):
         scenario_list, file_currency = list(scenarios), "EUR"
     else:
         scenario_list, file_currency = load_scenarios(scenarios)
-    currency = currency or file_currency
-    if not horizon_months > 0:
-        raise ValueError(f"horizon_months must be > 0, not {horizon_months}")
-    draws = int(draws)
-    if draws < 1:
-        raise ValueError(f"draws must be >= 1, not {draws}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
-    measured = measure(data, as_of=as_of, window_days=window_days, resolution_days=resolution_days,
-                       rate_days=rate_days, early_days=early_days, alpha=alpha)
+    return scenario_list, currency or file_currency
+
+
+def evaluate_prepared(
+    prepared: Prepared,
+    scenarios=None,
+    *,
+    currency: str | None = None,
+    process_draws: int = 100,
+    progress: bool = False,
+) -> ROIResult:
+    """:func:`evaluate` on what :func:`prepare` derived: no query, no fit, only the engine's runs.
+
+    Runs already made on ``prepared`` (the baseline, a scenario with the same inputs) are reused.
+    """
+    scenario_list, currency = _scenario_list(scenarios, currency)
+    p = prepared
+    measured, model, engine, effective_band = p.measured, p.model, p.engine, p.effective_band
+    horizon_months, horizon_days, alpha, seed, B = p.horizon_months, p.horizon_days, p.alpha, p.seed, p.draws
+    rate_days = p.rate_days
     _check_scenarios(scenario_list, measured)
-    if model is None:
-        model = ChurnModel(window_days=window_days, resolution_days=resolution_days).fit(data, as_of=measured.as_of)
-    elif (int(model.window_days), int(model.resolution_days)) != (measured.window_days, measured.resolution_days):
-        raise ValueError("the churn model was fitted with other window_days or resolution_days")
-    if not hasattr(model, "params_"):
-        from cxlib.exceptions import NotFittedError
-
-        raise NotFittedError("the churn model is not fitted yet: call fit(data) first")
-    notes: list[str] = []
-    model_as_of = getattr(model, "as_of_", None)
-    if model_as_of is not None and pd.Timestamp(model_as_of) > measured.as_of:
-        notes.append(f"the churn model was fitted on data up to {model_as_of}, after as_of {measured.as_of}")
-
-    horizon_days = float(horizon_months) * MONTH_DAYS
-    engine = _Engine(measured, model, horizon_days)
-    effective_band, band_notes = _effective_bands(model)
-    notes += band_notes
-    fu = measured.follow_up
-    if fu["bad"] < 30 or fu["contacted"] < 30:
-        warnings.warn(f"only {fu['bad']} bad experiences and {fu['contacted']} contacts to measure resolution from",
-                      ThinEvidenceWarning, stacklevel=2)
-
-    # ---- draws of the uncertain inputs (draw 0: the point estimates)
-    rng = np.random.default_rng(seed)
-    B = draws
-    beta0 = model.params_.astype(float)
-    cov = model.cov_.loc[beta0.index, beta0.index].to_numpy(dtype=float)
-    betas = np.vstack([beta0.to_numpy(), rng.multivariate_normal(beta0.to_numpy(), cov, size=B, method="eigh")])
-    rates = measured.rates
-    bad_e = rates["bad_early"].to_numpy(dtype=float)
-    bad_s = rates["bad_settled"].to_numpy(dtype=float)
-    ex_e = max(measured.exposure_early, 1e-9)
-    ex_s = max(measured.exposure_settled, 1e-9)
-    lam_e = np.vstack([bad_e / ex_e, rng.gamma(bad_e[None, :] + 0.5, 1.0 / ex_e, size=(B, len(bad_e)))])
-    lam_s = np.vstack([bad_s / ex_s, rng.gamma(bad_s[None, :] + 0.5, 1.0 / ex_s, size=(B, len(bad_s)))])
-    c_hat = fu["contacted"] / fu["bad"] if fu["bad"] else 0.0
-    r_hat = fu["resolved"] / fu["contacted"] if fu["contacted"] else 0.0
-    c_draw = np.concatenate([[c_hat], rng.beta(fu["contacted"] + 0.5, fu["bad"] - fu["contacted"] + 0.5, size=B)])
-    r_draw = np.concatenate([[r_hat], rng.beta(fu["resolved"] + 0.5, fu["contacted"] - fu["resolved"] + 0.5, size=B)])
-    delays = measured.delays
-    delay_hat = delays / delays.sum() if delays.sum() > 0 else np.eye(len(delays))[0]
-    delay_draw = np.vstack([delay_hat, rng.dirichlet(delays + 0.5, size=B)])
+    notes = list(p.notes)
+    betas, lam_e, lam_s, c_draw, r_draw = p.betas, p.lam_e, p.lam_s, p.c_draw, p.r_draw
+    delay_draw, slope_draw, c_hat, r_hat = p.delay_draw, p.slope_draw, p.c_hat, p.r_hat
+    beta0 = pd.Series(betas[0], index=p.cols)
     link = measured.first_response
-    slope_draw = np.concatenate([[link["slope"]], rng.normal(link["slope"], link["se"], size=B)]) if link["supported"] \
-        else np.full(B + 1, np.nan)
+    bad_e = measured.rates["bad_early"].to_numpy(dtype=float)
+    bad_s = measured.rates["bad_settled"].to_numpy(dtype=float)
 
     not_estimable = getattr(model, "not_estimable_", None) or {}
     levels = [t for t in not_estimable if t.partition("[")[0] not in ("unresolved", "resolved")]
@@ -1152,27 +1370,16 @@ def evaluate(
         from tqdm.auto import tqdm
 
         iterator = tqdm(iterator, desc="roi draws", unit="draw")
-    cols = list(beta0.index)
     per_tp = bool(getattr(model, "by_touchpoint", False))
     for b in iterator:
-        beta = pd.Series(betas[b], index=cols)
-        log_a = _log_a(model, beta, effective_band)
-        hu, hr, tp_in = _pooled_terms(model, beta, measured.touchpoints, lam_s[b])
-        common = dict(log_a=log_a, log_hr_u=hu, log_hr_r=hr, delay=delay_draw[b])
-        base_in = _Inputs(lam_early=float(lam_e[b].sum()), lam_settled=float(lam_s[b].sum()),
-                          q=float(np.clip(c_draw[b] * r_draw[b], 0, 1)), **common, **tp_in)
-        v0, s0 = engine.run(base_in)
+        v0, s0 = p.run(b, *p.base_rates(b))
         base_value[b], base_surv[b] = v0, s0
         for j, sc in enumerate(scenario_list):
             if not estimable[sc.name][0]:
                 continue
             le, ls, q, lam_tp = _scenario_inputs(sc, measured, lam_e[b], lam_s[b], c_draw[b], r_draw[b], slope_draw[b],
                                                  per_touchpoint=True)
-            if (le, ls, q) == (base_in.lam_early, base_in.lam_settled, base_in.q):
-                v, s = v0, s0
-            else:
-                v, s = engine.run(_Inputs(lam_early=le, lam_settled=ls, q=q, **common,
-                                          **({"log_hr_tp": tp_in["log_hr_tp"], "lam_tp": lam_tp} if per_tp else {})))
+            v, s = p.run(b, le, ls, q, lam_tp if per_tp else None)
             value[b, j] = v - v0
             saved[b, j] = s - s0
 
@@ -1376,9 +1583,24 @@ def _roi_text(ok, v, lo, hi) -> str:
     return f"{pct(v)} ({pct(lo)} to {pct(hi)})"
 
 
+def rates_table(result: ROIResult) -> pd.DataFrame:
+    """The measured rates the scenarios change, as text: rates with three significant figures, shares in %."""
+    r = result.rates
+    per = "per customer-month"
+    measures = [m.replace(per, "per 1,000 customers a month") for m in r["measure"]]
+    values = [pct(v) if ("share" in m or "rate (" in m) else "–" if not np.isfinite(v)
+              else f"{1000 * v:,.1f}" if per in m else f"{v:.2f}" for m, v in zip(r["measure"], r["value"])]
+    out = pd.DataFrame({"value": values, "based on": r["n"].map("{:,}".format).to_numpy()},
+                       index=pd.Index(measures))
+    out.columns.name = "measured before the analysis date"
+    return out
+
+
 def beats_table(result: ROIResult) -> pd.DataFrame:
     """P(row's net benefit > column's), over the draws, as percentages."""
-    return result.beats.map(lambda p: pct(p, 0))
+    out = result.beats.map(lambda p: pct(p, 0))
+    out.columns.name, out.index.name = "beats →", None  # one header row
+    return out
 
 
 def side_by_side(result: ROIResult) -> pd.DataFrame:

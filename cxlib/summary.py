@@ -6,8 +6,10 @@ summary notebook displays as it is:
 
 - :func:`headline`: the headline metrics, one row each, formatted with their 95% interval;
 - :func:`claims_overview` and :func:`claims_verdicts`: the published claims with verdicts;
-- :func:`cost_of_bad_experience` (numbers) and :func:`cost_table` (text): churn within the
-  horizon for a typical customer with no, one resolved and one unresolved bad experience;
+- :func:`cost_headline` and :func:`cost_money_table`: what one more bad experience costs in
+  revenue per active customer, per touchpoint (numbers from :mod:`cxlib.cost`);
+- :func:`cost_of_bad_experience` (numbers) and :func:`cost_table` (text): the hazard ratios and
+  churn of the model's reference customer, which the recommendation's advice rests on;
 - :func:`recommendation`: the plain-words recommendation built from those numbers;
 - :func:`roi_section` and :func:`roi_recommendation`: service against experience in money,
   side by side with intervals (from :func:`cxlib.roi.evaluate`);
@@ -317,7 +319,7 @@ def _per_thousand(share: float) -> str:
     return f"{1000 * share:.0f}"
 
 
-def recommendation(cost: pd.DataFrame, *, max_ratio_width: float = 0.25):
+def recommendation(cost: pd.DataFrame, *, max_ratio_width: float = 0.25, facts: bool = True):
     """The recommendation in plain words (Markdown), from :func:`cost_of_bad_experience`.
 
     It compares what an unresolved and a resolved bad experience cost in customers, and
@@ -325,7 +327,8 @@ def recommendation(cost: pd.DataFrame, *, max_ratio_width: float = 0.25):
     experience (prevent them). It rests on hazard ratios only; whether an investment pays
     depends on its cost, which the ROI section weighs. ``max_ratio_width``: the widest
     interval of the resolved/unresolved ratio read as "no difference" rather than "cannot
-    tell" (the threshold of the ``resolution_matters`` claim).
+    tell" (the threshold of the ``resolution_matters`` claim). ``facts=False`` leaves out the
+    reference customer's churn (the summary opens with the cost in money instead).
     """
     none, resolved, unresolved = (cost.loc[s] for s in SCENARIOS)
     horizon = int(cost["horizon_days"].iloc[0])
@@ -334,7 +337,7 @@ def recommendation(cost: pd.DataFrame, *, max_ratio_width: float = 0.25):
         f"customers like the typical one here (segment {escape_markdown(cost.attrs['segment'])}, "
         f"tenure {escape_markdown(cost.attrs['tenure_band'])})"
     )
-    facts = (
+    churn_facts = (
         f"Out of 1,000 {who}, about **{_per_thousand(none['churn'])} leave within {horizon} days** without a bad "
         f"experience, **{_per_thousand(unresolved['churn'])}** after one the company left unresolved, and "
         f"**{_per_thousand(resolved['churn'])}** after one customer service resolved."
@@ -409,7 +412,82 @@ def recommendation(cost: pd.DataFrame, *, max_ratio_width: float = 0.25):
         f"A resolved bad experience carries {c['ratio']:.2f} times the daily risk of leaving of an unresolved one "
         f"(95% interval {c['ci_low']:.2f}–{c['ci_high']:.2f}), adjusted for segment and tenure."
     )
-    return _markdown(f"{facts}\n\n{advice}\n\n{ratio}")
+    return _markdown("\n\n".join([*([churn_facts] if facts else []), advice, ratio]))
+
+
+# ---------------------------------------------------------------------------------------
+# What one bad experience costs in money, per touchpoint (cxlib.cost)
+
+
+def _money(value, currency: str) -> str:
+    """Money per customer: cents below 100 (``EUR 26.40``), else :func:`cxlib.roi.money`."""
+    from cxlib.roi import money
+
+    if value is None or not np.isfinite(value):
+        return "–"
+    if abs(value) >= 100:
+        return money(value, currency)
+    return f"{currency} {value:,.2f}".replace("-", "\u2212")
+
+
+def _money_interval(value, low, high, currency: str) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    strip = len(currency) + 1
+    return f"{_money(value, currency)} ({_money(low, currency)[strip:]} to {_money(high, currency)[strip:]})"
+
+
+def cost_money_table(cost) -> pd.DataFrame:
+    """:func:`cxlib.cost.evaluate` as text: per touchpoint, revenue lost per active customer, with intervals."""
+    t, cur = cost.table, cost.currency
+    months = f"{cost.settings['horizon_months']:g} months"
+    level = f"{100 * (1 - cost.settings['alpha']):.0f}%"
+    out = pd.DataFrame(
+        {
+            f"one left unresolved: revenue lost over {months} ({level} interval)": [
+                _money_interval(v, lo, hi, cur) for v, lo, hi in zip(t["unresolved"], t["unresolved_low"], t["unresolved_high"])],
+            "one that service resolves": [
+                _money_interval(v, lo, hi, cur) for v, lo, hi in zip(t["resolved"], t["resolved_low"], t["resolved_high"])],
+            "resolving one is worth": [
+                _money_interval(v, lo, hi, cur) for v, lo, hi in zip(t["resolving"], t["resolving_low"], t["resolving_high"])],
+            "extra customers lost per 1,000, one left unresolved": [
+                number_interval(1000 * v, 1000 * lo, 1000 * hi, digits=1)
+                for v, lo, hi in zip(t["churn_unresolved"], t["churn_unresolved_low"], t["churn_unresolved_high"])],
+        },
+        index=pd.Index(t["touchpoint"].to_numpy(), name=None),
+    )
+    out.columns.name = "one more bad experience at"
+    return out
+
+
+def cost_sentence(cost) -> str:
+    """The first lines of the summary, as plain text with markdown emphasis (touchpoints escaped)."""
+    t, cur, s = cost.table, cost.currency, cost.settings
+    months = f"{s['horizon_months']:g} months"
+    worst = t.sort_values("unresolved", ascending=False).iloc[0]
+    best = t.sort_values("unresolved").iloc[0]
+    if s.get("per_touchpoint") and worst["touchpoint"] != best["touchpoint"]:
+        at = f" at {escape_markdown(worst['touchpoint'])}"
+        where = (f" That is the most costly touchpoint; the least is {escape_markdown(best['touchpoint'])} "
+                 f"({_money(best['unresolved'], cur)}); the table has each.")
+    else:
+        at = ""
+        where = " The churn model has one coefficient for every touchpoint, so the cost is the same at each."
+    return (
+        f"**One bad experience{at} left unresolved costs "
+        f"{_money_interval(worst['unresolved'], worst['unresolved_low'], worst['unresolved_high'], cur)} "
+        f"of revenue per customer over {months}**, averaged over the {s['customers']:,} customers active at "
+        f"{pd.Timestamp(s['as_of']):%Y-%m-%d} (95% interval).{where} One that customer service resolves costs "
+        f"{_money_interval(worst['resolved'], worst['resolved_low'], worst['resolved_high'], cur)}: "
+        f"**resolving one is worth {_money_interval(worst['resolving'], worst['resolving_low'], worst['resolving_high'], cur)}**, "
+        f"and the most it is worth paying to prevent one is its whole cost, {_money(worst['unresolved'], cur)} "
+        f"(preventing it also saves the contact)."
+    )
+
+
+def cost_headline(cost):
+    """:func:`cost_sentence` as Markdown for the summary notebook."""
+    return _markdown(cost_sentence(cost))
 
 
 # ---------------------------------------------------------------------------------------
@@ -457,7 +535,9 @@ METHODS_AND_CAVEATS: tuple[tuple[str, str], ...] = (
         "A piecewise-exponential (Poisson) survival model of the daily risk of leaving, with the unresolved and "
         "the resolved bad experiences of the last {window_days} days as time-varying counts, adjusted for "
         "segment and tenure, cross-checked against a Cox model (lifelines) on a sample. The cost of a bad "
-        "experience in the summary is that model's prediction for a typical customer over {horizon_days} days.",
+        "experience in the summary is the revenue the customers active at the end of the data would lose, on "
+        "average, if each had one more bad experience today: that model's hazard ratio applied to each customer's "
+        "expected risk of leaving, over the ROI's horizon.",
     ),
     (
         "The claims",

@@ -298,3 +298,57 @@ def test_the_harness_sees_scripts_errors_and_requests(browser, tmp_path):
     assert problems["console errors"] and problems["failed requests"] and problems["external requests"]
     images = browser.evaluate(FIGURES_DECODED)
     assert [i["width"] > 0 for i in images] == [False, False], "undecodable figures are seen as such"
+
+
+#: Every table of the report, as the reader's browser sees it: header texts and cell texts.
+TABLES = """
+Array.from(document.querySelectorAll('table')).map(t => ({
+  headers: Array.from(t.querySelectorAll('thead th')).map(th => th.innerText.trim()),
+  cells: Array.from(t.querySelectorAll('tbody td')).map(td => td.innerText.trim()),
+  headerRows: t.querySelectorAll('thead tr').length,
+}))
+"""
+SNAKE = r"\b[a-z]+(?:_[a-z0-9]+)+\b"
+INTERNAL_ID = r"\([a-z]+(?:_[a-z0-9]+)+\)"
+RAW_SHARE = r"^[−-]?\d+\.\d{5,}$"  # pandas prints a float it was not told how to show with 6 decimals
+
+
+def table_problems(tables: list[dict], touchpoints=()) -> list[str]:
+    """Snake_case headers, internal ids, unformatted shares, two-row headers, in tables read by a manager."""
+    import re
+
+    allowed = set(touchpoints)
+    found = []
+    for i, t in enumerate(tables):
+        for h in t["headers"]:
+            words = set(re.findall(SNAKE, h)) - allowed
+            if words:
+                found.append(f"table {i}: snake_case header {h!r}")
+        for c in t["cells"]:
+            if re.search(INTERNAL_ID, c):
+                found.append(f"table {i}: internal id in {c!r}")
+            if re.match(RAW_SHARE, c):
+                found.append(f"table {i}: unformatted number {c!r}")
+        if t["headerRows"] > 1:
+            found.append(f"table {i}: {t['headerRows']} header rows ({t['headers'][:4]})")
+    return found
+
+
+def test_every_table_reads_like_a_report(browser, report, small_world):
+    browser.resize(1280, 900)
+    browser.open(report)
+    tables = browser.evaluate(TABLES)
+    assert len(tables) >= 10
+    import duckdb
+
+    touchpoints = [r[0] for r in duckdb.sql(f"SELECT DISTINCT touchpoint FROM read_csv('{small_world}/interactions.csv')").fetchall()]
+    problems = table_problems(tables, touchpoints)
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_table_check_sees_what_it_must():
+    bad = [{"headers": ["share_of_active"], "cells": ["0.625436", "x (leave_after_several_bad_2)"], "headerRows": 2}]
+    assert len(table_problems(bad)) == 4
+    good = [{"headers": ["share of active customers", "store_visit"], "cells": ["62.5% (61.0–64.0%)", "1,234"],
+             "headerRows": 1}]
+    assert table_problems(good, ["store_visit"]) == []

@@ -70,7 +70,8 @@ def plot_outcome_mix(frame: pd.DataFrame, *, by: str = "touchpoint", ax=None):
     ax.set_title(f"Outcome of experiences by {by} (bad: 95% interval)")
     ax.set_xlabel("experiences (% of the step's experiences)")
     ax.set_ylabel(by)
-    ax.legend(title="outcome", loc="lower left", fontsize=8, ncols=3)
+    ax.legend(title="outcome", loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, ncols=3, frameon=False)
+    ax.set_title(ax.get_title(), pad=42)  # the legend sits between the title and the bars, never on them
     return ax
 
 
