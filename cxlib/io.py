@@ -693,8 +693,11 @@ def load(path, *, strict: bool = False, rejects_path=None, as_of=None, memory_li
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        # DuckDB draws a progress bar on stdout for a query over 2 s: it would corrupt every --json output
-        con.execute("SET enable_progress_bar = false")
+        # DuckDB prints a progress bar on stdout for a query over 2 s: it would corrupt every --json output.
+        try:
+            con.execute("SET enable_progress_bar = false")
+        except duckdb.InvalidInputException:
+            pass  # in a Jupyter kernel without ipywidgets DuckDB refuses any progress-bar setting, and draws none
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{_sql_path(workdir / 'spill')}'")
         con.execute("SET preserve_insertion_order = true")
