@@ -319,6 +319,8 @@ TARP_GROUPS = {
 _TARP_PHRASES = dict(zip(TARP_GROUPS.values(), (
     "no service contact", "a contact that did not resolve them", "a resolution one day or more later",
     "a resolution the same day")))
+#: The effort survey's ratio: 96% against 9% became more disloyal.
+SURVEY_EFFORT_RATIO = 0.96 / 0.09
 #: The effort study's two groups: high effort against low effort.
 EFFORT_GROUPS = ("two or more contacts", "resolved with one contact")
 
@@ -822,8 +824,8 @@ def _effort_row(groups: pd.DataFrame, horizon: int, z: float, max_width: float) 
             f"{horizon} days against {_pct(pl)} of {int(low['experiences']):,} resolved with one contact: "
             f"{ratio:.2f} times as many (95% interval {lo:.2f}–{hi:.2f}); {survey}")
     if lo > 1:
-        row.update(verdict=SUPPORTED, reason=f"{text}. High effort goes with more churn, by a smaller margin than the "
-                   "survey's." if ratio < 96 / 9 else f"{text}. High effort goes with more churn.")
+        margin = ", by a smaller margin than in the survey" if ratio < SURVEY_EFFORT_RATIO else ""
+        row.update(verdict=SUPPORTED, reason=f"{text}. High effort goes with more churn{margin}.")
     elif hi < 1:
         row.update(verdict=CONTRADICTED, reason=f"{text}. High-effort bad experiences are followed by less churn.")
     elif hi - lo <= max_width:

@@ -977,8 +977,11 @@ def load(
     now = load_moment()
     try:
         con.execute("SET TimeZone = 'UTC'")
-        # DuckDB draws a progress bar on stdout for a query over 2 s: it would corrupt every --json output
-        con.execute("SET enable_progress_bar = false")
+        # DuckDB prints a progress bar on stdout for a query over 2 s: it would corrupt every --json output.
+        try:
+            con.execute("SET enable_progress_bar = false")
+        except duckdb.InvalidInputException:
+            pass  # in a Jupyter kernel without ipywidgets DuckDB refuses any progress-bar setting, and draws none
         timezone = _check_timezone(con, timezone)
         if not isinstance(encoding, str) or not encoding.strip():
             raise ValueError(f"encoding must be a name such as 'utf-8' or 'latin-1', not {encoding!r}")

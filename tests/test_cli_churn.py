@@ -18,9 +18,13 @@ def test_cx_churn_json(small_churn_world, capsys):  # noqa: F811
     out = json.loads(capsys.readouterr().out)
     covariates = out["covariates"]
     assert {"unresolved", "resolved"} <= set(covariates)
-    for c in covariates.values():
+    for name, c in covariates.items():
         assert {"hazard_ratio", "ci_low", "ci_high"} <= set(c)
+        if "not_estimable" in c:  # e.g. an engagement band without churn: no number, a reason
+            assert c["hazard_ratio"] is None and out["not_estimable"][name] == c["not_estimable"]
+            continue
         assert c["ci_low"] < c["hazard_ratio"] < c["ci_high"]
+    assert "unresolved" not in out["not_estimable"]
     assert out["window_days"] == 90 and out["events"] > 0
 
 

@@ -155,6 +155,7 @@ METRICS = {
     "churn_paths": lambda d: metrics.churn_paths(d, steps=2, top=5),
     "churn_after_first_bad": lambda d: claims.churn_after_nth_bad(d, 1),
     "reference_churn": lambda d: claims.reference_churn(d, step_days=60),
+    "outcome_groups": lambda d: claims.outcome_groups(d),
     "landmark_cohort": lambda d: survival.landmark_cohort(d),
 }
 
