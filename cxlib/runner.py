@@ -40,7 +40,11 @@ from cxlib.summary import methods_and_caveats
 #: The notebooks of a run, in the order of the report.
 NOTEBOOKS = ("00_summary.ipynb", "01_overview.ipynb", "02_churn.ipynb", "03_roi.ipynb", "04_risk.ipynb")
 #: Parameters the runner sets itself.
-RUNNER_PARAMETERS = ("data",)
+RUNNER_PARAMETERS = ("data", "results_dir")
+#: Notebooks that read what the others computed: executed after them, shown where NOTEBOOKS puts them.
+READERS = ("00_summary.ipynb",)
+#: Set in the environment of a run's kernels: progress bars stay out of the report.
+RUN_ENV = "CXLAB_RUN"
 
 
 @dataclass
@@ -147,6 +151,8 @@ def effective_parameters(notebooks, chosen: dict) -> dict:
     """Every declared parameter with the value the run uses: ``chosen``, else the notebook's default."""
     values = {}
     for name, info in sorted(declared_parameters(notebooks).items()):
+        if name == "results_dir":  # the run's own folder, set per run: not a setting of the analysis
+            continue
         if name in chosen:
             values[name] = chosen[name]
             continue
@@ -269,6 +275,7 @@ def run(
     notebooks=None,
     kernel_name: str | None = None,
     progress: bool = False,
+    say=None,
 ) -> RunResult:
     """Execute the notebooks on ``data`` and render the report.
 
@@ -276,6 +283,11 @@ def run(
     demo data set. Raises :class:`NotebookFailed` (after recording the failure) when a
     notebook raises, and :class:`RunInterrupted`/KeyboardInterrupt (after recording the
     run as ``interrupted``) on SIGTERM or Ctrl-C.
+
+    Notebooks that declare ``results_dir`` get ``<run>/results``: what one fits or evaluates
+    (:mod:`cxlib.results`) the others load instead of computing it again. The readers
+    (``00_summary``) run after the others; the report keeps the order of ``notebooks``.
+    ``say``: called with a line of text as each notebook starts and ends (``cx run`` prints it).
     """
     started = time.monotonic()
     out = Path(out).resolve()
@@ -287,6 +299,7 @@ def run(
     engine = params.get("engine", "duckdb")
     data_path = _data_location(data or params.get("data") or None, engine)
     params["data"] = data_path
+    say = say or (lambda line: None)
 
     run_id = new_run_id()
     run_dir = out / run_id
@@ -309,23 +322,33 @@ def run(
             record["data"] = _fingerprint(data_path, engine)
             record["timings"]["fingerprint_seconds"] = round(time.monotonic() - t0, 2)
             _write_record(run_dir, record)
-            executed = []
-            for source in sources:
+            entries = {}
+            for source in sources:  # in the report's order; run in execution order
+                entries[source] = {"notebook": source.name, "status": "pending",
+                                   "output": str(run_dir / "notebooks" / source.name)}
+                record["notebooks"].append(entries[source])
+            order = execution_order(sources)
+            for step, source in enumerate(order, start=1):
                 target = run_dir / "notebooks" / source.name
                 t0 = time.monotonic()
-                own = {k: v for k, v in params.items() if k in pm.inspect_notebook(_literal(source))}
-                entry = {"notebook": source.name, "status": "running", "output": str(target)}
-                record["notebooks"].append(entry)
+                declared = pm.inspect_notebook(_literal(source))
+                own = {k: v for k, v in params.items() if k in declared}
+                if "results_dir" in declared:
+                    own["results_dir"] = str(run_dir / "results")
+                entry = entries[source]
+                entry["status"] = "running"
                 _write_record(run_dir, record)
+                say(f"cx run: [{step}/{len(order)}] {source.name} ...")
                 try:
-                    pm.execute_notebook(
-                        _literal(source),
-                        _literal(target),
-                        parameters=own,
-                        kernel_name=kernel_name,
-                        progress_bar=progress,
-                        cwd=str(run_dir),
-                    )
+                    with _run_environment():
+                        pm.execute_notebook(
+                            _literal(source),
+                            _literal(target),
+                            parameters=own,
+                            kernel_name=kernel_name,
+                            progress_bar=progress,
+                            cwd=str(run_dir),
+                        )
                     entry["status"] = "ok"
                 except pm.PapermillExecutionError as exc:
                     entry["status"] = "failed"
@@ -337,7 +360,8 @@ def run(
                     raise
                 finally:
                     entry["seconds"] = round(time.monotonic() - t0, 2)
-                executed.append(target)
+                    say(f"cx run: [{step}/{len(order)}] {source.name} {entry['status']} in {entry['seconds']:.0f} s")
+            executed = [Path(entries[source]["output"]) for source in sources]
             t0 = time.monotonic()
             report = render(
                 executed,
@@ -372,6 +396,26 @@ def run(
             _publish_latest(out, result.report)
         write_index(out)
     return result
+
+
+def execution_order(sources) -> list[Path]:
+    """The notebooks in the order they run: the readers (:data:`READERS`) after the others."""
+    sources = list(sources)
+    return [s for s in sources if Path(s).name not in READERS] + [s for s in sources if Path(s).name in READERS]
+
+
+@contextmanager
+def _run_environment():
+    """``$CXLAB_RUN=1`` for the kernels of a run (they inherit the environment): no progress bars in the report."""
+    previous = os.environ.get(RUN_ENV)
+    os.environ[RUN_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_ENV, None)
+        else:
+            os.environ[RUN_ENV] = previous
 
 
 def _as_of_text(params: dict, record: dict) -> str:
