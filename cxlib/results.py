@@ -47,7 +47,12 @@ def _path(results_dir, name: str) -> Path:
 
 def _normal(key: dict | None) -> dict:
     """Keys compared as text: ``90`` and ``90.0`` or a Path and its string are the same setting."""
-    return {str(k): str(v) for k, v in sorted((key or {}).items())}
+    def text(v):
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return str(v)
+
+    return {str(k): text(v) for k, v in sorted((key or {}).items())}
 
 
 def save(results_dir, name: str, value, *, key: dict | None = None) -> Path | None:

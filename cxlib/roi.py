@@ -1044,6 +1044,7 @@ def evaluate(
     measured = measure(data, as_of=as_of, window_days=window_days, resolution_days=resolution_days,
                        rate_days=rate_days, early_days=early_days, alpha=alpha)
     _check_scenarios(scenario_list, measured)
+    fitted_here = model is None  # said in settings["churn_model"]: a run passes the model it fitted once
     if model is None:
         model = ChurnModel(window_days=window_days, resolution_days=resolution_days).fit(data, as_of=measured.as_of)
     elif (int(model.window_days), int(model.resolution_days)) != (measured.window_days, measured.resolution_days):
@@ -1250,6 +1251,7 @@ def evaluate(
         "method": "closed form: expected hazard from Poisson thinning, survival exp(-∫E[h]) per customer",
         "process_draws": int(process_draws or 0),
         "process_draws_used": int(futures_used),
+        "churn_model": "fitted by roi.evaluate" if fitted_here else "given",
         "known_histories": int(histories),
     }
     return ROIResult(scenario_list, table, draw_frame, beats, baseline, rate_table, settings, notes)

@@ -336,7 +336,7 @@ def run(
                 if "results_dir" in declared:
                     own["results_dir"] = str(run_dir / "results")
                 entry = entries[source]
-                entry["status"] = "running"
+                entry["status"], entry["step"] = "running", step
                 _write_record(run_dir, record)
                 say(f"cx run: [{step}/{len(order)}] {source.name} ...")
                 try:
