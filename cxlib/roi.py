@@ -722,8 +722,8 @@ class _Engine:
 
 
 def _process_noise(engine: _Engine, inp: _Inputs, scenario_inputs: list, lam_tp: np.ndarray, cuts: list,
-                   max_futures: int, rng: np.random.Generator, *, draws: int, step_days: int = 7, batch: int = 25,
-                   tol: float = 0.05, max_rows: int = 400_000) -> tuple[np.ndarray, int, int]:
+                   max_futures: int, rng: np.random.Generator, *, draws: int, expected_var=None, step_days: int = 7,
+                   batch: int = 10, tol: float = 0.02, max_rows: int = 400_000) -> tuple[np.ndarray, int, int]:
     """What this base actually retains varies around its expectation: a Monte Carlo of that spread.
 
     A future of a customer (at the point estimates) draws its bad experiences (per
@@ -743,8 +743,9 @@ def _process_noise(engine: _Engine, inp: _Inputs, scenario_inputs: list, lam_tp:
     normal). The cost grows with the number of distinct histories, not with the base.
 
     Futures are added ``batch`` at a time, up to ``max_futures`` per history, until the
-    standard deviation of every scenario's realised difference moves by less than ``tol``
-    (relative) from one batch to the next. Returns ``draws`` residuals (draws × scenarios,
+    interval has converged: the spread of every scenario's realised value (``expected_var``,
+    the variance of its expected value over the parameter draws, plus the process variance)
+    moves by less than ``tol`` (relative) from one batch to the next. Returns ``draws`` residuals (draws × scenarios,
     NaN for scenarios that are not estimable) of the value-weighted months, the futures
     drawn per history and the number of histories.
     """
@@ -867,7 +868,7 @@ def _process_noise(engine: _Engine, inp: _Inputs, scenario_inputs: list, lam_tp:
         if futures > 1:
             cov_g *= futures / (futures - 1)
         cov = np.einsum("g,gij->ij", weight, cov_g) / MONTH_DAYS**2
-        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None) + (0.0 if expected_var is None else np.asarray(expected_var)))
         if previous is not None and np.all(np.abs(sd - previous) <= tol * np.maximum(sd, 1e-12)):
             break
         previous = sd
@@ -1160,8 +1161,10 @@ def evaluate(
         point = _Inputs(log_a=_log_a(model, beta0, effective_band), log_hr_u=float(beta0["unresolved"]),
                         log_hr_r=float(beta0["resolved"]), lam_early=float(lam_e[0].sum()),
                         lam_settled=float(lam_s[0].sum()), q=float(np.clip(c_hat * r_hat, 0, 1)), delay=delay_draw[0])
+        ok_futures = [q is not None for q in q_point]
         resid_v, futures_used, histories = _process_noise(engine, point, q_point, lam_s[0], cuts, int(process_draws),
-                                                          np.random.default_rng([int(seed), 1]), draws=B)
+                                                          np.random.default_rng([int(seed), 1]), draws=B,
+                                                          expected_var=np.nanvar(value[1:, ok_futures], axis=0))
         realised = value[1:] + resid_v
 
     cost = np.array([s.yearly_cost for s in scenario_list]) * float(horizon_months) / 12.0
