@@ -115,6 +115,7 @@ def main(argv=None) -> int:
             data = dataset(n, fmt)
             print(f"cx run on {n:,} customers ({fmt}) ...", file=sys.stderr, flush=True)
             points.append({"customers": n, "format": fmt, **run_report(data)})
+            write(points, commands, args)  # after every point: a long run stopped early keeps what it measured
         if n in args.commands_at:
             data = dataset(n, "parquet")
             for label, src in [("after", None)] + ([("before", args.before)] if args.before else []):
@@ -123,7 +124,12 @@ def main(argv=None) -> int:
                     print(f"{name} on {n:,} customers ({label}) ...", file=sys.stderr, flush=True)
                     seconds, peak = timed([PYTHON, "-m", "cxlib.cli", *argv], env=command_env(src))
                     commands.append([name, f"{n:,}", label, f"{seconds:.1f}", f"{peak:,.0f}"])
+                    write(points, commands, args)
+    return 0
 
+
+def write(points: list[dict], commands: list[list], args) -> None:
+    """The section benchmarks/results/scaling.md and the figure, from what has been measured so far."""
     header = ["customers", "format", "cx run s", "target s", "peak MB (tree)", "fingerprint s",
               *[nb.removesuffix(".ipynb") + " s" for nb in NOTEBOOKS], "render s"]
     rows = [[f"{p['customers']:,}", p["format"], f"{p['seconds']:.1f}", TARGETS.get(p["customers"], "–"),
@@ -146,7 +152,6 @@ def main(argv=None) -> int:
                   + (f" --commands-at {' '.join(map(str, args.commands_at))}" if args.commands_at else "")
                   + (" --before SRC" if args.before else ""),
                   header, rows, notes=notes)
-    return 0
 
 
 if __name__ == "__main__":
