@@ -299,7 +299,7 @@ def run(
     engine = params.get("engine", "duckdb")
     data_path = _data_location(data or params.get("data") or None, engine)
     params["data"] = data_path
-    say = say or (lambda line: None)
+    say = _quiet_on_error(say)
 
     run_id = new_run_id()
     run_dir = out / run_id
@@ -396,6 +396,19 @@ def run(
             _publish_latest(out, result.report)
         write_index(out)
     return result
+
+
+def _quiet_on_error(say):
+    """``say`` that never fails the run: a progress line to a closed terminal or pipe is dropped."""
+    def safe(line: str) -> None:
+        if say is None:
+            return
+        try:
+            say(line)
+        except OSError:  # BrokenPipeError when whoever read stderr has gone
+            pass
+
+    return safe
 
 
 def execution_order(sources) -> list[Path]:
