@@ -848,7 +848,8 @@ def _process_noise(engine: _Engine, inp: _Inputs, scenario_inputs: list, lam_tp:
     while futures < max_futures:
         k = min(batch, max_futures - futures)
         for g0 in range(0, G, chunk):
-            gid = np.repeat(np.arange(g0, min(G, g0 + chunk)), k)
+            g1 = min(G, g0 + chunk)
+            gid = np.repeat(np.arange(g0, g1), k)
             m = len(gid)
             counts = rng.poisson(lam_tp[None, :] * H, size=(m, n_tp))
             rows_e = np.repeat(np.repeat(np.arange(m), n_tp), counts.ravel())
@@ -860,8 +861,9 @@ def _process_noise(engine: _Engine, inp: _Inputs, scenario_inputs: list, lam_tp:
             events = (rows_e, e, tp, u_keep, u_res, delta)
             base = months(gid, events, qs[0], cut_list[0], threshold)
             diff = np.column_stack([months(gid, events, q, c, threshold) - base for q, c in zip(qs[1:], cut_list[1:])])
-            np.add.at(s1, gid, diff)
-            np.add.at(s2, gid, diff[:, :, None] * diff[:, None, :])
+            d = diff.reshape(g1 - g0, k, n_ok)  # rows are history-major: k futures of each history
+            s1[g0:g1] += d.sum(axis=1)
+            s2[g0:g1] += np.einsum("gki,gkj->gij", d, d)
         futures += k
         mean = s1 / futures
         cov_g = s2 / futures - mean[:, :, None] * mean[:, None, :]
