@@ -31,6 +31,15 @@ def setup() -> None:
         matplotlib.use("Agg")
 
 
+def progress() -> bool:
+    """Whether long steps show tqdm bars: yes in JupyterLab, not in a run of ``cx run`` (its report has none)."""
+    import os
+
+    from cxlib.runner import RUN_ENV
+
+    return os.environ.get(RUN_ENV) != "1"
+
+
 def open_data(path: str = "", *, as_of: str = "", engine: str = "duckdb"):
     """Load ``path`` (empty: the demo data set, generated if missing), censored at ``as_of``.
 

@@ -55,6 +55,16 @@ log-hazard: each feature's effect is learned on its own, with far less noise) an
 unresolved counts constrained to raise the risk; its probabilities are calibrated (Platt's
 sigmoid by default) over folds that keep each customer's snapshots together
 (:class:`~sklearn.calibration.CalibratedClassifierCV`).
+**Training on a sample** (:meth:`RiskModel.training_sample`). Past ``max_train_rows``
+training rows the model learns from a case-control sample by a fixed rule: *every churner*
+is kept; of the non-churners each stratum (training snapshot × segment) keeps the same
+share ``f`` — enough to fill ``max_train_rows``, and at least ``negatives_per_churner``
+non-churners per churner — chosen at random (seeded by ``random_state``), and each kept
+non-churner weighs ``1/f`` (its stratum's rows over its kept rows) in the boosting and in the
+calibration. The weighted sample has the full frame's churn rate in every stratum, so
+the probabilities stay calibrated (tested); the ranking loses little because the churners,
+the rare class that carries the information, are all there.
+
 Baselines on the same split: the survival model (:class:`cxlib.churn.ChurnModel`)'s
 probability of churn within the horizon given the customer's segment, tenure (moving on
 through its bands) and trailing counts at the cutoff *held fixed* (an approximation: the
@@ -354,7 +364,10 @@ class RiskModel:
     learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization:
         Settings of the HistGradientBoostingClassifier (early stopping on).
     random_state:
-        Seed of the boosting's validation split and of the calibration folds.
+        Seed of the boosting's validation split, of the calibration folds and of the sample.
+    max_train_rows, negatives_per_churner:
+        Past ``max_train_rows`` training rows, learn from every churner and a weighted
+        stratified sample of the non-churners (module docstring); None: every row.
     n_threads:
         OpenMP threads of the boosting (None: every core). The default 1: the trees are tiny
         (4 leaves), so starting threads costs more than it saves, and on a machine busy
@@ -366,7 +379,9 @@ class RiskModel:
     feature_names_, feature_groups_ (group -> its columns), touchpoints_.
     cutoff_: the day at risk of the fit's cutoff; training_cutoffs_ and label_windows_
         (start, end] of the training snapshots; every end <= cutoff_.
-    n_train_, n_churners_train_, churn_rate_train_.
+    n_train_ (rows learned from), n_rows_train_ (rows before sampling), n_churners_train_,
+        churn_rate_train_ (weighted: the full frame's), sample_fraction_ (share of the
+        non-churners kept; 1 without sampling).
     reference_: the values a group is reset to when explaining a customer's risk.
     """
 
@@ -386,6 +401,8 @@ class RiskModel:
         l2_regularization: float = 1.0,
         random_state: int = 0,
         n_threads: int | None = 1,
+        max_train_rows: int | None = 100_000,
+        negatives_per_churner: float = 4.0,
     ):
         self.horizon_days = horizon_days
         self.window_days = window_days
@@ -401,6 +418,8 @@ class RiskModel:
         self.l2_regularization = l2_regularization
         self.random_state = random_state
         self.n_threads = n_threads
+        self.max_train_rows = max_train_rows
+        self.negatives_per_churner = negatives_per_churner
 
     def get_params(self) -> dict:
         """The constructor's settings (as scikit-learn's ``get_params``)."""
@@ -425,7 +444,7 @@ class RiskModel:
             "recent_days": self.recent_days,
         }
 
-    def training_frame(self, data, cutoff=None) -> pd.DataFrame:
+    def training_frame(self, data, cutoff=None, *, progress: bool = False) -> pd.DataFrame:
         """The stacked training snapshots of a fit at ``cutoff``: features, ``churned``, ``snapshot``."""
         cutoff = data.as_of if cutoff is None else cutoff
         cutoffs = self.training_cutoffs(cutoff)
@@ -433,7 +452,12 @@ class RiskModel:
         first = data.query("SELECT min(signup_at) AS first FROM customers")["first"].iloc[0]
         first = None if pd.isna(first) else first
         frames = []
-        for t in cutoffs:
+        steps = cutoffs
+        if progress:
+            from tqdm.auto import tqdm
+
+            steps = tqdm(cutoffs, desc="risk: training snapshots", unit="snapshot")
+        for t in steps:
             if first is None or t <= pd.Timestamp(first):
                 continue
             s = snapshot(data, t, horizon_days=self.horizon_days, touchpoints=touchpoints, **self._settings())
@@ -448,12 +472,54 @@ class RiskModel:
         frame.attrs.update(touchpoints=touchpoints, cutoffs=[f["snapshot"].iloc[0] for f in frames])
         return frame
 
-    def fit(self, data, cutoff=None) -> RiskModel:
-        """Learn from snapshots whose churn windows end at or before ``cutoff`` (default: the data's as_of)."""
+    def training_sample(self, train: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``train`` to learn from and their weights (module docstring's rule).
+
+        Every churner (weight 1); of the non-churners, in each snapshot × segment stratum,
+        ``round(f · n)`` of its ``n`` rows at random, weighing ``n / kept`` each. Without
+        ``max_train_rows``, or when the frame is not larger, every row with weight 1.
+        """
+        y = train["churned"].to_numpy(dtype=bool)
+        n = len(y)
+        every = np.arange(n), np.ones(n)
+        if self.max_train_rows is None or n <= int(self.max_train_rows):
+            return every
+        churners = int(y.sum())
+        others = n - churners
+        keep = max(int(self.max_train_rows) - churners, math.ceil(float(self.negatives_per_churner) * churners))
+        if others == 0 or keep >= others:
+            return every
+        f = keep / others
+        rng = np.random.default_rng([int(self.random_state), 7])
+        strata = pd.factorize(pd.MultiIndex.from_arrays([train["snapshot"].to_numpy(), train["segment"].to_numpy()]))[0]
+        neg = np.flatnonzero(~y)
+        neg = neg[rng.permutation(len(neg))]  # random order within every stratum
+        s = strata[neg]
+        order = np.argsort(s, kind="stable")
+        neg, s = neg[order], s[order]
+        size = np.bincount(s)
+        start = np.concatenate([[0], np.cumsum(size)[:-1]])
+        rank = np.arange(len(neg)) - start[s]
+        kept_n = np.maximum(1, np.rint(f * size)).astype(int)
+        chosen = rank < kept_n[s]
+        rows = np.concatenate([np.flatnonzero(y), neg[chosen]])
+        weights = np.concatenate([np.ones(churners), (size / kept_n)[s[chosen]]])
+        order = np.argsort(rows, kind="stable")
+        return rows[order], weights[order]
+
+    def fit(self, data, cutoff=None, *, progress: bool = False) -> RiskModel:
+        """Learn from snapshots whose churn windows end at or before ``cutoff`` (default: the data's as_of).
+
+        ``progress``: tqdm bars for the snapshots and the boosting (JupyterLab).
+        """
         cutoff = data.as_of if cutoff is None else cutoff
         if cutoff_day(cutoff) > pd.Timestamp(data.as_of):
             raise ValueError(f"cutoff {cutoff} is after the data's as_of {data.as_of}")
-        train = self.training_frame(data, cutoff)
+        full = self.training_frame(data, cutoff, progress=progress)
+        rows, weights = self.training_sample(full)
+        y_full = full["churned"].to_numpy(dtype=bool)
+        train = full.iloc[rows].reset_index(drop=True) if len(rows) < len(full) else full
+        train.attrs.update(full.attrs)
         y = train["churned"].to_numpy()
         if y.sum() < 2 or (~y).sum() < 2:
             raise DataError(
@@ -469,13 +535,24 @@ class RiskModel:
         h = pd.Timedelta(days=int(self.horizon_days))
         self.label_windows_ = [(t, t + h) for t in self.training_cutoffs_]
         self.pipeline_ = self._pipeline(train)
+        fit_params = {} if len(rows) == len(full) else {"classifier__sample_weight": weights}
         with self._threads():
-            self.pipeline_.fit(self._matrix(train), y)
+            if progress:
+                from tqdm.auto import tqdm
+
+                with tqdm(total=1, desc=f"risk: boosting on {len(train):,} rows", unit="fit") as bar:
+                    self.pipeline_.fit(self._matrix(train), y, **fit_params)
+                    bar.update(1)
+            else:
+                self.pipeline_.fit(self._matrix(train), y, **fit_params)
         self.n_train_ = int(len(train))
+        self.n_rows_train_ = int(len(full))
         self.n_churners_train_ = int(y.sum())
-        self.churn_rate_train_ = float(y.mean())
-        self.segments_ = sorted(train["segment"].unique().tolist())
-        self.reference_ = self._reference(train)
+        self.churn_rate_train_ = float(y_full.mean())
+        others = int((~y_full).sum())
+        self.sample_fraction_ = float((~y).sum() / others) if others else 1.0
+        self.segments_ = sorted(full["segment"].unique().tolist())
+        self.reference_ = self._reference(full)
         return self
 
     def _pipeline(self, train: pd.DataFrame):
@@ -591,12 +668,51 @@ class RiskModel:
         return out
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """For each row and group: predicted probability minus that with the group reset (same index)."""
+        """For each row and group: predicted probability minus that with the group reset (same index).
+
+        The frame is encoded once; each group's reset is a change of a few columns of that
+        matrix (totals over touchpoints recomputed in numpy), scored by the calibrated
+        boosters directly: no copy of the frame per group.
+        """
         self._check_fitted()
-        p = self.predict_risk(frame).to_numpy()
-        out = {}
-        for group in self.feature_groups_:
-            out[group] = p - self.predict_proba(self._without(frame, group))[:, 1]
+        encode, classifier = self.pipeline_[0], self.pipeline_[-1]
+        with self._threads():
+            base = encode.transform(self._matrix(frame))
+            cols = {c: i for i, c in enumerate(base.columns)}
+            X = base.to_numpy(dtype=float)
+            names = base.columns
+
+            def score(matrix):  # the boosters were fitted on a frame: give them its column names
+                return classifier.predict_proba(pd.DataFrame(matrix, columns=names, copy=False))[:, 1]
+
+            p = score(X)
+            buckets = [tp for tp in _buckets(frame)]
+            ref_segment = encode.transform(
+                self._matrix(frame.iloc[:1].assign(segment=self.reference_["segment"]))
+            )["segment"].iloc[0]
+            out = {}
+            for group, members in self.feature_groups_.items():
+                Z = X.copy()
+                for c in members:
+                    if c.startswith(COUNT_COLUMNS) or c in CONTACT_COLUMNS:
+                        Z[:, cols[c]] = 0
+                    elif c.startswith(DAY_COLUMNS):
+                        Z[:, cols[c]] = int(self.window_days) + 1
+                    elif c in ANSWER_COLUMNS:
+                        Z[:, cols[c]] = -1.0  # "no answer", as _matrix encodes it
+                    elif c == "segment":
+                        Z[:, cols[c]] = ref_segment
+                    else:
+                        Z[:, cols[c]] = self.reference_[c]
+                if group.startswith("bad experiences at "):
+                    tp = group[len("bad experiences at ") :]
+                    rest = [b for b in buckets if b != tp]
+                    for c in COUNT_COLUMNS:
+                        Z[:, cols[c]] = frame[[_col(c, b) for b in rest]].to_numpy().sum(axis=1) if rest else 0
+                    for c in DAY_COLUMNS:
+                        Z[:, cols[c]] = (frame[[_col(c, b) for b in rest]].to_numpy().min(axis=1) if rest
+                                         else int(self.window_days) + 1)
+                out[group] = p - score(Z)
         return pd.DataFrame(out, index=frame.index)
 
     def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -619,14 +735,33 @@ class RiskModel:
         best = values.argmax(axis=1) if len(contrib) else np.array([], dtype=int)
         groups = np.asarray(contrib.columns, dtype=object)[best] if len(contrib) else np.array([], dtype=object)
         effect = values[np.arange(len(values)), best] if len(values) else np.array([])
-        reasons = [
-            self._words(group, row) if eff > 0.001 else "no single driver: the usual risk of similar customers"
-            for group, eff, row in zip(groups, effect, frame.to_dict("records"))
-        ]
+        reasons = np.full(len(frame), "no single driver: the usual risk of similar customers", dtype=object)
+        driven = effect > 0.001
+        for group in np.unique(groups[driven]) if driven.any() else []:
+            rows = np.flatnonzero(driven & (groups == group))
+            used = self._words_columns(group)
+            part = frame.iloc[rows][used].reset_index(drop=True)
+            distinct = part.drop_duplicates()
+            distinct = distinct.assign(_words=[self._words(group, r) for r in distinct.to_dict("records")])
+            reasons[rows] = part.merge(distinct, on=used, how="left", validate="many_to_one")["_words"].to_numpy()
+        reasons = list(reasons)
         return pd.DataFrame(
             {"reason": reasons, "reason_group": np.where(effect > 0.001, groups, ""), "reason_effect": effect},
             index=frame.index,
         )
+
+    def _words_columns(self, group: str) -> list[str]:
+        """The columns :meth:`_words` reads for ``group``."""
+        if group.startswith("bad experiences at "):
+            tp = group[len("bad experiences at ") :]
+            return [_col("unresolved", tp), _col("unresolved_recent", tp), _col("resolved", tp)]
+        return {
+            "service contacts": ["unresolved_contacts", "contacts"],
+            "CSAT and NPS": ["last_csat", "last_nps"],
+            "tenure": ["tenure_days"],
+            "segment": ["segment"],
+            "monthly value": ["monthly_value"],
+        }.get(group, ["experiences"])
 
     def _words(self, group: str, row) -> str:
         w, recent = int(self.window_days), int(self.recent_days)
@@ -916,7 +1051,7 @@ class Backtest:
         )
 
 
-def backtest(data, *, cutoff=None, model: RiskModel | None = None) -> Backtest:
+def backtest(data, *, cutoff=None, model: RiskModel | None = None, progress: bool = False) -> Backtest:
     """Fit on the past, score at ``cutoff`` against the churn of the next ``horizon_days``.
 
     ``cutoff`` defaults to the data's ``as_of`` minus the model's ``horizon_days`` (the latest
@@ -930,7 +1065,7 @@ def backtest(data, *, cutoff=None, model: RiskModel | None = None) -> Backtest:
     h = int(model.horizon_days)
     e = cutoff_day(pd.Timestamp(data.as_of) - pd.Timedelta(days=h)) if cutoff is None else cutoff_day(cutoff)
     fitted = RiskModel(**model.get_params())
-    fitted.fit(data, cutoff=e)
+    fitted.fit(data, cutoff=e, progress=progress)
     test = snapshot(data, e, horizon_days=h, touchpoints=fitted.touchpoints_, **fitted._settings())
     if not test["churned"].any():
         raise DataError(f"no customer active at {e.date()} churned in the next {h} days: nothing to evaluate")

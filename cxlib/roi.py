@@ -94,10 +94,14 @@ break-even, the probability that one beats another).
 
 The revenue a base *actually* retains also varies with who happens to have which bad
 experience and who happens to leave. ``realised_low``–``realised_high`` add that spread: a
-Monte Carlo of ``process_draws`` futures of the base at the point estimates (each customer's
-future bad experiences, their resolution and a churn threshold, shared by baseline and
-scenarios), whose deviations from their mean are added to the draws of the expected value.
-That is the interval a realised outcome is held against (``tests/test_roi_truth.py``).
+Monte Carlo of futures at the point estimates (future bad experiences, their resolution and
+a churn threshold, shared by baseline and scenarios) drawn once per distinct known history
+(segment, tenure bands crossed, known bad experiences), not per customer; the covariance of
+the base's realised difference from the baseline (a sum of independent customers, hence
+normal) is added to the draws of the expected value. Futures are added until that spread
+has converged, at most ``process_draws`` per history; the result reports how many were
+needed (``settings["process_draws_used"]``). That is the interval a realised outcome is
+held against (``tests/test_roi_truth.py``).
 """
 
 from __future__ import annotations
@@ -802,83 +806,162 @@ class _Engine:
 
 
 def _process_noise(engine: _Engine, inp: _Inputs, scenario_inputs: list, lam_tp: np.ndarray, cuts: list,
-                   replicates: int, rng: np.random.Generator, step_days: int = 7) -> tuple[np.ndarray, np.ndarray]:
+                   max_futures: int, rng: np.random.Generator, *, draws: int, expected_var=None, step_days: int = 7,
+                   batch: int = 10, tol: float = 0.02, max_rows: int = 400_000) -> tuple[np.ndarray, int, int]:
     """What this base actually retains varies around its expectation: a Monte Carlo of that spread.
 
-    For ``replicates`` futures of the base (at the point estimates), draws each customer's
-    future bad experiences (per touchpoint, Poisson), their resolution and delay, and a churn
-    threshold ~ Exp(1); the churn time is where the cumulative hazard crosses it. Baseline and
-    scenarios share every draw (common random numbers: a cut removes the experiences whose
-    uniform falls below the cut, a resolution target resolves those whose uniform falls below
-    ``q``). Counts are taken at the middle of ``step_days``-day steps. Returns the residuals
-    ``realised - mean over replicates`` of the value-weighted months and of the survivors,
-    ``replicates × scenarios``: added to the expected values of the parameter draws they give
-    an interval for the revenue actually retained.
+    A future of a customer (at the point estimates) draws its bad experiences (per
+    touchpoint, Poisson), their resolution and delay, and a churn threshold ~ Exp(1); the churn
+    time is where the cumulative hazard crosses it. Baseline and scenarios share every draw
+    (common random numbers: a cut removes the experiences whose uniform falls below the cut,
+    a resolution target resolves those whose uniform falls below ``q``). Counts are taken at
+    the middle of ``step_days``-day steps.
+
+    Customers are independent, and customers with the same **known history** — segment, the
+    steps at which their tenure enters a new band, and their known bad experiences as the
+    steps on which they count unresolved and resolved — have the same distribution of
+    months retained. So the futures are drawn per distinct history, not per customer: the
+    covariance (over scenarios) of a history's *difference* from the baseline, weighted by
+    the sum of its customers' squared monthly values, summed over histories, is the
+    covariance of the base's realised difference (a sum of many independent customers:
+    normal). The cost grows with the number of distinct histories, not with the base.
+
+    Futures are added ``batch`` at a time, up to ``max_futures`` per history, until the
+    interval has converged: the spread of every scenario's realised value (``expected_var``,
+    the variance of its expected value over the parameter draws, plus the process variance)
+    moves by less than ``tol`` (relative) from one batch to the next. Returns ``draws`` residuals (draws × scenarios,
+    NaN for scenarios that are not estimable) of the value-weighted months, the futures
+    drawn per history and the number of histories.
     """
-    n, W, cap = len(engine.value), engine.W, engine.cap
-    H = engine.horizon_days
+    W, cap, H = engine.W, engine.cap, engine.horizon_days
     n_steps = int(math.ceil(H / step_days))
     starts = np.arange(n_steps) * step_days
     length = np.minimum(starts + step_days, H) - starts
     mid = starts + 0.5 * length
-    band = np.searchsorted(engine.band_starts, engine.tau[:, None] + mid[None, :], side="right") - 1
-    log_base = inp.log_a[engine.seg[:, None], band]  # n × steps
+    J = len(scenario_inputs)
+    ok = np.array([q is not None for q in scenario_inputs], dtype=bool)
+    out = np.full((int(draws), J), np.nan)
+    if not ok.any() or max_futures < 1:
+        return out, 0, 0
+
+    # -- distinct known histories
+    taus = np.arange(engine.tau_max + 1)
+    band_rows = np.searchsorted(engine.band_starts, taus[:, None] + mid[None, :], side="right") - 1
+    band_sig, tau_class = np.unique(band_rows, axis=0, return_inverse=True)
+    tau_class = tau_class.ravel()
+    n = len(engine.value)
     pos, ke, kc = engine.known_events
+    kres = ~np.isnan(kc)
+    kend = np.where(kres, kc, ke + W)
+    lo_u = np.searchsorted(mid, ke + 1, side="left")
+    hi_u = np.searchsorted(mid, kend, side="right")
+    lo_r = np.searchsorted(mid, kend + 1, side="left")
+    hi_r = np.where(kres, np.searchsorted(mid, ke + W, side="right"), lo_r)
+    counts_u, counts_r = hi_u > lo_u, hi_r > lo_r
+    live = counts_u | counts_r  # known events that still count on some step of the horizon
+    S1 = n_steps + 1
+    code = (((np.where(counts_u, lo_u, 0) * S1 + np.where(counts_u, hi_u, 0)) * S1
+             + np.where(counts_r, lo_r, 0)) * S1 + np.where(counts_r, hi_r, 0))[live]
+    p_live = pos[live]
+    order = np.lexsort((code, p_live))
+    p_live, code = p_live[order], code[order]
+    per = np.bincount(p_live, minlength=n)
+    width = int(per.max()) if len(per) else 0
+    key = np.full((n, 2 + width), -1, dtype=np.int64)
+    key[:, 0] = engine.seg
+    key[:, 1] = tau_class[engine.tau]
+    if width:
+        first = np.concatenate([[0], np.cumsum(per)[:-1]])
+        slot = np.arange(len(p_live)) - first[p_live]
+        key[p_live, 2 + slot] = code
+    hist, group = np.unique(key, axis=0, return_inverse=True)
+    group = group.ravel()
+    G = len(hist)
+    weight = np.bincount(group, weights=engine.value ** 2, minlength=G)  # Σ value² per history
+    U0 = np.zeros((G, S1), dtype=np.int64)
+    R0 = np.zeros_like(U0)
+    for col in range(width):
+        c = hist[:, 2 + col]
+        g = np.flatnonzero(c >= 0)
+        c = c[g]
+        hr, c = c % S1, c // S1
+        lr, c = c % S1, c // S1
+        hu, lu = c % S1, c // S1
+        for arr, lo, hi in ((U0, lu, hu), (R0, lr, hr)):
+            m = hi > lo
+            np.add.at(arr, (g[m], lo[m]), 1)
+            np.add.at(arr, (g[m], hi[m]), -1)
+    log_base_g = inp.log_a[hist[:, 0][:, None], band_sig[hist[:, 1]]]  # G × steps
     delay_cdf = np.cumsum(inp.delay)
+    n_tp = len(lam_tp)
+    qs = [inp.q] + [scenario_inputs[j] for j in np.flatnonzero(ok)]
+    cut_list = [np.zeros(n_tp)] + [np.asarray(cuts[j]) for j in np.flatnonzero(ok)]
 
-    def add_counts(arr, rows, first_day, last_day):  # +1 on the steps whose middle falls in [first, last]
-        lo = np.searchsorted(mid, first_day, side="left")
-        hi = np.searchsorted(mid, last_day, side="right")
-        ok = hi > lo
-        np.add.at(arr, (rows[ok], lo[ok]), 1)
-        np.add.at(arr, (rows[ok], hi[ok]), -1)
-
-    def months_and_survivors(events, q, threshold):
-        rows, e, tp, u_keep, u_res, delta, keep_cut = events
-        U = np.zeros((n, n_steps + 1), dtype=np.int64)
-        R = np.zeros_like(U)
-        kres = ~np.isnan(kc)
-        kend = np.where(kres, kc, ke + W)
-        add_counts(U, pos, ke + 1, kend)
-        add_counts(R, pos[kres], kend[kres] + 1, ke[kres] + W)
-        kept = u_keep >= keep_cut
+    def months(gid, events, q, cut, threshold):
+        """Days retained over the horizon of each future (rows: one future of history ``gid``)."""
+        rows_e, e, tp, u_keep, u_res, delta = events
+        m = len(gid)
+        U = U0[gid].copy()
+        R = R0[gid].copy()
+        kept = u_keep >= cut[tp]
         res = kept & (u_res < q)
         end = np.where(res, e + delta, e + W)
-        add_counts(U, rows[kept], e[kept] + 1, end[kept])
-        add_counts(R, rows[res], end[res] + 1, e[res] + W)
+        for arr, sel, a, b in ((U, kept, e + 1, end), (R, res, end + 1, e + W)):
+            lo = np.searchsorted(mid, a[sel], side="left")
+            hi = np.searchsorted(mid, b[sel], side="right")
+            good = hi > lo
+            r = rows_e[sel][good]
+            np.add.at(arr, (r, lo[good]), 1)
+            np.add.at(arr, (r, hi[good]), -1)
         U = np.minimum(np.cumsum(U, axis=1)[:, :n_steps], cap)
         R = np.minimum(np.cumsum(R, axis=1)[:, :n_steps], cap)
-        inc = np.exp(log_base + inp.log_hr_u * U + inp.log_hr_r * R) * length[None, :]
+        inc = np.exp(log_base_g[gid] + inp.log_hr_u * U + inp.log_hr_r * R) * length[None, :]
         C = np.cumsum(inc, axis=1)
         crossed = C[:, -1] >= threshold
         k = np.argmax(C >= threshold[:, None], axis=1)
-        before = np.where(k > 0, C[np.arange(n), np.maximum(k - 1, 0)], 0.0)
-        t = starts[k] + (threshold - before) / (inc[np.arange(n), k] / length[k])
-        t = np.where(crossed, np.minimum(t, H), H)
-        return float((engine.value * t).sum() / MONTH_DAYS), float((~crossed).sum())
+        ar = np.arange(m)
+        before = np.where(k > 0, C[ar, np.maximum(k - 1, 0)], 0.0)
+        t = starts[k] + (threshold - before) / (inc[ar, k] / length[k])
+        return np.where(crossed, np.minimum(t, H), H)
 
-    n_tp = lam_tp.shape[0]
-    out_v = np.zeros((replicates, len(scenario_inputs)))
-    out_s = np.zeros_like(out_v)
-    for k in range(replicates):
-        counts = rng.poisson(lam_tp[None, :] * H, size=(n, n_tp))
-        rows = np.repeat(np.repeat(np.arange(n), n_tp), counts.ravel())
-        tp = np.tile(np.arange(n_tp), n).repeat(counts.ravel())
-        m = len(rows)
-        e = np.floor(rng.random(m) * H)
-        u_keep, u_res, u_delay = rng.random((3, m))
-        delta = np.minimum(np.searchsorted(delay_cdf, u_delay, side="right"), len(delay_cdf) - 1)
-        threshold = rng.standard_exponential(n)
-        base = months_and_survivors((rows, e, tp, u_keep, u_res, delta, 0.0), inp.q, threshold)
-        for j, (q, cut) in enumerate(zip(scenario_inputs, cuts)):
-            if q is None:
-                out_v[k, j] = out_s[k, j] = np.nan
-                continue
-            v, s = months_and_survivors((rows, e, tp, u_keep, u_res, delta, cut[tp]), q, threshold)
-            out_v[k, j], out_s[k, j] = v - base[0], s - base[1]
-    with warnings.catch_warnings():  # scenarios that are not estimable are all NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return out_v - np.nanmean(out_v, axis=0), out_s - np.nanmean(out_s, axis=0)
+    n_ok = int(ok.sum())
+    s1 = np.zeros((G, n_ok))
+    s2 = np.zeros((G, n_ok, n_ok))
+    futures, previous = 0, None
+    chunk = max(1, int(max_rows) // max(1, min(batch, max_futures)))
+    while futures < max_futures:
+        k = min(batch, max_futures - futures)
+        for g0 in range(0, G, chunk):
+            g1 = min(G, g0 + chunk)
+            gid = np.repeat(np.arange(g0, g1), k)
+            m = len(gid)
+            counts = rng.poisson(lam_tp[None, :] * H, size=(m, n_tp))
+            rows_e = np.repeat(np.repeat(np.arange(m), n_tp), counts.ravel())
+            tp = np.tile(np.arange(n_tp), m).repeat(counts.ravel())
+            e = np.floor(rng.random(len(rows_e)) * H)
+            u_keep, u_res, u_delay = rng.random((3, len(rows_e)))
+            delta = np.minimum(np.searchsorted(delay_cdf, u_delay, side="right"), len(delay_cdf) - 1)
+            threshold = rng.standard_exponential(m)
+            events = (rows_e, e, tp, u_keep, u_res, delta)
+            base = months(gid, events, qs[0], cut_list[0], threshold)
+            diff = np.column_stack([months(gid, events, q, c, threshold) - base for q, c in zip(qs[1:], cut_list[1:])])
+            d = diff.reshape(g1 - g0, k, n_ok)  # rows are history-major: k futures of each history
+            s1[g0:g1] += d.sum(axis=1)
+            s2[g0:g1] += np.einsum("gki,gkj->gij", d, d)
+        futures += k
+        mean = s1 / futures
+        cov_g = s2 / futures - mean[:, :, None] * mean[:, None, :]
+        if futures > 1:
+            cov_g *= futures / (futures - 1)
+        cov = np.einsum("g,gij->ij", weight, cov_g) / MONTH_DAYS**2
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None) + (0.0 if expected_var is None else np.asarray(expected_var)))
+        if previous is not None and np.all(np.abs(sd - previous) <= tol * np.maximum(sd, 1e-12)):
+            break
+        previous = sd
+    vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
+    root = vecs * np.sqrt(np.clip(vals, 0, None))[None, :]
+    out[:, ok] = rng.standard_normal((int(draws), n_ok)) @ root.T
+    return out, futures, G
 
 
 def _log_a(model, beta: pd.Series, effective_band: list[str]) -> np.ndarray:
@@ -1110,6 +1193,7 @@ class Prepared:
     slope_draw: np.ndarray  # first response → resolution
     c_hat: float
     r_hat: float
+    fitted_here: bool = False  # the model was fitted by prepare, not given
     _runs: dict = field(default_factory=dict, repr=False)
     _log_a: dict = field(default_factory=dict, repr=False)
 
@@ -1126,7 +1210,7 @@ class Prepared:
             rate_days=self.rate_days, effective_band=self.effective_band, betas=self.betas[:k], cols=self.cols,
             lam_e=self.lam_e[:k], lam_s=self.lam_s[:k], c_draw=self.c_draw[:k], r_draw=self.r_draw[:k],
             delay_draw=self.delay_draw[:k], slope_draw=self.slope_draw[:k], c_hat=self.c_hat, r_hat=self.r_hat,
-            _runs=self._runs, _log_a=self._log_a,
+            fitted_here=self.fitted_here, _runs=self._runs, _log_a=self._log_a,
         )
 
     def inputs(self, b: int, lam_early: float, lam_settled: float, q: float, lam_tp=None) -> _Inputs:
@@ -1204,6 +1288,7 @@ def prepare(
         raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
     measured = measure(data, as_of=as_of, window_days=window_days, resolution_days=resolution_days,
                        rate_days=rate_days, early_days=early_days, alpha=alpha)
+    fitted_here = model is None
     if model is None:
         model = ChurnModel(window_days=window_days, resolution_days=resolution_days).fit(data, as_of=measured.as_of)
     elif (int(model.window_days), int(model.resolution_days)) != (measured.window_days, measured.resolution_days):
@@ -1253,7 +1338,7 @@ def prepare(
         measured=measured, model=model, engine=engine, notes=notes, horizon_months=float(horizon_months), draws=B,
         seed=int(seed), alpha=float(alpha), rate_days=rate_days, effective_band=effective_band, betas=betas,
         cols=list(beta0.index), lam_e=lam_e, lam_s=lam_s, c_draw=c_draw, r_draw=r_draw, delay_draw=delay_draw,
-        slope_draw=slope_draw, c_hat=float(c_hat), r_hat=float(r_hat),
+        slope_draw=slope_draw, c_hat=float(c_hat), r_hat=float(r_hat), fitted_here=fitted_here,
     )
 
 
@@ -1283,9 +1368,11 @@ def evaluate(
     resolution days). Money is counted over ``horizon_months`` for the customers active at
     ``as_of``; yearly costs are prorated to the horizon. See the module docstring for the method.
 
-    ``process_draws`` futures of the base (a Monte Carlo, :func:`_process_noise`) add the
-    spread of what is *actually* retained to the interval of the expected value: the columns
-    ``realised_low`` and ``realised_high`` (0 skips it).
+    Up to ``process_draws`` futures per distinct known history (a Monte Carlo,
+    :func:`_process_noise`, stopped when its spread has converged) add the spread of what is
+    *actually* retained to the interval of the expected value: the columns ``realised_low``
+    and ``realised_high`` (0 skips it); ``settings["process_draws_used"]`` says how many
+    futures were drawn.
 
     The same as :func:`prepare` followed by :func:`evaluate_prepared`.
     """
@@ -1323,6 +1410,7 @@ def evaluate_prepared(
     horizon_months, horizon_days, alpha, seed, B = p.horizon_months, p.horizon_days, p.alpha, p.seed, p.draws
     rate_days = p.rate_days
     _check_scenarios(scenario_list, measured)
+    fitted_here = p.fitted_here  # said in settings["churn_model"]: a run passes the model it fitted once
     notes = list(p.notes)
     betas, lam_e, lam_s, c_draw, r_draw = p.betas, p.lam_e, p.lam_s, p.c_draw, p.r_draw
     delay_draw, slope_draw, c_hat, r_hat = p.delay_draw, p.slope_draw, p.c_hat, p.r_hat
@@ -1384,6 +1472,7 @@ def evaluate_prepared(
             saved[b, j] = s - s0
 
     realised = np.full((B, len(names)), np.nan)
+    futures_used = histories = 0
     if process_draws and int(process_draws) > 0:
         tps = measured.touchpoints
         q_point, cuts = [], []
@@ -1404,9 +1493,11 @@ def evaluate_prepared(
         point = _Inputs(log_a=_log_a(model, beta0, effective_band), log_hr_u=hu0,
                         log_hr_r=hr0, lam_early=float(lam_e[0].sum()),
                         lam_settled=float(lam_s[0].sum()), q=float(np.clip(c_hat * r_hat, 0, 1)), delay=delay_draw[0])
-        resid_v, _ = _process_noise(engine, point, q_point, lam_s[0], cuts, int(process_draws),
-                                    np.random.default_rng([int(seed), 1]))
-        realised = value[1:] + resid_v[np.arange(B) % len(resid_v)]
+        ok_futures = [q is not None for q in q_point]
+        resid_v, futures_used, histories = _process_noise(engine, point, q_point, lam_s[0], cuts, int(process_draws),
+                                                          np.random.default_rng([int(seed), 1]), draws=B,
+                                                          expected_var=np.nanvar(value[1:, ok_futures], axis=0))
+        realised = value[1:] + resid_v
 
     cost = np.array([s.yearly_cost for s in scenario_list]) * float(horizon_months) / 12.0
     net = value - cost[None, :]
@@ -1500,6 +1591,9 @@ def evaluate_prepared(
         "hr_resolved": _pooled_hr(model, beta0, measured.touchpoints, lam_s[0], "resolved"),
         "method": "closed form: expected hazard from Poisson thinning, survival exp(-∫E[h]) per customer",
         "process_draws": int(process_draws or 0),
+        "process_draws_used": int(futures_used),
+        "churn_model": "fitted by roi.evaluate" if fitted_here else "given",
+        "known_histories": int(histories),
     }
     return ROIResult(scenario_list, table, draw_frame, beats, baseline, rate_table, settings, notes)
 

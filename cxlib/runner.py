@@ -50,7 +50,11 @@ from cxlib.summary import methods_and_caveats
 #: The notebooks of a run, in the order of the report.
 NOTEBOOKS = ("00_summary.ipynb", "01_overview.ipynb", "02_churn.ipynb", "03_roi.ipynb", "04_risk.ipynb")
 #: Parameters the runner sets itself.
-RUNNER_PARAMETERS = ("data",)
+RUNNER_PARAMETERS = ("data", "results_dir")
+#: Notebooks that read what the others computed: executed after them, shown where NOTEBOOKS puts them.
+READERS = ("00_summary.ipynb",)
+#: Set in the environment of a run's kernels: progress bars stay out of the report.
+RUN_ENV = "CXLAB_RUN"
 
 
 @dataclass
@@ -154,6 +158,8 @@ def effective_parameters(notebooks, chosen: dict) -> dict:
     """Every declared parameter with the value the run uses: ``chosen``, else the notebook's default."""
     values = {}
     for name, info in sorted(declared_parameters(notebooks).items()):
+        if name == "results_dir":  # the run's own folder, set per run: not a setting of the analysis
+            continue
         if name in chosen:
             values[name] = chosen[name]
             continue
@@ -379,6 +385,7 @@ def run(
     notebooks=None,
     kernel_name: str | None = None,
     progress: bool = False,
+    say=None,
 ) -> RunResult:
     """Execute the notebooks on ``data`` and render the report.
 
@@ -386,6 +393,11 @@ def run(
     demo data set. Raises :class:`NotebookFailed` (after recording the failure) when a
     notebook raises, and :class:`RunInterrupted`/KeyboardInterrupt (after recording the
     run as ``interrupted``) on SIGTERM or Ctrl-C.
+
+    Notebooks that declare ``results_dir`` get ``<run>/results``: what one fits or evaluates
+    (:mod:`cxlib.results`) the others load instead of computing it again. The readers
+    (``00_summary``) run after the others; the report keeps the order of ``notebooks``.
+    ``say``: called with a line of text as each notebook starts and ends (``cx run`` prints it).
     """
     started = time.monotonic()
     out = Path(out).resolve()
@@ -398,6 +410,7 @@ def run(
     data_path = _data_location(data or params.get("data") or None, engine)
     # Shown and recorded without its password; the notebooks get the password in PGPASSWORD.
     params["data"] = redact(data_path)
+    say = _quiet_on_error(say)
 
     with _locked(out):
         _mark_died(out)
@@ -423,25 +436,35 @@ def run(
             record["data"] = _fingerprint(data_path, engine)
             record["timings"]["fingerprint_seconds"] = round(time.monotonic() - t0, 2)
             _write_record(run_dir, record)
-            executed = []
-            for source in sources:
+            entries = {}
+            for source in sources:  # in the report's order; run in execution order
+                entries[source] = {"notebook": source.name, "status": "pending",
+                                   "output": str(run_dir / "notebooks" / source.name)}
+                record["notebooks"].append(entries[source])
+            order = execution_order(sources)
+            for step, source in enumerate(order, start=1):
                 target = run_dir / "notebooks" / source.name
                 t0 = time.monotonic()
-                own = {k: v for k, v in params.items() if k in pm.inspect_notebook(_literal(source))}
-                entry = {"notebook": source.name, "status": "running", "output": str(target)}
-                record["notebooks"].append(entry)
+                declared = pm.inspect_notebook(_literal(source))
+                own = {k: v for k, v in params.items() if k in declared}
+                if "results_dir" in declared:
+                    own["results_dir"] = str(run_dir / "results")
+                entry = entries[source]
+                entry["status"], entry["step"] = "running", step
                 _write_record(run_dir, record)
+                say(f"cx run: [{step}/{len(order)}] {source.name} ...")
                 ipc_dir = tempfile.mkdtemp(prefix="cx-kernel-")
                 try:
-                    pm.execute_notebook(
-                        _literal(source),
-                        _literal(target),
-                        parameters=own,
-                        kernel_name=kernel_name,
-                        progress_bar=progress,
-                        cwd=str(run_dir),
-                        kernel_manager_class=_kernel_manager(run_dir / "logs" / f"{source.stem}.log", ipc_dir),
-                    )
+                    with _run_environment():
+                        pm.execute_notebook(
+                            _literal(source),
+                            _literal(target),
+                            parameters=own,
+                            kernel_name=kernel_name,
+                            progress_bar=progress,
+                            cwd=str(run_dir),
+                            kernel_manager_class=_kernel_manager(run_dir / "logs" / f"{source.stem}.log", ipc_dir),
+                        )
                     entry["status"] = "ok"
                 except pm.PapermillExecutionError as exc:
                     entry["status"] = "failed"
@@ -454,7 +477,8 @@ def run(
                 finally:
                     entry["seconds"] = round(time.monotonic() - t0, 2)
                     shutil.rmtree(ipc_dir, ignore_errors=True)
-                executed.append(target)
+                    say(f"cx run: [{step}/{len(order)}] {source.name} {entry['status']} in {entry['seconds']:.0f} s")
+            executed = [Path(entries[source]["output"]) for source in sources]
             t0 = time.monotonic()
             report = render(
                 executed,
@@ -490,6 +514,39 @@ def run(
                 _publish_latest(out, result.report)
             _write_index(out)
     return result
+
+
+def _quiet_on_error(say):
+    """``say`` that never fails the run: a progress line to a closed terminal or pipe is dropped."""
+    def safe(line: str) -> None:
+        if say is None:
+            return
+        try:
+            say(line)
+        except OSError:  # BrokenPipeError when whoever read stderr has gone
+            pass
+
+    return safe
+
+
+def execution_order(sources) -> list[Path]:
+    """The notebooks in the order they run: the readers (:data:`READERS`) after the others."""
+    sources = list(sources)
+    return [s for s in sources if Path(s).name not in READERS] + [s for s in sources if Path(s).name in READERS]
+
+
+@contextmanager
+def _run_environment():
+    """``$CXLAB_RUN=1`` for the kernels of a run (they inherit the environment): no progress bars in the report."""
+    previous = os.environ.get(RUN_ENV)
+    os.environ[RUN_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_ENV, None)
+        else:
+            os.environ[RUN_ENV] = previous
 
 
 def _as_of_text(params: dict, record: dict) -> str:

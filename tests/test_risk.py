@@ -68,6 +68,41 @@ def test_calibration_bins_follow_the_diagonal(checked):
     assert model["predicted"].is_monotonic_increasing
 
 
+def test_a_model_trained_on_a_sample_stays_calibrated(world):
+    """Every churner and a weighted stratified share of the others: probabilities at face value."""
+    data, _ = world
+    model = risk.RiskModel(**{**FAST, "snapshots": 3, "max_train_rows": 8_000})
+    e = risk.cutoff_day(pd.Timestamp(data.as_of) - pd.Timedelta(days=model.horizon_days))
+    model.fit(data, cutoff=e)
+    assert model.sample_fraction_ < 0.5 and model.n_train_ < model.n_rows_train_, "the rule sampled"
+    churners_full = round(model.churn_rate_train_ * model.n_rows_train_)
+    assert model.n_churners_train_ == churners_full, "every churner is kept"
+    test = risk.snapshot(data, e, horizon_days=model.horizon_days, touchpoints=model.touchpoints_, **model._settings())
+    scores = pd.DataFrame({"churned": test["churned"].to_numpy(), "model": model.predict_risk(test).to_numpy()})
+    observed = scores["churned"].mean()
+    assert abs(scores["model"].mean() - observed) < 0.2 * observed, "the weights keep the churn rate"
+    cal = risk.calibration(scores, methods=("model",), bins=5)
+    half = (cal["ci_high"] - cal["ci_low"]) / 2
+    assert ((cal["predicted"] - cal["observed"]).abs() <= 1.5 * half + 0.005).all()
+
+
+def test_the_training_sample_keeps_each_stratum_share_and_weight():
+    n = 10_000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"churned": rng.random(n) < 0.05, "snapshot": rng.integers(0, 4, n),
+                          "segment": rng.choice(["a", "b", "c"], n)})
+    model = risk.RiskModel(max_train_rows=2_000, negatives_per_churner=4)
+    rows, weights = model.training_sample(frame)
+    kept = frame.iloc[rows].assign(w=weights)
+    assert kept["churned"].sum() == frame["churned"].sum() and (kept.loc[kept["churned"], "w"] == 1).all()
+    # the weighted sample counts as many non-churners as the frame, in every stratum
+    full = frame[~frame["churned"]].groupby(["snapshot", "segment"]).size()
+    weighted = kept[~kept["churned"]].groupby(["snapshot", "segment"])["w"].sum()
+    assert np.allclose(weighted.reindex(full.index), full)
+    assert len(rows) < n and np.array_equal(rows, np.sort(rows))
+    assert len(model.training_sample(frame.head(1_000))[0]) == 1_000, "small frames are not sampled"
+
+
 # ------------------------------------------------------------------ the time split
 
 

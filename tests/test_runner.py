@@ -19,11 +19,64 @@ from cxlib.report import reader_notes
 from cxlib.runner import NOTEBOOKS, resolve_parameters, run
 
 
+#: Put on the PYTHONPATH of a run, so every process of it (the kernels too) logs each churn fit.
+FIT_SPY = """
+import json, os, sys
+if os.environ.get("CXLAB_TEST_FIT_LOG"):
+    import cxlib.churn as _churn
+
+    _fit = _churn.ChurnModel.fit
+
+    def fit(self, data, *args, **kwargs):
+        with open(os.environ["CXLAB_TEST_FIT_LOG"], "a") as f:
+            f.write(json.dumps({"pid": os.getpid(), "as_of": str(kwargs.get("as_of")), "data_as_of": str(data.as_of),
+                                "sample": kwargs.get("customers") is not None,
+                                "caller": sys._getframe(1).f_code.co_name}) + "\\n")
+        return _fit(self, data, *args, **kwargs)
+
+    _churn.ChurnModel.fit = fit
+"""
+
+
 @pytest.fixture(scope="module")
 def good_run(small_world, tmp_path_factory):
+    """One real run of the suite, every churn fit of its processes logged (see FIT_SPY)."""
+    import os
+
     out = tmp_path_factory.mktemp("reports")
-    result = run(small_world, out=out)
+    spy = tmp_path_factory.mktemp("spy")
+    (spy / "sitecustomize.py").write_text(FIT_SPY)
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "CXLAB_TEST_FIT_LOG")}
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(spy), saved["PYTHONPATH"]) if p)
+    os.environ["CXLAB_TEST_FIT_LOG"] = str(spy / "fits.jsonl")
+    try:
+        result = run(small_world, out=out)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    result.fits = [json.loads(line) for line in (spy / "fits.jsonl").read_text().splitlines()]
     return out, result
+
+
+def test_a_run_fits_the_churn_model_once_and_the_summary_reads_it(good_run):
+    """The churn model of the data (all customers, up to as_of) is fitted in one notebook of the run only.
+
+    Not counted: fits on a sample or at an earlier cutoff (the risk backtest's baseline), and
+    the Cox cross-check's own Poisson fit (on its sample, which on a small world is everyone).
+    """
+    out, result = good_run
+    full = [f for f in result.fits if not f["sample"] and f["as_of"] in ("None", f["data_as_of"])
+            and f["caller"] != "cox_cross_check"]
+    assert len({f["pid"] for f in result.fits}) >= 2, "the spy sees the kernels' fits"
+    assert len(full) == 1, f"the churn model was fitted {len(full)} times: {full}"
+    record = json.loads((result.run_dir / "run.json").read_text())
+    steps = {n["notebook"]: n["step"] for n in record["notebooks"]}
+    assert steps["00_summary.ipynb"] == len(NOTEBOOKS), "the summary runs last, after what it reads"
+    kept = {p.name for p in (result.run_dir / "results").iterdir()}
+    assert {"churn_model.pkl", "claims.pkl", "roi.pkl", "risk_list.pkl"} <= kept
 
 
 def test_run_writes_report_record_latest_and_index(good_run):

@@ -50,7 +50,8 @@ def main(args) -> int:
     out = Path(args.out).resolve()
     try:
         result = run(
-            args.data, params_file=args.params, overrides=overrides, out=out, notebooks=args.notebook, progress=args.progress
+            args.data, params_file=args.params, overrides=overrides, out=out, notebooks=args.notebook, progress=args.progress,
+            say=lambda line: print(line, file=sys.stderr, flush=True),
         )
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, RunInterrupted) else signal.SIGINT
