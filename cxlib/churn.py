@@ -864,3 +864,23 @@ def negative_control(
     frame.index.name = "model"
     frame.attrs["customers"] = len(ids) if ids is not None else None
     return frame
+
+
+def engagement_bands(data, as_of=None) -> pd.Series:
+    """Each customer's experience-rate band index on the day of ``as_of`` (index: customer_id).
+
+    The band the churn model adjusted for (:func:`cxlib.definitions.experience_rate_sql`),
+    for predictions customer by customer (the risk list's survival baseline).
+    """
+    from cxlib.definitions import experience_rate_max_steps, experience_rate_sql
+    from cxlib.panel import _timestamp_literal
+
+    as_of = data.as_of if as_of is None else as_of
+    t = _timestamp_literal(as_of)
+    sql = experience_rate_sql(t, max_steps=experience_rate_max_steps(data, as_of))
+    frame = data.query(
+        f"""SELECT customer_id, rate_band FROM ({sql}) er
+        WHERE er.from_day <= CAST({t} AS DATE) AND (er.to_day IS NULL OR CAST({t} AS DATE) < er.to_day)"""
+    )
+    return pd.Series(frame["rate_band"].to_numpy(dtype=int), index=frame["customer_id"].astype(str).to_numpy(),
+                     name="engagement")

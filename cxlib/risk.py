@@ -1059,7 +1059,7 @@ def backtest(data, *, cutoff=None, model: RiskModel | None = None, progress: boo
     the settings (default ``RiskModel()``); it is fitted here with cutoff ``cutoff``.
     The survival baseline is fitted on the person-time before ``cutoff``.
     """
-    from cxlib.churn import ChurnModel
+    from cxlib.churn import ChurnModel, engagement_bands
 
     model = RiskModel() if model is None else model
     h = int(model.horizon_days)
@@ -1070,6 +1070,9 @@ def backtest(data, *, cutoff=None, model: RiskModel | None = None, progress: boo
     if not test["churned"].any():
         raise DataError(f"no customer active at {e.date()} churned in the next {h} days: nothing to evaluate")
     baseline = ChurnModel(window_days=model.window_days, resolution_days=model.resolution_days).fit(data, as_of=e)
+    if baseline.engagement:  # each customer's experience-rate band at the cutoff, as the model adjusted for it
+        bands = engagement_bands(data, e)
+        test = test.assign(engagement=bands.reindex(test["customer_id"].astype(str)).to_numpy())
     scores = pd.DataFrame({"customer_id": test["customer_id"].to_numpy(), "churned": test["churned"].to_numpy()})
     scores["model"] = fitted.predict_risk(test).to_numpy()
     scores["survival model"] = survival_probability(baseline, test, horizon_days=h)
@@ -1081,7 +1084,8 @@ def survival_probability(churn_model, frame: pd.DataFrame, *, horizon_days: int 
     """The survival model's probability of churn within ``horizon_days`` for rows of :func:`features`.
 
     Segment and tenure as at the cutoff (tenure moves on through its bands); the trailing
-    counts at the cutoff are held fixed over the horizon (an approximation).
+    counts and (a model adjusted for engagement, when ``frame`` has ``engagement``) the
+    experience-rate band at the cutoff are held fixed over the horizon (an approximation).
     """
     cov = pd.DataFrame(
         {
@@ -1094,6 +1098,12 @@ def survival_probability(churn_model, frame: pd.DataFrame, *, horizon_days: int 
     known = set(churn_model.segments_)
     unknown = ~cov["segment"].isin(known)
     cov.loc[unknown, "segment"] = churn_model.reference_["segment"]
+    levels = getattr(churn_model, "engagement_levels_", None)
+    if getattr(churn_model, "engagement", False) and levels and "engagement" in frame:
+        # the band at the cutoff (held over the horizon); a band the model has no term for takes the reference
+        ref = next(k for k, label in levels.items() if label == churn_model.reference_["engagement"])
+        band = pd.to_numeric(pd.Series(frame["engagement"].to_numpy()), errors="coerce")
+        cov["engagement"] = [int(b) if pd.notna(b) and int(b) in levels else ref for b in band]
     surv = churn_model.predict_survival(cov, [float(horizon_days)])
     return 1.0 - surv.iloc[0].to_numpy(dtype=float)
 
