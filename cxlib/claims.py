@@ -551,7 +551,10 @@ def outcome_table(groups: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
         rows.append({"comparison": splits[r.split], "bad experiences followed by": r.group,
                      "bad experiences": f"{int(r.experiences):,}", "customers": f"{int(r.customers):,}",
                      f"churned within {horizon} days (95% interval)": pct_interval(r.rate, low, high)})
-    return pd.DataFrame(rows).set_index(["comparison", "bad experiences followed by"])
+    from cxlib.tables import one_header_row
+
+    # one header row: the comparison stays the index, the group a column of its own
+    return one_header_row(pd.DataFrame(rows).set_index("comparison"))
 
 
 def clustered_interval(rate: float, var: float, n: float, *, alpha: float = 0.05) -> tuple[float, float]:

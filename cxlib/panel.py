@@ -159,7 +159,8 @@ def intervals_sql(
     only = f"AND customer_id IN (SELECT customer_id FROM {customers})" if customers else ""
     if terms != "pooled" or good:
         return _terms_intervals_sql(
-            as_of_sql, w, r, bands, only, terms, touchpoints, _check_days_since(days_since_bands, w),
+            as_of_sql, w, r, bands, only, terms, touchpoints,
+            _check_days_since(days_since_bands, w) if terms == "days_since" else tuple(days_since_bands),
             engagement, engagement_steps, good,
         )
     band_values = ", ".join(f"({b})" for b in bands)

@@ -72,7 +72,10 @@ def test_fit_contract_and_summary(fits, recovery_worlds):  # noqa: F811
     model = fits[RECOVERY_SEEDS[0]][0]
     s = model.summary
     assert list(s.columns[:5]) == ["meaning", "hazard_ratio", "ci_low", "ci_high", "p_value"]
-    assert (s["ci_low"] < s["hazard_ratio"]).all() and (s["hazard_ratio"] < s["ci_high"]).all()
+    estimated = s[s["not_estimable"] == ""]  # a term without information has no interval (NaN), by design
+    assert set(s.index) - set(estimated.index) == set(model.not_estimable_)
+    assert not {"unresolved", "resolved"} & set(model.not_estimable_)
+    assert (estimated["ci_low"] < estimated["hazard_ratio"]).all() and (estimated["hazard_ratio"] < estimated["ci_high"]).all()
     assert model.cov_.shape == (len(model.params_), len(model.params_))
     assert model.n_events_ == int(model.panel_["events"].sum())
     data = recovery_worlds[RECOVERY_SEEDS[0]][0]

@@ -125,7 +125,7 @@ def _keyed(data) -> set:
     for r in data.rejects.itertuples(index=False):
         reason = re.sub(r" \(first at row \d+\)", " (another row with this {key} is kept)", r.reason)
         reason = reason.replace("{key}", KEYS[table_of[r.file]])
-        reason = re.sub(r"rejected in the customers file \(row \d+\)", "rejected in the customers table", reason)
+        reason = re.sub(r"its customer row was rejected \(row \d+\)", "its customer row was rejected in the customers table", reason)
         out.add((table_of[r.file], r.key, r.column, r.value, reason))
     return out
 
@@ -260,7 +260,7 @@ sources:
     table: customers
     connection: {direct}
     query: "SELECT customer_id, signup_at, churned_at, segment, monthly_value FROM demo.customers
-      UNION ALL SELECT 'QX1', now(), NULL, 'consumer', -1 ORDER BY customer_id"
+      UNION ALL SELECT 'QX1', TIMESTAMPTZ '2024-03-01 00:00:00+00', NULL, 'consumer', -1 ORDER BY customer_id"
     columns: {{customer_id: customer_id, signup_at: signup_at, churned_at: churned_at, segment: segment,
               monthly_value: monthly_value}}
   contacts:

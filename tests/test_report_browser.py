@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from cxlib.runner import run
+from tests._sim_fixtures import QUICK_REPORT
 
 pytestmark = pytest.mark.browser
 
@@ -227,7 +228,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def report(small_world, tmp_path_factory):
-    result = run(small_world, out=tmp_path_factory.mktemp("browser-reports"))
+    result = run(small_world, out=tmp_path_factory.mktemp("browser-reports"), overrides=QUICK_REPORT)
     return result.report
 
 
@@ -238,7 +239,7 @@ def hostile_report(small_world, tmp_path_factory):
     for name in ("customers.csv", "interactions.csv"):
         text = (small_world / name).read_text()
         (path / name).write_text(text.replace(",enterprise,", f",{HOSTILE},").replace(",store_visit,", f",{HOSTILE},"))
-    return run(path, out=tmp_path_factory.mktemp("browser-hostile-reports")).report
+    return run(path, out=tmp_path_factory.mktemp("browser-hostile-reports"), overrides=QUICK_REPORT).report
 
 
 def test_report_opens_cleanly_with_every_figure_decoded(browser, report, tmp_path):

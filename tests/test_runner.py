@@ -17,6 +17,7 @@ from cxlib.config import NOTEBOOKS_DIR
 from cxlib.exceptions import NotebookFailed
 from cxlib.report import reader_notes
 from cxlib.runner import NOTEBOOKS, resolve_parameters, run
+from tests._sim_fixtures import QUICK_REPORT
 
 
 #: Put on the PYTHONPATH of a run, so every process of it (the kernels too) logs each churn fit.
@@ -50,7 +51,7 @@ def good_run(small_world, tmp_path_factory):
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(spy), saved["PYTHONPATH"]) if p)
     os.environ["CXLAB_TEST_FIT_LOG"] = str(spy / "fits.jsonl")
     try:
-        result = run(small_world, out=out)
+        result = run(small_world, out=out, overrides=QUICK_REPORT)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -280,7 +281,7 @@ def test_no_parameter_makes_the_run_write_outside_its_output_folder(small_world,
 def test_run_id_paths_ignore_parameter_values(small_world, tmp_path):
     result = run(small_world, out=tmp_path, notebooks=[tiny_notebook(tmp_path)], overrides={"as_of": "/etc/x"})
     written = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*") if p.is_file()}
-    assert written <= {result.run_id, "latest.html", "index.html", "tiny.ipynb"}
+    assert written <= {result.run_id, "latest.html", "index.html", "tiny.ipynb", ".lock"}
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -341,7 +342,7 @@ def hostile_world(small_world, tmp_path_factory):
 
 
 def test_text_from_data_is_escaped_in_the_report(hostile_world, tmp_path):
-    result = run(hostile_world, out=tmp_path)
+    result = run(hostile_world, out=tmp_path, overrides=QUICK_REPORT)
     html = result.report.read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, "the reader sees the text"
     assert HOSTILE not in html and "<script" not in html.lower(), "and no script is in the page"

@@ -144,7 +144,7 @@ def test_stripe_unknown_status_and_unparsable_created(world, tmp_path):
         hit = _reject(data, subs.resolve(), 5)
         assert "created" in list(hit["column"]) and "not a bigint" in " ".join(hit["reason"])
         # the interactions of a rejected customer are set aside with that reason, not silently
-        reasons = data.rejects[data.rejects["reason"].str.contains("rejected in the customers file")]
+        reasons = data.rejects[data.rejects["reason"].str.contains("its customer row was rejected", regex=False)]
         assert len(reasons) and reasons["reason"].str.contains(str(subs.resolve())).all()
 
 

@@ -182,6 +182,9 @@ def test_cx_churn_engine_spark_matches_duckdb(world, capsys):
     spark = json.loads(capsys.readouterr().out)
     assert duck["events"] == spark["events"]
     for name, c in duck["covariates"].items():
+        if c["hazard_ratio"] is None:  # not estimable on this world: on both engines
+            assert spark["covariates"][name]["hazard_ratio"] is None, name
+            continue
         assert spark["covariates"][name]["hazard_ratio"] == pytest.approx(c["hazard_ratio"], rel=1e-8)
 
 
@@ -225,7 +228,7 @@ def test_cx_run_with_engine_spark_renders_the_whole_report(world, tmp_path):
     duck, _, truth, path = world
     result = run(
         str(path),
-        overrides={"engine": "spark", "as_of": truth["as_of"], "draws": 20, "cox_sample": 300},
+        overrides={"engine": "spark", "as_of": truth["as_of"], "draws": 20, "whatif_draws": 2, "cox_sample": 300},
         out=tmp_path / "reports",
     )
     assert result.status == "ok"
