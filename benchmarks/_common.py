@@ -89,7 +89,7 @@ def dataset(customers: int, fmt: str = "csv", seed: int = 1) -> Path:
     path = DATA_DIR / f"sim-{customers}-{fmt}-s{seed}"
     if not (path / "truth.json").exists():
         subprocess.run(
-            [PYTHON, "-m", "cxlib.cli", "simulate", "--customers", str(customers), "--seed", str(seed),
+            [PYTHON, "-m", "cxlib.run.cli", "simulate", "--customers", str(customers), "--seed", str(seed),
              "--format", fmt, "--out", str(path)],
             check=True,
         )

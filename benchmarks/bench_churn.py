@@ -58,7 +58,7 @@ def case_scan(path: Path, fmt: str, threads: int) -> dict:
 
 def case_cxlib(path: Path, fmt: str, threads: int, engagement: bool = True) -> dict:
     import cxlib
-    from cxlib.churn import ChurnModel
+    from cxlib.models.churn import ChurnModel
 
     as_of = json.loads((path / "truth.json").read_text())["as_of"]
     t0 = time.perf_counter()
@@ -222,7 +222,7 @@ def run_case(case: str, path: Path, fmt: str, threads: int, timeout: float) -> d
 
 
 def ensure_data(data_dir: Path, n: int, fmt: str) -> Path:
-    from cxlib.simulate import write_dataset
+    from cxlib.data.simulate import write_dataset
 
     path = data_dir / f"churn_{n}_{fmt}"
     if not (path / "truth.json").exists():

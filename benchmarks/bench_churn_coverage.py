@@ -28,8 +28,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cxlib  # noqa: E402
-from cxlib.churn import ChurnModel  # noqa: E402
-from cxlib.simulate import preset, write_dataset  # noqa: E402
+from cxlib.models.churn import ChurnModel  # noqa: E402
+from cxlib.data.simulate import preset, write_dataset  # noqa: E402
 from tests.test_churn import true_hazard_ratios  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=100)
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "churn_coverage.md")
-    parser.add_argument("--preset", default="default", help="the simulated world (cxlib.simulate.PRESETS)")
+    parser.add_argument("--preset", default="default", help="the simulated world (cxlib.data.simulate.PRESETS)")
     parser.add_argument("--by-touchpoint", action="store_true", help="per-touchpoint hazard ratios")
     args = parser.parse_args(argv)
 

@@ -1,4 +1,4 @@
-"""Benchmark: the metrics step (cxlib.metrics) on simulated Parquet at 100,000 and 1,000,000 customers.
+"""Benchmark: the metrics step (cxlib.features.metrics) on simulated Parquet at 100,000 and 1,000,000 customers.
 
     python benchmarks/bench_metrics.py [--customers 100000 1000000] [--out benchmarks/results/metrics.md]
 
@@ -45,7 +45,7 @@ STEPS = [
 def child(path: str) -> None:
     """Load, run every step, print one JSON line of (step, seconds, peak MB)."""
     import cxlib
-    from cxlib import metrics
+    from cxlib.features import metrics
 
     rows = []
     with PeakRSS(interval=0.01) as mem:
@@ -101,7 +101,7 @@ def main() -> None:
                          f"{process_peak:,.0f} MB (wait4)")
         print(table[-1], flush=True)
     lines = [
-        "## Metrics step (cxlib.metrics)",
+        "## Metrics step (cxlib.features.metrics)",
         "",
         f"- machine: {machine()}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC",

@@ -71,7 +71,7 @@ def main() -> None:
         for name, location in cases:
             with tempfile.TemporaryDirectory() as tmp:
                 seconds, peak, _ = measure(
-                    [PYTHON, "-m", "cxlib.cli", "validate", location, "--strict", "--rejects", f"{tmp}/rejects.csv"]
+                    [PYTHON, "-m", "cxlib.run.cli", "validate", location, "--strict", "--rejects", f"{tmp}/rejects.csv"]
                 )
             rows.append([f"{n:,}", name, f"{interactions:,}", f"{seconds:.1f}", f"{peak:,.0f}"])
             print(rows[-1], flush=True)

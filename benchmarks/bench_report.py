@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="cx-bench-report-"))
-    cx = [PYTHON, "-m", "cxlib.cli"]
+    cx = [PYTHON, "-m", "cxlib.run.cli"]
     runs = {}
     try:
         data = work / "demo"

@@ -26,7 +26,7 @@ from _common import PYTHON, dataset, measure, write_section  # noqa: E402
 
 def child(path: Path, out: Path) -> None:
     import cxlib
-    from cxlib import risk
+    from cxlib.models import risk
 
     as_of = json.loads((path / "truth.json").read_text())["as_of"]
     times = {}

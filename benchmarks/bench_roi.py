@@ -27,13 +27,13 @@ def main() -> None:
     for n in args.customers:
         path = dataset(n, "parquet")
         for draws in args.draws:
-            argv = [PYTHON, "-m", "cxlib.cli", "roi", str(path), "--json", "--draws", str(draws),
+            argv = [PYTHON, "-m", "cxlib.run.cli", "roi", str(path), "--json", "--draws", str(draws),
                     "--process-draws", str(args.process_draws)]
             seconds, peak_mb, _ = measure(argv)
             rows.append([f"{n:,}", draws, args.process_draws, f"{seconds:.1f}", f"{peak_mb:,.0f}"])
     write_section(
         "roi", "cx roi (ROI of service against experience)",
-        f"python -m cxlib.cli roi PATH --json --draws D --process-draws {args.process_draws}",
+        f"python -m cxlib.run.cli roi PATH --json --draws D --process-draws {args.process_draws}",
         ["customers", "draws", "process draws", "seconds", "peak MB"], rows,
         notes="Default scenario file (4 scenarios, one not estimable on simulated data). Time includes loading "
               "the Parquet files, fitting the churn model and every draw.",

@@ -50,7 +50,7 @@ def timed(argv: list[str], env=None) -> tuple[float, float]:
 def run_report(data: Path) -> dict:
     out = Path(tempfile.mkdtemp(prefix="cx-bench-scaling-"))
     try:
-        seconds, peak = timed([PYTHON, "-m", "cxlib.cli", "run", "--data", str(data), "--out", str(out)])
+        seconds, peak = timed([PYTHON, "-m", "cxlib.run.cli", "run", "--data", str(data), "--out", str(out)])
         record = json.loads(next(out.glob("*/run.json")).read_text())
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
                 for name, argv in (("cx roi", ["roi", str(data), "--json"]),
                                    ("cx risk", ["risk", str(data), "--out", os.devnull])):
                     print(f"{name} on {n:,} customers ({label}) ...", file=sys.stderr, flush=True)
-                    seconds, peak = timed([PYTHON, "-m", "cxlib.cli", *argv], env=command_env(src))
+                    seconds, peak = timed([PYTHON, "-m", "cxlib.run.cli", *argv], env=command_env(src))
                     commands.append([name, f"{n:,}", label, f"{seconds:.1f}", f"{peak:,.0f}"])
                     write(points, commands, args)
     return 0

@@ -1,4 +1,4 @@
-"""Time ``cxlib.simulate.write_dataset`` and measure its peak memory.
+"""Time ``cxlib.data.simulate.write_dataset`` and measure its peak memory.
 
 Each case runs in a fresh subprocess, which reports its own peak RSS
 (``getrusage(RUSAGE_SELF).ru_maxrss`` at its end, the figure ``RUSAGE_CHILDREN`` would give
@@ -24,7 +24,7 @@ from _common import write_section  # noqa: E402
 _CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {project!r})
-from cxlib.simulate import write_dataset
+from cxlib.data.simulate import write_dataset
 t0 = time.perf_counter()
 truth = write_dataset({out!r}, {n}, seed=0, fmt={fmt!r})
 seconds = time.perf_counter() - t0

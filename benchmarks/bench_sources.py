@@ -27,7 +27,7 @@ def _layout(contract: Path, customers: int, layout: str) -> Path:
     out = DATA_DIR / f"sim-{customers}-{layout.replace('+', '_')}-s1"
     if not (out / "sources.yaml").exists():
         subprocess.run(
-            [PYTHON, "-c", "import sys; from cxlib.sources.layouts import write_layout; "
+            [PYTHON, "-c", "import sys; from cxlib.data.sources.layouts import write_layout; "
              "write_layout(sys.argv[1], sys.argv[2], sys.argv[3])", str(contract), str(out), layout],
             check=True,
         )
@@ -64,7 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in (("contract files (CSV)", contract), (f"sources file ({args.layout})", layout / "sources.yaml")):
             size = _size_mb(contract if path == contract else layout)
-            seconds, peak = _run([PYTHON, "-m", "cxlib.cli", "validate", str(path), "--strict",
+            seconds, peak = _run([PYTHON, "-m", "cxlib.run.cli", "validate", str(path), "--strict",
                                   "--rejects", f"{tmp}/rejects.csv"])
             rows.append([name, f"{args.customers:,}", f"{interactions:,}", f"{size:,.0f}", f"{seconds:.1f}", f"{peak:,.0f}"])
             print(rows[-1], flush=True)

@@ -4,7 +4,7 @@
 
 Each (size, engine) runs in its own process on the simulator's Parquet files (generated
 once, reused from benchmarks/out/): open the data (DuckDB: ``cxlib.load``, which reads and
-validates; Spark: ``cxlib.spark.open_spark``, which only reads the schemas), then
+validates; Spark: ``cxlib.data.spark.open_spark``, which only reads the schemas), then
 
 - **panel + fit**: ``ChurnModel().fit(data)``: the aggregated panel (one GROUP BY over the
   customer-interval panel in the engine) and the Poisson fit on the small table;
@@ -40,8 +40,8 @@ def child(engine: str, path: str, master: str) -> None:
     import warnings
 
     import cxlib
-    from cxlib import metrics
-    from cxlib.churn import ChurnModel
+    from cxlib.features import metrics
+    from cxlib.models.churn import ChurnModel
 
     warnings.simplefilter("ignore")
     rows = []
@@ -50,7 +50,7 @@ def child(engine: str, path: str, master: str) -> None:
         if engine == "duckdb":
             data = cxlib.load(path)
         else:
-            from cxlib.spark import open_spark
+            from cxlib.data.spark import open_spark
 
             data = open_spark(path, master=master, conf=SPARK_CONF)
             data.spark.sparkContext.setLogLevel("ERROR")

@@ -30,7 +30,7 @@ def main() -> None:
             interactions = json.loads((path / "truth.json").read_text())["realised"]["interactions_total"]
             with tempfile.TemporaryDirectory() as tmp:
                 seconds, peak, _ = measure(
-                    [PYTHON, "-m", "cxlib.cli", "validate", str(path), "--strict", "--rejects", f"{tmp}/rejects.csv"]
+                    [PYTHON, "-m", "cxlib.run.cli", "validate", str(path), "--strict", "--rejects", f"{tmp}/rejects.csv"]
                 )
             rows.append([f"{n:,}", fmt, f"{interactions:,}", f"{seconds:.1f}", f"{peak:,.0f}"])
             print(rows[-1], flush=True)

@@ -3,8 +3,8 @@
     python benchmarks/bench_widgets.py [--customers 100000] [--draws 20]
 
 Loads simulated Parquet (generated once, reused from benchmarks/out/), fits the churn model
-and prepares the ROI engine once (:func:`cxlib.roi.prepare`), as the notebook does; then
-times what the panel does when one lever moves: :meth:`cxlib.whatif.WhatIf.table` after
+and prepares the ROI engine once (:func:`cxlib.analyses.roi.prepare`), as the notebook does; then
+times what the panel does when one lever moves: :meth:`cxlib.present.whatif.WhatIf.table` after
 a touchpoint's bad-rate cut, the resolution target and a yearly cost change (the median of
 ``--repeats`` moves to new values, each a value not seen before). The table goes to
 benchmarks/results/widgets.md.
@@ -30,7 +30,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import cxlib
-    from cxlib import roi, whatif
+    from cxlib.analyses import roi
+    from cxlib.present import whatif
 
     data = cxlib.load(dataset(args.customers, "parquet"))
     start = time.perf_counter()

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import os
+from importlib.resources import files
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
-NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
-DATA_DIR = PROJECT_DIR / "data"
+#: What ships inside the package (read with importlib.resources, so a wheel has them too):
+#: the notebooks, the report template and the example scenarios.
+NOTEBOOKS_DIR = Path(str(files("cxlib.run") / "notebooks"))
+TEMPLATES_DIR = Path(str(files("cxlib.run") / "templates"))
+DEFAULT_SCENARIOS = Path(str(files("cxlib.analyses") / "scenarios" / "default.yaml"))
+
+#: Where the demo data and the reports are written: ``$CXLAB_HOME`` if set; else the project
+#: folder when cxlib runs from a checkout (``make report``); else, for an installed package, the
+#: current folder (never beside the interpreter).
+_CHECKOUT = Path(__file__).resolve().parent.parent
+HOME_DIR = Path(
+    os.environ.get("CXLAB_HOME")
+    or (_CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd())
+).resolve()
+DATA_DIR = HOME_DIR / "data"
 DEMO_DIR = DATA_DIR / "demo"
-REPORTS_DIR = PROJECT_DIR / "reports"
+REPORTS_DIR = HOME_DIR / "reports"
 
 #: Definitions of design.md; every one is a parameter wherever it is used.
 WINDOW_DAYS = 90  # trailing window for bad-experience counts

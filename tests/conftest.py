@@ -1,4 +1,5 @@
-"""Shared fixtures: the Agg backend with figures closed after each test, and small simulated worlds."""
+"""Shared fixtures, the one place for them: the Agg backend with figures closed after each test, and the
+simulated worlds the tests share (each simulated once per session)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
+import cxlib  # noqa: E402
+from cxlib.data.simulate import write_dataset  # noqa: E402
+from tests._worlds import RECOVERY_CUSTOMERS, RECOVERY_SEEDS  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def _close_figures():
@@ -17,13 +22,38 @@ def _close_figures():
 
 
 @pytest.fixture(scope="session")
-def small_world(tmp_path_factory):
-    """2,000 simulated customers as CSV, with their truth: enough for notebooks and runs."""
-    from cxlib.simulate import write_dataset
-
+def small_world_and_truth(tmp_path_factory):
+    """2,000 simulated customers as CSV and their truth: enough for notebooks, the command line and runs."""
     path = tmp_path_factory.mktemp("small_world")
-    write_dataset(path, 2_000, seed=7, fmt="csv")
-    return path
+    truth = write_dataset(path, 2_000, seed=7, fmt="csv")
+    return path, truth
+
+
+@pytest.fixture(scope="session")
+def small_world(small_world_and_truth):
+    """The 2,000-customer world's folder."""
+    return small_world_and_truth[0]
+
+
+@pytest.fixture(scope="session")
+def recovery_worlds(tmp_path_factory):
+    """seed -> (Dataset censored at the truth's as_of, truth) for 20,000-customer worlds."""
+    worlds = {}
+    for seed in RECOVERY_SEEDS:
+        path = tmp_path_factory.mktemp(f"churn_world_{seed}")
+        truth = write_dataset(path, RECOVERY_CUSTOMERS, seed=seed, fmt="parquet")
+        worlds[seed] = (cxlib.load(path, as_of=truth["as_of"]), truth, path)
+    yield worlds
+    for data, _, _ in worlds.values():
+        data.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory):
+    """400 customers as CSV: small enough for day-by-day checks and thin-evidence cases."""
+    path = tmp_path_factory.mktemp("churn_tiny_world")
+    truth = write_dataset(path, 400, seed=5, fmt="csv")
+    return path, truth
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,456 @@
+"""The customer-time panel: person-time split where a trailing count changes, in DuckDB SQL.
+
+Every customer is at risk from ``signup_at`` to ``churned_at`` or ``as_of``, whichever comes
+first. Along the way two trailing counts change (design.md's definitions, written once in
+:func:`cxlib.features.definitions.bad_experiences_sql`): a bad experience of day ``e`` counts as
+*unresolved* on days ``e+1 .. resolved_on``, as *resolved* from ``resolved_on + 1``, and only
+within days ``e+1 .. e+window_days``. The tenure band (whole days since the signup day)
+changes at its boundaries. Between two such change points the hazard of a
+piecewise-exponential model is constant, so the panel needs one row per customer and
+interval, not one per customer and day.
+
+How the SQL does it (an event list, no calendar of days):
+
+1. each bad experience yields *change points*: ``(+1 unresolved)`` on ``e+1``;
+   ``(-1 unresolved, +1 resolved)`` on ``resolved_on + 1`` when that falls inside the window;
+   and ``(-1 of whichever it then is)`` on ``e + window_days + 1``;
+2. every customer also gets a zero change on the signup day and on each tenure-band start;
+3. change points are summed per customer and day, a running ``SUM`` ordered by day gives
+   the counts from each change point on, and ``lead(day)`` ends each interval;
+4. exposure is the time at risk inside each interval, in days (the signup day counts from
+   ``signup_at``, the last interval stops at ``churned_at`` or ``as_of``); the churn event
+   falls in a churned customer's last interval.
+
+:func:`aggregate` then sums events and exposure per covariate pattern (segment, tenure band,
+capped counts): for a Poisson likelihood those sums are sufficient statistics, so the model
+fits on a table of a few hundred rows whatever the number of customers. Everything runs in
+the data set's engine through ``data.query``: DuckDB in process (it scans CSV or Parquet out
+of core), or Spark (:mod:`cxlib.data.spark`), which runs the same SQL text transpiled by sqlglot.
+Time differences are written ``date_diff('day' | 'microsecond', a, b)`` rather than
+``epoch(b - a)`` or ``CAST(b - a AS INTEGER)``: the same integers on both engines.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+
+from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.features.definitions import bad_experiences_sql, experience_rate_max_steps, experience_rate_sql
+
+#: Start of each tenure band, in whole days since the signup day.
+TENURE_BANDS = (0, 90, 365)
+#: Default count cap: trailing counts above it are pooled with it.
+COUNT_CAP = 5
+#: First day of each days-since band of a bad experience (days since its day): 1–30, 31–60, 61–window.
+DAYS_SINCE_BANDS = (1, 31, 61)
+#: How the trailing bad experiences are counted: one pair of counts, a pair per touchpoint, a pair per days-since band.
+TERMS = ("pooled", "touchpoint", "days_since")
+STATUSES = ("unresolved", "resolved")
+
+
+def count_columns(terms: str = "pooled", *, touchpoints=(), days_since_bands=DAYS_SINCE_BANDS) -> list[str]:
+    """Names of the panel's trailing-count columns: ``unresolved, resolved`` (pooled),
+    ``unresolved_0, resolved_0, …`` (by touchpoint, in the order of ``touchpoints``; by
+    days-since band, in the order of ``days_since_bands``)."""
+    if terms == "pooled":
+        return list(STATUSES)
+    if terms not in TERMS:
+        raise ValueError(f"terms must be one of {TERMS}, not {terms!r}")
+    n = len(touchpoints) if terms == "touchpoint" else len(days_since_bands)
+    return [f"{status}_{k}" for k in range(n) for status in STATUSES]
+
+
+def days_since_labels(bands=DAYS_SINCE_BANDS, *, window_days: int = WINDOW_DAYS) -> list[str]:
+    """``1–30 days``, ``31–60 days``, ``61–90 days`` for the default bands and window."""
+    ends = [b - 1 for b in bands[1:]] + [int(window_days)]
+    return [f"{lo}–{hi} days" for lo, hi in zip(bands, ends)]
+
+
+def _check_days_since(bands, window_days) -> tuple[int, ...]:
+    bands = tuple(int(b) for b in bands)
+    if not bands or bands[0] != 1 or list(bands) != sorted(set(bands)) or bands[-1] > window_days:
+        raise ValueError(f"days_since_bands must start at 1 and increase inside the window, not {bands}")
+    return bands
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def tenure_labels(bands=TENURE_BANDS) -> list[str]:
+    """Labels of the tenure bands: ``0–89 days``, ``90–364 days``, ``365+ days``."""
+    bands = _check_bands(bands)
+    labels = []
+    for lo, hi in zip(bands, [*bands[1:], None]):
+        labels.append(f"{lo}+ days" if hi is None else f"{lo}–{hi - 1} days")
+    return labels
+
+
+def tenure_band_of(days, bands=TENURE_BANDS):
+    """The band label of whole days of tenure (scalar or array-like)."""
+    bands = _check_bands(bands)
+    labels = np.array(tenure_labels(bands), dtype=object)
+    idx = np.searchsorted(np.asarray(bands), np.asarray(days), side="right") - 1
+    idx = np.clip(idx, 0, len(bands) - 1)
+    return labels[idx] if np.ndim(idx) else labels[int(idx)]
+
+
+def _check_bands(bands) -> tuple[int, ...]:
+    bands = tuple(int(b) for b in bands)
+    if not bands or bands[0] != 0 or list(bands) != sorted(set(bands)):
+        raise ValueError(f"tenure_bands must start at 0 and increase, not {bands}")
+    return bands
+
+
+def _check(window_days, resolution_days) -> tuple[int, int]:
+    w, r = int(window_days), int(resolution_days)
+    if w < 1:
+        raise ValueError(f"window_days must be >= 1, not {window_days}")
+    if r < 0:
+        raise ValueError(f"resolution_days must be >= 0, not {resolution_days}")
+    return w, r
+
+
+def _band_case(expr: str, bands) -> str:
+    labels = tenure_labels(bands)
+    whens = " ".join(
+        f"WHEN {expr} >= {lo} THEN '{label}'" for lo, label in reversed(list(zip(bands, labels)))
+    )
+    return f"CASE {whens} END"
+
+
+def _timestamp_literal(as_of) -> str:
+    from cxlib.data.load import utc_naive
+
+    return f"TIMESTAMP '{utc_naive(as_of).isoformat(sep=' ')}'"
+
+
+def intervals_sql(
+    as_of,
+    *,
+    window_days: int = WINDOW_DAYS,
+    resolution_days: int = RESOLUTION_DAYS,
+    tenure_bands=TENURE_BANDS,
+    customers: str | None = None,
+    terms: str = "pooled",
+    touchpoints=(),
+    days_since_bands=DAYS_SINCE_BANDS,
+    engagement: bool = False,
+    engagement_steps: int = 1,
+    good: bool = False,
+) -> str:
+    """SQL for the unaggregated panel: one row per customer and interval.
+
+    Columns: ``customer_id, segment, signup_at, start_at, stop_at, tenure_day`` (whole days
+    since the signup day at the interval's start), ``tenure_band``, the trailing counts
+    (:func:`count_columns` of ``terms``), ``exposure_days, event``; with ``engagement`` also
+    ``engagement`` (the experience-rate band index of :func:`cxlib.features.definitions.experience_rate_sql`,
+    which needs ``engagement_steps``: :func:`cxlib.features.definitions.experience_rate_max_steps`);
+    with ``good`` also ``good``, the trailing count of *good* experiences (the negative control).
+    ``customers`` optionally names a table or view with a ``customer_id`` column: only those
+    customers are in the panel (a sample).
+    """
+    w, r = _check(window_days, resolution_days)
+    bands = _check_bands(tenure_bands)
+    as_of_sql = _timestamp_literal(as_of)
+    only = f"AND customer_id IN (SELECT customer_id FROM {customers})" if customers else ""
+    if terms != "pooled" or good:
+        return _terms_intervals_sql(
+            as_of_sql, w, r, bands, only, terms, touchpoints,
+            _check_days_since(days_since_bands, w) if terms == "days_since" else tuple(days_since_bands),
+            engagement, engagement_steps, good,
+        )
+    band_values = ", ".join(f"({b})" for b in bands)
+    # Resolved in time to count as resolved inside the window (always, when resolution_days < window_days).
+    moves = f"(resolved_on IS NOT NULL AND resolved_on + 1 <= day + {w})"
+    if engagement:
+        er = experience_rate_sql(as_of_sql, max_steps=engagement_steps)
+        er_only = only.replace("customer_id IN", "e.customer_id IN")
+        engagement_cte = f""", er AS ({er}), er_moves AS (
+        SELECT e.customer_id, e.from_day AS d, 0 AS du, 0 AS dr,
+               e.rate_band - coalesce(lag(e.rate_band) OVER (PARTITION BY e.customer_id ORDER BY e.from_day), 0) AS de
+        FROM er e WHERE true {er_only}
+    )"""
+        de, engagement_rows = ", 0 AS de", "UNION ALL SELECT customer_id, d, du, dr, de FROM er_moves"
+        sum_de, run_de, col_de, out_de = ", sum(ch.de) AS de", ", sum(de) OVER w AS engagement", (
+            ", CAST(p.engagement AS INTEGER) AS engagement"), ", engagement"
+    else:
+        engagement_cte = de = engagement_rows = sum_de = run_de = col_de = out_de = ""
+    return f"""
+    WITH cust AS (
+        SELECT customer_id, segment, signup_at, CAST(signup_at AS DATE) AS s0,
+               least(coalesce(churned_at, {as_of_sql}), {as_of_sql}) AS end_at,
+               coalesce(churned_at <= {as_of_sql}, false) AS churned
+        FROM customers
+        WHERE signup_at < {as_of_sql} {only}
+    ), be AS (
+        SELECT b.customer_id, b.day, b.resolved_on
+        FROM ({bad_experiences_sql(resolution_days=r)}) b
+        WHERE b."at" < {as_of_sql} {only.replace('customer_id IN', 'b.customer_id IN')}
+    ){engagement_cte}, changes AS (
+        SELECT customer_id, day + 1 AS d, 1 AS du, 0 AS dr{de} FROM be
+        UNION ALL
+        SELECT customer_id, resolved_on + 1, -1, 1{de} FROM be WHERE {moves}
+        UNION ALL
+        SELECT customer_id, day + {w + 1},
+               CASE WHEN {moves} THEN 0 ELSE -1 END, CASE WHEN {moves} THEN -1 ELSE 0 END{de}
+        FROM be
+        UNION ALL
+        SELECT customer_id, s0 + b.start, 0, 0{de} FROM cust, (VALUES {band_values}) b(start)
+        {engagement_rows}
+    ), points AS (
+        SELECT ch.customer_id, ch.d, sum(ch.du) AS du, sum(ch.dr) AS dr{sum_de}
+        FROM changes ch JOIN cust c ON c.customer_id = ch.customer_id
+        WHERE CAST(ch.d AS TIMESTAMP) < c.end_at
+        GROUP BY ch.customer_id, ch.d
+    ), running AS (
+        SELECT customer_id, d,
+               sum(du) OVER w AS unresolved,
+               sum(dr) OVER w AS resolved{run_de},
+               lead(d) OVER (PARTITION BY customer_id ORDER BY d) AS next_d
+        FROM points
+        WINDOW w AS (PARTITION BY customer_id ORDER BY d ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    ), spans AS (
+        SELECT c.customer_id, c.segment, c.signup_at,
+               greatest(c.signup_at, CAST(p.d AS TIMESTAMP)) AS start_at,
+               CASE WHEN p.next_d IS NULL THEN c.end_at ELSE CAST(p.next_d AS TIMESTAMP) END AS stop_at,
+               CAST(date_diff('day', c.s0, p.d) AS INTEGER) AS tenure_day,
+               CAST(p.unresolved AS INTEGER) AS unresolved,
+               CAST(p.resolved AS INTEGER) AS resolved{col_de},
+               p.next_d IS NULL AND c.churned AS event
+        FROM running p JOIN cust c ON c.customer_id = p.customer_id
+    )
+    SELECT customer_id, segment, signup_at, start_at, stop_at, tenure_day,
+           {_band_case('tenure_day', bands)} AS tenure_band,
+           unresolved, resolved{out_de},
+           CAST(date_diff('microsecond', start_at, stop_at) AS DOUBLE) / 86400000000 AS exposure_days,
+           event
+    FROM spans
+    """
+
+
+def _terms_intervals_sql(as_of_sql, w, r, bands, only, terms, touchpoints, since, engagement, steps, good) -> str:
+    """The panel with trailing counts by touchpoint or by days-since band (and the good count).
+
+    Each bad experience of day ``e`` is cut into sub-spans of constant (status, band): unresolved
+    on days ``e+1 .. resolved_on`` (or ``e+window``), resolved from ``resolved_on + 1`` to
+    ``e+window``, each cut again at the days-since bands; a sub-span adds 1 to its column from
+    its first day and removes it the day after its last. The same event list as the pooled
+    panel, one column per term.
+    """
+    counts = count_columns(terms, touchpoints=touchpoints, days_since_bands=since)
+    band_values = ", ".join(f"({b})" for b in bands)
+    moves = f"(be.resolved_on IS NOT NULL AND be.resolved_on + 1 <= be.day + {w})"
+    if terms == "days_since":
+        ends = [b - 1 for b in since[1:]] + [w]
+        cuts = list(zip(since, ends))
+    else:
+        cuts = [(1, w)]
+    values = ", ".join(f"({st}, {lo}, {hi}, {b})" for b, (lo, hi) in enumerate(cuts) for st in (0, 1))
+    if terms == "touchpoint":
+        tp_index = "CASE be.touchpoint " + " ".join(
+            f"WHEN {_sql_text(tp)} THEN {k}" for k, tp in enumerate(touchpoints)) + " END"
+        col = f"2 * ({tp_index}) + v.st"
+    elif terms == "days_since":
+        col = "2 * v.b + v.st"
+    else:  # pooled counts beside the good count
+        col = "v.st"
+    k_good = len(counts)
+    n_cols = k_good + (1 if good else 0)
+    b_only = only.replace("customer_id IN", "b.customer_id IN")
+    good_cte = ""
+    if good:
+        good_cte = f""", good_x AS (
+        SELECT i.customer_id, CAST(i."at" AS DATE) AS day FROM interactions i
+        WHERE i.kind = 'experience' AND i.outcome = 'good' AND i."at" < {as_of_sql}
+        {only.replace("customer_id IN", "i.customer_id IN")}
+    )"""
+        good_rows = f"""UNION ALL SELECT customer_id, day + 1, {k_good}, 1 FROM good_x
+        UNION ALL SELECT customer_id, day + {w + 1}, {k_good}, -1 FROM good_x"""
+    else:
+        good_rows = ""
+    if engagement:
+        er = experience_rate_sql(as_of_sql, max_steps=steps)
+        engagement_cte = f""", er AS ({er}), er_moves AS (
+        SELECT e.customer_id, e.from_day AS d, -1 AS col,
+               e.rate_band - coalesce(lag(e.rate_band) OVER (PARTITION BY e.customer_id ORDER BY e.from_day), 0) AS delta
+        FROM er e WHERE true {only.replace("customer_id IN", "e.customer_id IN")}
+    )"""
+        engagement_rows = "UNION ALL SELECT customer_id, d, -2, delta FROM er_moves"
+        sum_e = ", sum(CASE WHEN ch.col = -2 THEN ch.delta ELSE 0 END) AS de"
+        run_e, col_e, out_e = ", sum(de) OVER w AS engagement", ", CAST(p.engagement AS INTEGER) AS engagement", ", engagement"
+    else:
+        engagement_cte = engagement_rows = sum_e = run_e = col_e = out_e = ""
+    names = [*counts, "good"] if good else counts
+    sums = ", ".join(f"sum(CASE WHEN ch.col = {k} THEN ch.delta ELSE 0 END) AS d{k}" for k in range(n_cols))
+    runs = ", ".join(f"sum(d{k}) OVER w AS c{k}" for k in range(n_cols))
+    cols = ", ".join(f"CAST(p.c{k} AS INTEGER) AS {name}" for k, name in enumerate(names))
+    return f"""
+    WITH cust AS (
+        SELECT customer_id, segment, signup_at, CAST(signup_at AS DATE) AS s0,
+               least(coalesce(churned_at, {as_of_sql}), {as_of_sql}) AS end_at,
+               coalesce(churned_at <= {as_of_sql}, false) AS churned
+        FROM customers
+        WHERE signup_at < {as_of_sql} {only}
+    ), be AS (
+        SELECT b.customer_id, b.touchpoint, b.day, b.resolved_on
+        FROM ({bad_experiences_sql(resolution_days=r)}) b
+        WHERE b."at" < {as_of_sql} {b_only}
+    ), sub AS (
+        SELECT be.customer_id, {col} AS col,
+               CASE WHEN v.st = 0 THEN be.day + v.lo ELSE greatest(be.day + v.lo, be.resolved_on + 1) END AS lo,
+               CASE WHEN v.st = 0 THEN least(be.day + v.hi, CASE WHEN {moves} THEN be.resolved_on ELSE be.day + {w} END)
+                    ELSE be.day + v.hi END AS hi
+        FROM be, (VALUES {values}) v(st, lo, hi, b)
+        WHERE v.st = 0 OR {moves}
+    ){good_cte}{engagement_cte}, changes AS (
+        SELECT customer_id, lo AS d, col, 1 AS delta FROM sub WHERE lo <= hi AND col IS NOT NULL
+        UNION ALL
+        SELECT customer_id, hi + 1, col, -1 FROM sub WHERE lo <= hi AND col IS NOT NULL
+        {good_rows}
+        UNION ALL
+        SELECT customer_id, s0 + b.start, -1, 0 FROM cust, (VALUES {band_values}) b(start)
+        {engagement_rows}
+    ), points AS (
+        SELECT ch.customer_id, ch.d, {sums}{sum_e}
+        FROM changes ch JOIN cust c ON c.customer_id = ch.customer_id
+        WHERE CAST(ch.d AS TIMESTAMP) < c.end_at
+        GROUP BY ch.customer_id, ch.d
+    ), running AS (
+        SELECT customer_id, d, {runs}{run_e},
+               lead(d) OVER (PARTITION BY customer_id ORDER BY d) AS next_d
+        FROM points
+        WINDOW w AS (PARTITION BY customer_id ORDER BY d ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    ), spans AS (
+        SELECT c.customer_id, c.segment, c.signup_at,
+               greatest(c.signup_at, CAST(p.d AS TIMESTAMP)) AS start_at,
+               CASE WHEN p.next_d IS NULL THEN c.end_at ELSE CAST(p.next_d AS TIMESTAMP) END AS stop_at,
+               CAST(date_diff('day', c.s0, p.d) AS INTEGER) AS tenure_day,
+               {cols}{col_e},
+               p.next_d IS NULL AND c.churned AS event
+        FROM running p JOIN cust c ON c.customer_id = p.customer_id
+    )
+    SELECT customer_id, segment, signup_at, start_at, stop_at, tenure_day,
+           {_band_case('tenure_day', bands)} AS tenure_band,
+           {", ".join(names)}{out_e},
+           CAST(date_diff('microsecond', start_at, stop_at) AS DOUBLE) / 86400000000 AS exposure_days,
+           event
+    FROM spans
+    """
+
+
+def aggregate_sql(intervals: str, *, count_cap: int = COUNT_CAP, counts=STATUSES, engagement: bool = False) -> str:
+    """Sufficient statistics of ``intervals`` (SQL): events and exposure per covariate pattern.
+
+    ``counts``: the trailing-count columns (capped at ``count_cap``); ``engagement``: group by
+    the experience-rate band too.
+    """
+    cap = int(count_cap)
+    if cap < 1:
+        raise ValueError(f"count_cap must be >= 1, not {count_cap}")
+    counts = list(counts)
+    keys = ["segment", "tenure_band", *(["engagement"] if engagement else []), *counts]
+    capped = ", ".join(f"least({c}, {cap}) AS {c}" for c in counts)
+    over = " OR ".join(f"{c} > {cap}" for c in counts)
+    return f"""
+    SELECT segment, tenure_band, {"engagement, " if engagement else ""}{capped},
+           CAST(count(*) FILTER (event) AS BIGINT) AS events,
+           sum(exposure_days) AS exposure_days,
+           count(*) AS intervals,
+           count(*) FILTER ({over}) AS capped_intervals
+    FROM ({intervals})
+    GROUP BY ALL
+    ORDER BY {", ".join(keys)}
+    """
+
+
+@contextmanager
+def _sample_view(data, customers):
+    """Register a list of customer ids as a temporary view in ``data``'s engine; yield its name (or None)."""
+    if customers is None:
+        yield None
+        return
+    name = "cx_panel_sample"
+    frame = pd.DataFrame({"customer_id": pd.Series(list(customers), dtype=object).astype(str)})
+    target = data.con if getattr(data, "engine", "duckdb") == "duckdb" else data
+    target.register(name, frame)
+    try:
+        yield name
+    finally:
+        target.unregister(name)
+
+
+def intervals(
+    data,
+    *,
+    window_days: int = WINDOW_DAYS,
+    resolution_days: int = RESOLUTION_DAYS,
+    tenure_bands=TENURE_BANDS,
+    as_of=None,
+    customers=None,
+    terms: str = "pooled",
+    touchpoints=(),
+    days_since_bands=DAYS_SINCE_BANDS,
+    engagement: bool = False,
+    good: bool = False,
+) -> pd.DataFrame:
+    """The unaggregated panel as a DataFrame (one row per customer and interval).
+
+    For small data, a sample (``customers``: an iterable of customer ids) or tests; the
+    model uses :func:`aggregate`, which never brings the intervals into Python.
+    ``terms``, ``touchpoints``, ``days_since_bands``, ``engagement``, ``good``: as in :func:`intervals_sql`.
+    """
+    as_of = data.as_of if as_of is None else as_of
+    steps = experience_rate_max_steps(data, as_of) if engagement else 1
+    with _sample_view(data, customers) as view:
+        sql = intervals_sql(
+            as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view,
+            terms=terms, touchpoints=touchpoints, days_since_bands=days_since_bands, engagement=engagement,
+            engagement_steps=steps, good=good,
+        )
+        frame = data.query(f"{sql} ORDER BY customer_id, start_at")
+    frame["event"] = frame["event"].astype(bool)
+    return frame
+
+
+def aggregate(
+    data,
+    *,
+    window_days: int = WINDOW_DAYS,
+    resolution_days: int = RESOLUTION_DAYS,
+    tenure_bands=TENURE_BANDS,
+    count_cap: int = COUNT_CAP,
+    as_of=None,
+    customers=None,
+    terms: str = "pooled",
+    touchpoints=(),
+    days_since_bands=DAYS_SINCE_BANDS,
+    engagement: bool = False,
+    good: bool = False,
+) -> pd.DataFrame:
+    """Events and exposure (days) per segment, tenure band and capped trailing counts.
+
+    One GROUP BY over the panel in the data set's engine (DuckDB or Spark): the result has at most
+    ``segments × bands × (cap + 1)²`` rows (pooled counts). ``capped_intervals`` counts intervals whose
+    counts were above ``count_cap`` and pooled with it. ``terms`` (:data:`TERMS`) chooses the
+    count columns (:func:`count_columns`); ``engagement`` adds the experience-rate band
+    (``engagement``, an index: :func:`cxlib.features.definitions.experience_rate_labels`); ``good`` the
+    trailing count of good experiences.
+    """
+    as_of = data.as_of if as_of is None else as_of
+    steps = experience_rate_max_steps(data, as_of) if engagement else 1
+    counts = count_columns(terms, touchpoints=touchpoints, days_since_bands=days_since_bands) + (["good"] if good else [])
+    with _sample_view(data, customers) as view:
+        sql = intervals_sql(
+            as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view,
+            terms=terms, touchpoints=touchpoints, days_since_bands=days_since_bands, engagement=engagement,
+            engagement_steps=steps, good=good,
+        )
+        frame = data.query(aggregate_sql(sql, count_cap=count_cap, counts=counts, engagement=engagement))
+    for col in (*counts, *(["engagement"] if engagement else []), "events", "intervals", "capped_intervals"):
+        frame[col] = frame[col].astype("int64")
+    frame["exposure_days"] = frame["exposure_days"].astype(float)
+    return frame

@@ -1,0 +1,78 @@
+"""What every notebook does first: display settings and opening the data.
+
+Kept here so the notebooks stay thin and do it the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+import cxlib
+from cxlib.config import DEMO_DIR
+
+
+def setup() -> None:
+    """Figures sized for a laptop screen, PNG embedded in the report, readable tables."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 96, "savefig.bbox": "tight"})
+    pd.set_option("display.max_rows", 60)
+    pd.set_option("display.width", 120)
+    pd.set_option("display.max_colwidth", None)  # claims and reasons are sentences: never cut them
+    try:  # inline backend only inside a kernel
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except ImportError:  # pragma: no cover
+        matplotlib.use("Agg")
+
+
+def progress() -> bool:
+    """Whether long steps show tqdm bars: yes in JupyterLab, not in a run of ``cx run`` (its report has none)."""
+    import os
+
+    from cxlib.run.runner import RUN_ENV
+
+    return os.environ.get(RUN_ENV) != "1"
+
+
+def open_data(path: str = "", *, as_of: str = "", engine: str = "duckdb"):
+    """Load ``path`` (empty: the demo data set, generated if missing), censored at ``as_of``.
+
+    ``engine="duckdb"`` (default) validates and loads in process (:func:`cxlib.load`);
+    ``engine="spark"`` opens the data on Spark (:func:`cxlib.data.spark.open_spark`: Parquet
+    files, a folder Spark wrote, or a catalog schema; master from ``$CXLAB_SPARK_MASTER``,
+    default ``local[2]``), where an empty ``path`` means ``$CXLAB_SPARK_INPUT``, else the demo.
+    """
+    import os
+
+    from cxlib.data.spark import ENGINES, ENV_INPUT, open_spark
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "spark" and not path:
+        path = os.environ.get(ENV_INPUT, "")
+    if not path:
+        from cxlib.run.runner import ensure_demo
+
+        path = ensure_demo(DEMO_DIR)
+    if engine == "spark":
+        return open_spark(str(path), as_of=as_of or None)
+    return cxlib.load(path, as_of=as_of or None)
+
+
+def load_summary(data: cxlib.Dataset) -> pd.DataFrame:
+    """Read, accepted and rejected rows per file (a database table: its name and redacted location)."""
+    r = data.report
+    return pd.DataFrame(
+        [
+            (t, r.files[t] if "://" in r.files[t] else Path(r.files[t]).name, f"{r.read[t]:,}", f"{r.accepted[t]:,}",
+             f"{r.rejected[t]:,}")
+            for t in r.read
+        ],
+        columns=["table", "file", "read", "accepted", "rejected"],
+    ).set_index("table").rename_axis(columns="table").rename_axis(index=None)

@@ -1,0 +1,260 @@
+"""cxlib.analyses.roi: scenarios, the closed form, sanity checks that can fail, tables, words and the figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cxlib
+import cxlib.present.plots
+from cxlib.analyses import roi
+from cxlib.models.churn import ChurnModel
+from cxlib.exceptions import DataError
+from cxlib.data.simulate import write_dataset
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    path = tmp_path_factory.mktemp("roi_world")
+    truth = write_dataset(path, 6_000, seed=21, fmt="parquet")
+    data = cxlib.load(path)
+    model = ChurnModel().fit(data)
+    yield data, model, truth
+    data.close()
+
+
+def _evaluate(world, scenarios, **kw):
+    data, model, _ = world
+    kw.setdefault("draws", 40)
+    kw.setdefault("process_draws", 0)
+    return roi.evaluate(data, scenarios, model=model, **kw)
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+def test_default_scenarios_load():
+    scenarios, currency = roi.load_scenarios()
+    assert currency == "EUR"
+    kinds = {s.kind for s in scenarios}
+    assert kinds == {"service", "experience"}
+    assert all(s.yearly_cost > 0 for s in scenarios)
+    assert roi.load_scenarios("") == roi.load_scenarios(roi.DEFAULT_SCENARIOS)
+
+
+def test_scenarios_from_yaml_text_dict_and_list(tmp_path):
+    text = "currency: USD\nscenarios:\n  - {name: a, kind: service, change: {contact_share: 0.8}, yearly_cost: 5}\n"
+    assert roi.load_scenarios(text)[1] == "USD"
+    (tmp_path / "s.yaml").write_text(text)
+    assert roi.load_scenarios(str(tmp_path / "s.yaml"))[0][0].change == {"contact_share": 0.8}
+    items = [{"name": "b", "kind": "experience", "change": {"touchpoint": "Delivery", "bad_rate_cut": 0.5}}]
+    (s,), cur = roi.load_scenarios(items)
+    assert s.change == {"touchpoint": "delivery", "bad_rate_cut": 0.5} and cur == "EUR"
+    assert "delivery" in s.describe()
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ({"name": "x", "kind": "marketing", "change": {"bad_rate_cut": 0.1}}, "kind must be one of"),
+        ({"name": "x", "kind": "service", "change": {"bad_rate_cut": 0.1}}, "cannot change"),
+        ({"name": "x", "kind": "experience", "change": {"touchpoint": "app"}}, "needs bad_rate_cut"),
+        ({"name": "x", "kind": "service", "change": {"resolution_rate": 1.5}}, "between 0 and 1"),
+        ({"name": "x", "kind": "service", "change": {}}, "nothing to change"),
+        ({"name": "x", "kind": "service", "change": {"contact_share": 0.5}, "yearly_cost": -1}, "yearly_cost"),
+        ({"name": "x", "kind": "service", "change": {"contact_share": 0.5}, "budget": 3}, "unknown keys"),
+    ],
+)
+def test_bad_scenarios_are_clear_errors(item, message):
+    with pytest.raises(DataError, match=message):
+        roi.load_scenarios([item])
+
+
+def test_missing_scenario_file_names_it(tmp_path):
+    with pytest.raises(DataError, match="no-such.yaml"):
+        roi.load_scenarios(str(tmp_path / "no-such.yaml"))
+
+
+def test_unknown_touchpoint_names_it_and_lists_the_known_ones(world):
+    with pytest.raises(ValueError) as info:
+        _evaluate(world, [roi.Scenario("teleport", "experience", {"touchpoint": "teleporter", "bad_rate_cut": 0.5})])
+    text = str(info.value)
+    assert "'teleporter'" in text
+    for tp in ("delivery", "website", "billing", "onboarding"):
+        assert tp in text
+
+
+# ---------------------------------------------------------------- the closed form
+
+
+def test_expected_multiplier_matches_brute_force_with_timing_and_cap(world):
+    """E[HR_u^min(U,cap) HR_r^min(R,cap)] on each day: closed form against simulated event paths."""
+    data, model, _ = world
+    measured = roi.measure(data)
+    engine = roi._Engine(measured, model, 200.0)
+    delay = np.array([0.4, 0.3, 0.2, 0.1])
+    lam, q, lu, lr = 0.02, 0.45, np.log(1.6), np.log(1.15)  # a heavy rate, so the cap (5) binds
+    inp = roi._Inputs(log_a=np.zeros((1, 1)), log_hr_u=lu, log_hr_r=lr, lam_early=lam, lam_settled=lam, q=q, delay=delay)
+    mu_u, mu_r = engine._means(inp)
+    closed = engine._factor(mu_u, lu)[-1, 0] * engine._factor(mu_r, lr)[-1, 0]
+    rng = np.random.default_rng(5)
+    n, days, W, cap = 40_000, engine.n_days, engine.W, engine.cap
+    x = engine.y
+    check = np.array([1, 3, 30, 90, 91, 95, 150, 199])
+    U = np.zeros((n, len(check)))
+    R = np.zeros_like(U)
+    counts = rng.poisson(lam * x.sum(), size=n)
+    cust = np.repeat(np.arange(n), counts)
+    e = rng.integers(0, days, size=len(cust))
+    resolved = rng.random(len(cust)) < q
+    delta = rng.choice(len(delay), p=delay, size=len(cust))
+    for k, d in enumerate(check):
+        lag = d - e
+        alive = (lag >= 1) & (lag <= W)
+        is_r = alive & resolved & (lag >= delta + 1)
+        np.add.at(U[:, k], cust[alive & ~is_r], 1)
+        np.add.at(R[:, k], cust[is_r], 1)
+    brute = np.mean(np.exp(lu * np.minimum(U, cap) + lr * np.minimum(R, cap)), axis=0)
+    assert (U > cap).any(), "the cap must bind somewhere for the check to mean something"
+    np.testing.assert_allclose(closed[check], brute, rtol=0.01)
+    # at a low rate the cap does not bind: steady state is the generating function with the delay correction
+    low = 0.002
+    inp = roi._Inputs(log_a=np.zeros((1, 1)), log_hr_u=lu, log_hr_r=lr, lam_early=low, lam_settled=low, q=q, delay=delay)
+    mu_u, mu_r = engine._means(inp)
+    f = engine._factor(mu_u, lu)[-1, 0] * engine._factor(mu_r, lr)[-1, 0]
+    mean_delay = float(np.arange(len(delay)) @ delay)
+    pgf = np.exp(low * ((W * (1 - q) + q * mean_delay) * (np.exp(lu) - 1) + q * (W - mean_delay) * (np.exp(lr) - 1)))
+    assert f[150] == pytest.approx(pgf, rel=1e-4)
+    hint = np.exp(low * W * ((1 - q) * (np.exp(lu) - 1) + q * (np.exp(lr) - 1)))  # without the delay correction
+    assert f[150] > hint
+
+
+def test_no_change_is_worth_exactly_nothing(world):
+    free = [
+        roi.Scenario("nothing", "experience", {"touchpoint": "all", "bad_rate_cut": 0.0}, yearly_cost=0),
+        roi.Scenario("nothing either", "experience", {"touchpoint": "delivery", "bad_rate_cut": 0.0}, yearly_cost=0),
+    ]
+    result = _evaluate(world, free, process_draws=5)
+    t = result.table
+    assert (t["retained_revenue"] == 0).all() and (t["churn_avoided"] == 0).all()
+    assert (result.draws["retained_revenue"] == 0).all()
+    assert (t[["retained_revenue_low", "retained_revenue_high", "realised_low", "realised_high"]] == 0).all().all()
+    assert t["roi"].isna().all()  # no cost: no ROI
+
+
+def test_doubling_the_cost_halves_roi_plus_one(world):
+    base = roi.Scenario("fix delivery", "experience", {"touchpoint": "delivery", "bad_rate_cut": 0.5}, yearly_cost=5_000)
+    double = roi.Scenario("fix delivery", "experience", {"touchpoint": "delivery", "bad_rate_cut": 0.5}, yearly_cost=10_000)
+    a = _evaluate(world, [base], seed=4).table.iloc[0]
+    b = _evaluate(world, [double], seed=4).table.iloc[0]
+    assert b.retained_revenue == pytest.approx(a.retained_revenue)
+    assert b.roi + 1 == pytest.approx((a.roi + 1) / 2)
+    assert b.net_benefit == pytest.approx(a.net_benefit - 5_000)
+    assert b.break_even_cost == pytest.approx(a.break_even_cost)
+
+
+def test_more_of_an_investment_retains_more(world):
+    scenarios = [
+        roi.Scenario("resolve 80%", "service", {"resolution_rate": 0.8}),
+        roi.Scenario("resolve 95%", "service", {"resolution_rate": 0.95}),
+        roi.Scenario("contacts 90%", "service", {"contact_share": 0.9}),
+        roi.Scenario("cut all 20%", "experience", {"touchpoint": "all", "bad_rate_cut": 0.2}),
+        roi.Scenario("cut all 40%", "experience", {"touchpoint": "all", "bad_rate_cut": 0.4}),
+    ]
+    t = _evaluate(world, scenarios).table.set_index("scenario")
+    assert 0 < t.loc["resolve 80%", "retained_revenue"] < t.loc["resolve 95%", "retained_revenue"]
+    assert 0 < t.loc["cut all 20%", "retained_revenue"] < t.loc["cut all 40%", "retained_revenue"]
+    assert t.loc["contacts 90%", "retained_revenue"] > 0
+    assert (t["retained_revenue_low"] <= t["retained_revenue"]).all()
+    assert (t["retained_revenue"] <= t["retained_revenue_high"]).all()
+
+
+def test_horizon_and_cost_proration(world):
+    sc = [roi.Scenario("cut", "experience", {"touchpoint": "all", "bad_rate_cut": 0.3}, yearly_cost=12_000)]
+    six = _evaluate(world, sc, horizon_months=6).table.iloc[0]
+    twelve = _evaluate(world, sc, horizon_months=12).table.iloc[0]
+    assert six.cost == 6_000 and twelve.cost == 12_000
+    assert 0 < six.retained_revenue < twelve.retained_revenue
+    assert six.break_even_cost == pytest.approx(six.retained_revenue * 2)
+
+
+def test_first_response_without_a_measured_link_is_not_estimated(world):
+    """The simulator draws first response times independently of resolution: no link to use."""
+    result = _evaluate(world, [roi.Scenario("faster", "service", {"first_response_cut": 0.5}, yearly_cost=1),
+                               roi.Scenario("fix app", "experience", {"touchpoint": "app", "bad_rate_cut": 0.5}, 1)])
+    row = result.table.set_index("scenario").loc["faster"]
+    assert not row.estimable and np.isnan(row.retained_revenue)
+    assert "first response" in row.note and "cannot be estimated" in row.note
+    assert "Not estimated: faster" in roi.recommendation(result)
+
+
+def test_baseline_and_rates_are_reported(world):
+    data, _, truth = world
+    result = _evaluate(world, [roi.Scenario("c", "service", {"contact_share": 0.6})])
+    b = result.baseline
+    active = data.con.execute(
+        "SELECT count(*) FROM customers WHERE churned_at IS NULL OR churned_at > (SELECT max(\"at\") FROM interactions)"
+    ).fetchall()[0][0]
+    assert b["customers"] == active
+    assert 0 < b["expected_churn"] < b["customers"]
+    rates = result.rates.set_index("measure")["value"]
+    assert rates["resolution rate (of those contacts)"] == pytest.approx(truth["p_resolve_expected"], abs=0.05)
+    assert rates["contact share (bad experiences followed by a contact in time)"] == pytest.approx(
+        truth["p_contact"] * truth["p_contact_within_resolution_days"], abs=0.05)
+
+
+# ---------------------------------------------------------------- tables, words, figure
+
+
+def test_tables_and_recommendation(world):
+    result = _evaluate(world, None)  # the default file
+    full = roi.roi_table(result)
+    assert list(full.index) == [s.name for s in result.scenarios]
+    small, sentence = roi.summary_section(result)
+    assert list(small.columns) == ["kind", "net benefit over 12 months", "ROI", "probability of being best"]
+    assert small.index.name == "scenario"
+    assert isinstance(sentence, str) and sentence
+    beats = roi.beats_table(result)
+    assert beats.shape == (len(result.scenarios),) * 2
+    d = result.to_dict()
+    assert {"settings", "baseline", "rates", "scenarios", "beats", "recommendation", "notes"} <= set(d)
+    est = result.table[result.table["estimable"]]
+    assert est["p_best"].sum() == pytest.approx(1.0)
+
+
+def _fake(net, p_beats, p_pos, cost=100.0):
+    names = [f"s{i}" for i in range(len(net))]
+    table = pd.DataFrame({
+        "scenario": names, "kind": ["service", "experience"][: len(net)], "what": "", "yearly_cost": cost, "cost": cost,
+        "estimable": True, "retained_revenue": np.add(net, cost), "net_benefit": net,
+        "net_benefit_low": np.subtract(net, 50), "net_benefit_high": np.add(net, 50), "break_even_cost": np.add(net, cost),
+        "p_positive": p_pos, "p_best": 0.5, "note": "",
+    })
+    beats = pd.DataFrame([[np.nan, p_beats], [1 - p_beats, np.nan]], index=names, columns=names)
+    return roi.ROIResult([], table, pd.DataFrame(), beats, {}, pd.DataFrame(),
+                         {"alpha": 0.05, "currency": "EUR", "horizon_months": 12.0})
+
+
+def test_recommendation_says_when_the_evidence_does_not_separate():
+    assert "does not separate" in roi.recommendation(_fake([200.0, 150.0], 0.7, [0.99, 0.98]))
+    clear = roi.recommendation(_fake([200.0, 50.0], 0.99, [0.99, 0.8]))
+    assert clear.startswith("s0 (service) is the better investment") and "99%" in clear
+    assert "None of the investments pays" in roi.recommendation(_fake([-200.0, -300.0], 0.99, [0.0, 0.0]))
+    assert "not settled" in roi.recommendation(_fake([20.0, -300.0], 0.99, [0.6, 0.0]))
+
+
+def test_plot_net_benefit(world):
+    result = _evaluate(world, None, process_draws=3)
+    ax = cxlib.present.plots.plot_net_benefit(result.table, currency="EUR")
+    assert "Net benefit" in ax.get_title()
+    assert "EUR" in ax.get_xlabel() and ax.get_ylabel()
+    assert len(ax.get_yticklabels()) == len(result.table)
+    assert any("not estimable" in t.get_text() for t in ax.texts)
+
+
+def test_model_with_other_window_is_refused(world):
+    data, _, _ = world
+    other = ChurnModel(window_days=60).fit(data)
+    with pytest.raises(ValueError, match="window_days"):
+        roi.evaluate(data, None, model=other, draws=2, process_draws=0)

@@ -1,0 +1,274 @@
+"""cxlib.models.risk: features at a cutoff, the time split, the model against its baselines, reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cxlib
+from cxlib.models import risk
+from cxlib.exceptions import NotFittedError
+from cxlib.data.simulate import write_dataset
+
+WORLD_CUSTOMERS = 20_000
+#: Extra RiskModel settings of the tests (none: the defaults).
+FAST: dict = {}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """20,000 simulated customers (parquet), censored at the truth's as_of."""
+    path = tmp_path_factory.mktemp("risk_world")
+    truth = write_dataset(path, WORLD_CUSTOMERS, seed=31, fmt="parquet")
+    data = cxlib.load(path, as_of=truth["as_of"])
+    yield data, truth
+    data.close()
+
+
+@pytest.fixture(scope="module")
+def checked(world):
+    """The backtest at the default evaluation cutoff (as_of − 90 days)."""
+    data, _ = world
+    return risk.backtest(data, model=risk.RiskModel(**FAST))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    path = tmp_path_factory.mktemp("risk_small")
+    truth = write_dataset(path, 2_000, seed=8, fmt="parquet")
+    return path, truth
+
+
+# ------------------------------------------------------------------ against the baselines
+
+
+def test_model_ranks_at_least_as_well_as_the_survival_model(checked):
+    m = checked.metrics.set_index("method")
+    model, survival, recency = m.loc["model"], m.loc["survival model"], m.loc["most recent unresolved first"]
+    # the simulator's truth is a hazard model: matching the survival model is the honest target
+    assert model["roc_auc"] >= survival["roc_auc"] - 0.01
+    assert model["roc_auc"] > recency["roc_auc"]
+    assert model["average_precision"] > model["churners"] / model["customers"]
+    # calibrated: Brier score as good as the survival model's, mean probability near the churn observed
+    assert model["brier"] <= survival["brier"] + 0.001
+    observed = model["churners"] / model["customers"]
+    assert abs(model["mean_probability"] - observed) < 0.2 * observed
+    assert model["top_10pct_capture"] > 0.10 and model["top_5pct_capture"] > 0.05
+    assert np.isnan(recency["brier"])  # a ranking, not a probability
+
+
+def test_calibration_bins_follow_the_diagonal(checked):
+    cal = checked.calibration(bins=5)
+    model = cal[cal["method"] == "model"]
+    assert len(model) == 5 and model["customers"].sum() == len(checked.scores)
+    # each bin's observed churn within its 95% interval, widened a little for 5 simultaneous bins
+    half = (model["ci_high"] - model["ci_low"]) / 2
+    assert ((model["predicted"] - model["observed"]).abs() <= 1.5 * half + 0.005).all()
+    assert model["predicted"].is_monotonic_increasing
+
+
+def test_a_model_trained_on_a_sample_stays_calibrated(world):
+    """Every churner and a weighted stratified share of the others: probabilities at face value."""
+    data, _ = world
+    model = risk.RiskModel(**{**FAST, "snapshots": 3, "max_train_rows": 8_000})
+    e = risk.cutoff_day(pd.Timestamp(data.as_of) - pd.Timedelta(days=model.horizon_days))
+    model.fit(data, cutoff=e)
+    assert model.sample_fraction_ < 0.5 and model.n_train_ < model.n_rows_train_, "the rule sampled"
+    churners_full = round(model.churn_rate_train_ * model.n_rows_train_)
+    assert model.n_churners_train_ == churners_full, "every churner is kept"
+    test = risk.snapshot(data, e, horizon_days=model.horizon_days, touchpoints=model.touchpoints_, **model._settings())
+    scores = pd.DataFrame({"churned": test["churned"].to_numpy(), "model": model.predict_risk(test).to_numpy()})
+    observed = scores["churned"].mean()
+    assert abs(scores["model"].mean() - observed) < 0.2 * observed, "the weights keep the churn rate"
+    cal = risk.calibration(scores, methods=("model",), bins=5)
+    half = (cal["ci_high"] - cal["ci_low"]) / 2
+    assert ((cal["predicted"] - cal["observed"]).abs() <= 1.5 * half + 0.005).all()
+
+
+def test_the_training_sample_keeps_each_stratum_share_and_weight():
+    n = 10_000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"churned": rng.random(n) < 0.05, "snapshot": rng.integers(0, 4, n),
+                          "segment": rng.choice(["a", "b", "c"], n)})
+    model = risk.RiskModel(max_train_rows=2_000, negatives_per_churner=4)
+    rows, weights = model.training_sample(frame)
+    kept = frame.iloc[rows].assign(w=weights)
+    assert kept["churned"].sum() == frame["churned"].sum() and (kept.loc[kept["churned"], "w"] == 1).all()
+    # the weighted sample counts as many non-churners as the frame, in every stratum
+    full = frame[~frame["churned"]].groupby(["snapshot", "segment"]).size()
+    weighted = kept[~kept["churned"]].groupby(["snapshot", "segment"])["w"].sum()
+    assert np.allclose(weighted.reindex(full.index), full)
+    assert len(rows) < n and np.array_equal(rows, np.sort(rows))
+    assert len(model.training_sample(frame.head(1_000))[0]) == 1_000, "small frames are not sampled"
+
+
+# ------------------------------------------------------------------ the time split
+
+
+def test_training_labels_end_at_or_before_the_evaluation_cutoff(checked):
+    model = checked.model
+    e = checked.cutoff
+    assert model.cutoff_ == e
+    assert len(model.training_cutoffs_) == model.snapshots
+    for start, end in model.label_windows_:
+        assert end - start == pd.Timedelta(days=model.horizon_days)
+        assert end <= e  # no training label comes from the evaluation period
+    assert checked.baseline.as_of_ == e  # the survival baseline saw only person-time before e
+    assert checked.features.attrs["cutoff"] == e
+
+
+def _truncated_copy(data, cutoff, path):
+    """The data as it looked at ``cutoff``: later signups and rows gone, later churn not yet known."""
+    c = pd.Timestamp(cutoff)
+    customers = data.customers[data.customers["signup_at"] < c].copy()
+    customers.loc[customers["churned_at"] > c, "churned_at"] = pd.NaT
+    interactions = data.interactions[data.interactions["at"] < c]
+    path.mkdir()
+    customers.to_parquet(path / "customers.parquet", index=False)
+    interactions.to_parquet(path / "interactions.parquet", index=False)
+    return cxlib.load(path, as_of=c)
+
+
+def test_rows_after_the_cutoff_change_neither_features_nor_the_fitted_model(small, tmp_path):
+    path, truth = small
+    cutoff = "2025-09-01"
+    with cxlib.load(path, as_of=truth["as_of"]) as full, _truncated_copy(full, cutoff, tmp_path / "truncated") as past:
+        assert full.con.execute(f"SELECT count(*) FROM interactions WHERE \"at\" >= TIMESTAMP '{cutoff}'").fetchall()[0][0] > 0
+        tps = risk.touchpoints_with_bad(full, cutoff)
+        pd.testing.assert_frame_equal(
+            risk.features(full, cutoff, touchpoints=tps), risk.features(past, cutoff, touchpoints=tps)
+        )
+        a = risk.RiskModel(**FAST).fit(full, cutoff=cutoff)
+        b = risk.RiskModel(**FAST).fit(past, cutoff=cutoff)
+        assert a.label_windows_ == b.label_windows_ and a.n_train_ == b.n_train_
+        x = b.features(past, cutoff)
+        np.testing.assert_array_equal(a.predict_proba(x), b.predict_proba(x))
+
+
+def test_labels_come_from_the_horizon_after_the_cutoff_only(small):
+    path, truth = small
+    with cxlib.load(path, as_of=truth["as_of"]) as data:
+        c, h = pd.Timestamp("2025-06-01"), 60
+        got = risk.labels(data, c, horizon_days=h).set_index("customer_id")["churned"]
+        cust = data.customers.set_index("customer_id")
+        active = cust[(cust["signup_at"] < c) & (cust["churned_at"].isna() | (cust["churned_at"] > c))]
+        expected = (active["churned_at"] > c) & (active["churned_at"] <= c + pd.Timedelta(days=h))
+        pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+        with pytest.raises(ValueError, match="not known"):
+            risk.labels(data, pd.Timestamp(truth["as_of"][:10]) - pd.Timedelta(days=30), horizon_days=h)
+
+
+# ------------------------------------------------------------------ features by hand
+
+
+def _write_hand_made(path):
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D"],
+            "signup_at": ["2025-01-01T08:00:00Z", "2025-01-01T08:00:00Z", "2025-07-01T10:00:00Z", "2024-01-01T00:00:00Z"],
+            "churned_at": ["", "2025-06-15T00:00:00Z", "", ""],
+            "segment": ["consumer", "consumer", "smb", "smb"],
+            "monthly_value": [30.0, 30.0, 100.0, 100.0],
+        }
+    )
+    rows = [
+        # id, customer, at, kind, channel, touchpoint, outcome, resolved, csat
+        ("1", "A", "2025-03-01T12:00:00Z", "experience", "web", "website", "bad", "", ""),  # before the window
+        ("2", "A", "2025-06-20T12:00:00Z", "experience", "app", "delivery", "bad", "", ""),
+        ("3", "A", "2025-06-21T09:00:00Z", "service", "phone", "delivery", "good", "true", ""),  # resolves 2
+        ("4", "A", "2025-06-29T12:00:00Z", "experience", "app", "app", "bad", "", ""),
+        ("5", "A", "2025-06-30T09:00:00Z", "service", "chat", "app", "good", "true", ""),  # resolves 4
+        ("6", "A", "2025-06-30T12:00:00Z", "experience", "email", "billing", "bad", "", ""),
+        ("7", "A", "2025-07-01T09:00:00Z", "service", "chat", "billing", "good", "true", ""),  # on the cutoff day
+        ("8", "A", "2025-05-01T12:00:00Z", "experience", "web", "website", "good", "", "4"),
+        ("9", "A", "2025-06-25T12:00:00Z", "experience", "web", "website", "good", "", "2"),
+        ("10", "A", "2025-07-02T12:00:00Z", "experience", "web", "website", "good", "", "5"),  # after
+        ("11", "A", "2025-07-03T12:00:00Z", "experience", "app", "delivery", "bad", "", ""),  # after
+    ]
+    interactions = pd.DataFrame(
+        rows, columns=["interaction_id", "customer_id", "at", "kind", "channel", "touchpoint", "outcome", "resolved", "csat"]
+    )
+    customers.to_csv(path / "customers.csv", index=False)
+    interactions.to_csv(path / "interactions.csv", index=False)
+
+
+def test_features_of_a_hand_made_case(tmp_path):
+    _write_hand_made(tmp_path)
+    with cxlib.load(tmp_path, strict=True) as data:
+        f = risk.features(data, "2025-07-01").set_index("customer_id")
+    assert list(f.index) == ["A", "D"]  # B churned before, C signed up after the cutoff's midnight
+    a, d = f.loc["A"], f.loc["D"]
+    assert a["unresolved[billing]"] == 1  # its resolving contact is on the cutoff day: not known yet
+    assert a["resolved[delivery]"] == 1 and a["resolved[app]"] == 1
+    assert a["unresolved[website]"] == 0  # March is outside the 90-day window
+    assert (a["unresolved"], a["resolved"], a["unresolved_recent"], a["resolved_recent"]) == (1, 2, 1, 2)
+    assert a["days_since_unresolved"] == 1 and a["days_since_bad[delivery]"] == 11
+    assert a["contacts"] == 2 and a["unresolved_contacts"] == 0
+    assert a["last_csat"] == 2  # the answer of July 2nd is after the cutoff
+    assert a["tenure_days"] == 181 and d["tenure_days"] == 547
+    assert d["unresolved"] == 0 and d["days_since_bad"] == 91 and np.isnan(d["last_csat"])
+
+
+# ------------------------------------------------------------------ ranking and reasons
+
+
+def test_three_recent_unresolved_rank_above_none_other_things_equal(checked):
+    model = checked.model
+    template = checked.features.iloc[[0, 0]].reset_index(drop=True)
+    template["customer_id"] = ["calm", "upset"]
+    for tp in [*model.touchpoints_, risk.OTHER_TOUCHPOINT]:
+        for c in risk.COUNT_COLUMNS:
+            template[risk._col(c, tp)] = 0
+        for c in risk.DAY_COLUMNS:
+            template[risk._col(c, tp)] = model.window_days + 1
+    template[["tenure_days", "contacts", "unresolved_contacts"]] = [700, 0, 0]
+    template.loc[1, ["unresolved[delivery]", "unresolved_recent[delivery]"]] = 3
+    template.loc[1, ["days_since_bad[delivery]", "days_since_unresolved[delivery]"]] = 5
+    frame = risk.add_totals(template)
+    p = model.predict_risk(frame)
+    assert p[1] > p[0]
+    reason = model.explain(frame)["reason"]
+    assert reason[1] == "3 unresolved delivery problems in the last 30 days"
+
+
+def test_rank_lists_active_customers_most_at_risk_first(world, checked):
+    data, _ = world
+    ranked = checked.model.rank(data, checked.cutoff, top=25)
+    assert list(ranked.columns[:6]) == [
+        "rank", "customer_id", "probability", "reason", "monthly_value", "monthly_value_at_risk"
+    ]
+    assert len(ranked) == 25 and ranked["probability"].is_monotonic_decreasing
+    assert ranked["reason"].str.len().gt(0).all()
+    np.testing.assert_allclose(ranked["monthly_value_at_risk"], ranked["probability"] * ranked["monthly_value"])
+    assert set(ranked["customer_id"]) <= set(checked.scores["customer_id"])
+    summary = risk.reason_summary(ranked)
+    assert summary["customers"].sum() == 25
+
+
+def test_group_importance_and_plots(checked):
+    from cxlib.present import plots
+
+    imp = checked.importance(n_repeats=1)
+    assert {"group", "importance", "std", "n_features"} <= set(imp.columns)
+    assert {"bad experiences at delivery", "tenure", "segment", "service contacts"} <= set(imp["group"])
+    for draw, frame in (
+        (plots.plot_risk_calibration, checked.calibration()),
+        (plots.plot_risk_capture, checked.capture_curve()),
+        (plots.plot_risk_importance, imp),
+    ):
+        ax = draw(frame)
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    table = checked.metrics_table()
+    assert list(table.index) == list(risk.METHODS)
+
+
+def test_not_fitted_and_settings_only_constructor(world):
+    data, _ = world
+    model = risk.RiskModel(horizon_days=-5, calibration="nonsense")  # stores, checks nothing
+    assert model.get_params()["horizon_days"] == -5
+    for call in (lambda: model.predict_proba(pd.DataFrame()), lambda: model.rank(data), lambda: model.features(data)):
+        with pytest.raises(NotFittedError):
+            call()
+    with pytest.raises(ValueError):
+        model.fit(data)

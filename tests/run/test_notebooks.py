@@ -1,0 +1,57 @@
+"""Notebooks: the style the scheduler relies on, and every notebook executes through papermill."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import nbformat
+import papermill as pm
+import pytest
+
+from cxlib.config import NOTEBOOKS_DIR
+from cxlib.run.runner import NOTEBOOKS
+
+PATHS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def test_every_run_notebook_exists_and_every_notebook_is_run():
+    assert [p.name for p in PATHS] == sorted(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_notebook_style(path):
+    nb = nbformat.read(str(path), as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "a markdown title first"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "stored without outputs"
+    for line in code[0].source.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            # papermill ignores a parameter line with more than one '=' (e.g. in its comment)
+            assert line.count("=") == 1, f"papermill cannot parse {line!r}"
+            assert "#" in line, f"parameter without a comment: {line!r}"
+    declared = pm.inspect_notebook(str(path))
+    assert "data" in declared and "as_of" in declared
+    for cell in code:
+        tree = ast.parse(cell.source)
+        assert not any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) for n in ast.walk(tree)), "no def/class"
+    for cell in code[1:]:  # the parameters cell holds one line a parameter, however many there are
+        assert len(cell.source.splitlines()) <= 6, f"a code cell of a thin notebook is a few lines: {cell.source!r}"
+    markdown = [c for c in nb.cells if c.cell_type == "markdown"]
+    assert len(markdown) >= len(code) - 2, "markdown tells the reader what each output shows"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
+def test_notebook_executes_through_papermill(path, small_world, tmp_path):
+    out = tmp_path / path.name
+    pm.execute_notebook(
+        str(path), str(out), parameters={"data": str(small_world)}, kernel_name="python3", progress_bar=False, cwd=str(tmp_path)
+    )
+    nb = json.loads(out.read_text())
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert images, "the notebook shows figures"
+    injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    assert injected and str(small_world) in "".join(injected[0]["source"])
