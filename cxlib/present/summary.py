@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from cxlib.config import HORIZON_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.present.caveats import caveat_texts
 from cxlib.present.format import number_interval, pct_interval
 
 #: Draws from the fitted coefficients' normal approximation for the cost intervals.
@@ -534,7 +535,8 @@ METHODS_AND_CAVEATS: tuple[tuple[str, str], ...] = (
         "The churn model",
         "A piecewise-exponential (Poisson) survival model of the daily risk of leaving, with the unresolved and "
         "the resolved bad experiences of the last {window_days} days as time-varying counts, adjusted for "
-        "segment and tenure, cross-checked against a Cox model (lifelines) on a sample. The cost of a bad "
+        "segment, tenure and engagement (the experience rate), cross-checked against a Cox model (lifelines) "
+        "on a sample. The cost of a bad "
         "experience in the summary is the revenue the customers active at the end of the data would lose, on "
         "average, if each had one more bad experience today: that model's hazard ratio applied to each customer's "
         "expected risk of leaving, over the ROI's horizon.",
@@ -550,14 +552,6 @@ METHODS_AND_CAVEATS: tuple[tuple[str, str], ...] = (
         "not estimable, and the claims resting on it as inconclusive. The surveys asked what people say they "
         "would do; this data shows what they did.",
     ),
-    (
-        "Caveats",
-        "This is observational data: bad experiences and resolutions are not assigned at random, and the model "
-        "adjusts only for segment and tenure. Customers who use the product more meet more problems and may be "
-        "more loyal; customers on their way out may complain more; customers who contact service are those who "
-        "still care. Read the hazard ratios as strong associations, not as the certain effect of an "
-        "intervention.",
-    ),
 )
 
 
@@ -570,4 +564,6 @@ def methods_and_caveats(parameters: dict | None = None) -> list[tuple[str, str]]
         "as_of": "the latest timestamp in the data",
     }
     params.update({k: v for k, v in (parameters or {}).items() if k in params and v not in ("", None)})
-    return [(heading, text.format(**params)) for heading, text in METHODS_AND_CAVEATS]
+    sections = [(heading, text.format(**params)) for heading, text in METHODS_AND_CAVEATS]
+    caveats = caveat_texts("report", horizon_days=params["horizon_days"])
+    return sections + [("Caveats", " ".join(f"{title}: {text}" for title, text in caveats))]

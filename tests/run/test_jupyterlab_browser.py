@@ -21,7 +21,6 @@ import time
 import urllib.request
 
 from cxlib.config import NOTEBOOKS_DIR
-from pathlib import Path
 
 import nbformat
 import pytest
