@@ -92,9 +92,9 @@ def caveat_texts(section: str, *, horizon_days: int = HORIZON_DAYS, step_days: i
     return [(CAVEATS[name][0], CAVEATS[name][1].format(**fill)) for name in SECTIONS[section]]
 
 
-def caveats(section: str, **parameters):
-    """The caveats of ``section`` as a Markdown list, for a notebook's closing cell."""
+def section(name: str, **parameters):
+    """The caveats of section ``name`` as a Markdown list, for a notebook's closing cell."""
     from IPython.display import Markdown
 
-    items = [f"- **{title}.** {text}" for title, text in caveat_texts(section, **parameters)]
+    items = [f"- **{title}.** {text}" for title, text in caveat_texts(name, **parameters)]
     return Markdown("## What these numbers can and cannot say\n\n" + "\n".join(items))
