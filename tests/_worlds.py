@@ -10,3 +10,6 @@ QUICK_REPORT = {"draws": 40, "whatif_draws": 3}
 #: Seeds of the 20,000-customer worlds used for the recovery and coverage tests.
 RECOVERY_SEEDS = (11, 12, 13)
 RECOVERY_CUSTOMERS = 20_000
+
+#: Text from data that must be shown, never run (the hostile worlds name a segment and a touchpoint so).
+HOSTILE = "<script>alert(1)</script>"

@@ -3,6 +3,8 @@ simulated worlds the tests share (each simulated once per session)."""
 
 from __future__ import annotations
 
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,7 +14,7 @@ import pytest  # noqa: E402
 
 import cxlib  # noqa: E402
 from cxlib.data.simulate import write_dataset  # noqa: E402
-from tests._worlds import RECOVERY_CUSTOMERS, RECOVERY_SEEDS  # noqa: E402
+from tests._worlds import HOSTILE, QUICK_REPORT, RECOVERY_CUSTOMERS, RECOVERY_SEEDS  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +71,62 @@ def postgres_server():
         yield server
     finally:
         server.stop()
+
+
+#: Put on the PYTHONPATH of a run, so every process of it (the kernels too) logs each churn fit.
+FIT_SPY = """
+import json, os, sys
+if os.environ.get("CXLAB_TEST_FIT_LOG"):
+    import cxlib.models.churn as _churn
+
+    _fit = _churn.ChurnModel.fit
+
+    def fit(self, data, *args, **kwargs):
+        with open(os.environ["CXLAB_TEST_FIT_LOG"], "a") as f:
+            f.write(json.dumps({"pid": os.getpid(), "as_of": str(kwargs.get("as_of")), "data_as_of": str(data.as_of),
+                                "sample": kwargs.get("customers") is not None,
+                                "caller": sys._getframe(1).f_code.co_name}) + "\\n")
+        return _fit(self, data, *args, **kwargs)
+
+    _churn.ChurnModel.fit = fit
+"""
+
+
+@pytest.fixture(scope="session")
+def good_run(small_world, tmp_path_factory):
+    """One real run of the whole suite on the small world, every churn fit of its processes logged (see
+    FIT_SPY): the runner's and the report's tests read it (one run where there were two).
+    """
+    import os
+
+    from cxlib.run.runner import run
+
+    out = tmp_path_factory.mktemp("reports")
+    spy = tmp_path_factory.mktemp("spy")
+    (spy / "sitecustomize.py").write_text(FIT_SPY)
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "CXLAB_TEST_FIT_LOG")}
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(spy), saved["PYTHONPATH"]) if p)
+    os.environ["CXLAB_TEST_FIT_LOG"] = str(spy / "fits.jsonl")
+    try:
+        result = run(small_world, out=out, overrides=QUICK_REPORT)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    result.fits = [json.loads(line) for line in (spy / "fits.jsonl").read_text().splitlines()]
+    return out, result
+
+
+
+@pytest.fixture(scope="session")
+def hostile_run(small_world, tmp_path_factory):
+    """One run of the whole suite on the small world with a segment and a touchpoint named like a script."""
+    from cxlib.run.runner import run
+
+    path = tmp_path_factory.mktemp("hostile")
+    for name in ("customers.csv", "interactions.csv"):
+        text = (small_world / name).read_text()
+        (path / name).write_text(text.replace(",enterprise,", f",{HOSTILE},").replace(",store_visit,", f",{HOSTILE},"))
+    return run(path, out=tmp_path_factory.mktemp("hostile-reports"), overrides=QUICK_REPORT)

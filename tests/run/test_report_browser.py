@@ -20,12 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from cxlib.run.runner import run
-from tests._worlds import QUICK_REPORT
+from tests._worlds import HOSTILE
 
 pytestmark = pytest.mark.browser
 
-HOSTILE = "<script>alert(1)</script>"
 #: Flags without which headless Chromium makes connections of its own (refused here).
 CHROMIUM_FLAGS = (
     "--headless",
@@ -227,19 +225,15 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def report(small_world, tmp_path_factory):
-    result = run(small_world, out=tmp_path_factory.mktemp("browser-reports"), overrides=QUICK_REPORT)
-    return result.report
+def report(good_run):
+    """The report of the session's one good run of the whole suite (tests/conftest.py)."""
+    return good_run[1].report
 
 
 @pytest.fixture(scope="module")
-def hostile_report(small_world, tmp_path_factory):
-    """A report on the small world with a segment and a touchpoint named like a script."""
-    path = tmp_path_factory.mktemp("browser-hostile")
-    for name in ("customers.csv", "interactions.csv"):
-        text = (small_world / name).read_text()
-        (path / name).write_text(text.replace(",enterprise,", f",{HOSTILE},").replace(",store_visit,", f",{HOSTILE},"))
-    return run(path, out=tmp_path_factory.mktemp("browser-hostile-reports"), overrides=QUICK_REPORT).report
+def hostile_report(hostile_run):
+    """The report of the run on the small world with a segment and a touchpoint named like a script."""
+    return hostile_run.report
 
 
 def test_report_opens_cleanly_with_every_figure_decoded(browser, report, tmp_path):

@@ -17,49 +17,7 @@ from cxlib.config import NOTEBOOKS_DIR
 from cxlib.exceptions import NotebookFailed
 from cxlib.run.report import reader_notes
 from cxlib.run.runner import NOTEBOOKS, resolve_parameters, run
-from tests._worlds import QUICK_REPORT
-
-
-#: Put on the PYTHONPATH of a run, so every process of it (the kernels too) logs each churn fit.
-FIT_SPY = """
-import json, os, sys
-if os.environ.get("CXLAB_TEST_FIT_LOG"):
-    import cxlib.models.churn as _churn
-
-    _fit = _churn.ChurnModel.fit
-
-    def fit(self, data, *args, **kwargs):
-        with open(os.environ["CXLAB_TEST_FIT_LOG"], "a") as f:
-            f.write(json.dumps({"pid": os.getpid(), "as_of": str(kwargs.get("as_of")), "data_as_of": str(data.as_of),
-                                "sample": kwargs.get("customers") is not None,
-                                "caller": sys._getframe(1).f_code.co_name}) + "\\n")
-        return _fit(self, data, *args, **kwargs)
-
-    _churn.ChurnModel.fit = fit
-"""
-
-
-@pytest.fixture(scope="module")
-def good_run(small_world, tmp_path_factory):
-    """One real run of the suite, every churn fit of its processes logged (see FIT_SPY)."""
-    import os
-
-    out = tmp_path_factory.mktemp("reports")
-    spy = tmp_path_factory.mktemp("spy")
-    (spy / "sitecustomize.py").write_text(FIT_SPY)
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "CXLAB_TEST_FIT_LOG")}
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(spy), saved["PYTHONPATH"]) if p)
-    os.environ["CXLAB_TEST_FIT_LOG"] = str(spy / "fits.jsonl")
-    try:
-        result = run(small_world, out=out, overrides=QUICK_REPORT)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    result.fits = [json.loads(line) for line in (spy / "fits.jsonl").read_text().splitlines()]
-    return out, result
+from tests._worlds import HOSTILE
 
 
 def test_a_run_fits_the_churn_model_once_and_the_summary_reads_it(good_run):
@@ -327,22 +285,7 @@ def test_warnings_reach_the_reader_as_notes_without_code():
     assert reader_notes("progress 10%\n") == ""
 
 
-HOSTILE = "<script>alert(1)</script>"
-
-
-@pytest.fixture(scope="module")
-def hostile_world(small_world, tmp_path_factory):
-    """The small world with a segment and a touchpoint named like a script."""
-    path = tmp_path_factory.mktemp("hostile")
-    for name in ("customers.csv", "interactions.csv"):
-        text = (small_world / name).read_text()
-        text = text.replace(",enterprise,", f",{HOSTILE},").replace(",store_visit,", f",{HOSTILE},")
-        (path / name).write_text(text)
-    return path
-
-
-def test_text_from_data_is_escaped_in_the_report(hostile_world, tmp_path):
-    result = run(hostile_world, out=tmp_path, overrides=QUICK_REPORT)
-    html = result.report.read_text()
+def test_text_from_data_is_escaped_in_the_report(hostile_run):
+    html = hostile_run.report.read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, "the reader sees the text"
     assert HOSTILE not in html and "<script" not in html.lower(), "and no script is in the page"
