@@ -8,8 +8,8 @@ summary notebook displays as it is:
 - :func:`claims_overview` and :func:`claims_verdicts`: the published claims with verdicts;
 - :func:`cost_headline` and :func:`cost_money_table`: what one more bad experience costs in
   revenue per active customer, per touchpoint (numbers from :mod:`cxlib.analyses.cost`);
-- :func:`cost_of_bad_experience` (numbers) and :func:`cost_table` (text): the hazard ratios and
-  churn of the model's reference customer, which the recommendation's advice rests on;
+- :func:`cost_table` (text of :func:`cxlib.analyses.churn_cost.cost_of_bad_experience`): the hazard
+  ratios and churn of the model's reference customer, which the recommendation's advice rests on;
 - :func:`recommendation`: the plain-words recommendation built from those numbers;
 - :func:`roi_section` and :func:`roi_recommendation`: service against experience in money,
   side by side with intervals (from :func:`cxlib.analyses.roi.evaluate`);
@@ -30,13 +30,10 @@ import numpy as np
 import pandas as pd
 
 from cxlib.config import HORIZON_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.analyses.churn_cost import SCENARIOS
 from cxlib.present.caveats import caveat_texts
 from cxlib.present.format import number_interval, pct_interval
 
-#: Draws from the fitted coefficients' normal approximation for the cost intervals.
-COST_DRAWS = 4000
-#: Rows of :func:`cost_of_bad_experience`, in order.
-SCENARIOS = ("no bad experience", "one resolved bad experience", "one unresolved bad experience")
 
 _ORDINALS = {1: "first", 2: "second", 3: "third"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
@@ -69,76 +66,40 @@ def _markdown(text: str):
 # Headline metrics
 
 
-def _share(successes, n, alpha: float) -> str:
-    from cxlib.features.metrics import wilson_interval
-
-    if not n:
-        return "–"
-    low, high = wilson_interval(successes, n, alpha=alpha)
-    return pct_interval(successes / n, float(low), float(high))
+def _share(row) -> str:
+    return "–" if not row["n"] else pct_interval(row["value"], row["low"], row["high"])
 
 
 def headline(data, *, resolution_days: int = RESOLUTION_DAYS, alpha: float = 0.05) -> pd.DataFrame:
-    """The headline metrics of ``data``: value with its 95% interval, and what it rests on.
+    """The headline metrics of ``data`` (:func:`cxlib.analyses.headline.headline_numbers`) as text:
+    value with its 95% interval, and what it rests on.
 
-    Index ``measure``; columns ``value (95% interval)`` and ``based on``. Shares carry a
-    Wilson interval, the NPS its adjusted Wald interval (:mod:`cxlib.features.metrics`).
+    Index ``measure``; columns ``value (95% interval)`` and ``based on``.
     """
-    from cxlib.features import metrics
+    from cxlib.analyses.headline import headline_numbers
 
-    row = data.query(
-        """SELECT (SELECT count(*) FROM customers) AS customers,
-                  (SELECT count(churned_at) FROM customers) AS churned,
-                  (SELECT min(signup_at) FROM customers) AS first_signup,
-                  (SELECT count(*) FILTER (kind = 'experience') FROM interactions) AS experiences,
-                  (SELECT count(*) FILTER (kind = 'experience' AND outcome = 'bad') FROM interactions) AS bad"""
-    ).iloc[0]
-    customers, churned, experiences, bad = (int(row[k]) for k in ("customers", "churned", "experiences", "bad"))
-    first_signup = None if pd.isna(row["first_signup"]) else row["first_signup"]
-    as_of = data.as_of
-    causes = metrics.contact_causes(data, resolution_days=resolution_days, alpha=alpha)
-    after_bad = causes[causes["cause"] == metrics.CAUSE_AFTER_BAD].iloc[0]
-    follow = metrics.bad_experience_follow_up(data, by=None, resolution_days=resolution_days, alpha=alpha)
-    follow = follow.set_index("stage")
-    problem = metrics.resolution_rate(data, by=None, contacts="problem", alpha=alpha).iloc[0]
-    satisfaction = metrics.csat(data, by=None, alpha=alpha).iloc[0]
-    promoter = metrics.nps(data, by=None, alpha=alpha).iloc[0]
-    since = "–" if first_signup is None else f"{pd.Timestamp(first_signup):%Y-%m-%d}"
-    contacted, resolved = follow.loc["contacted service"], follow.loc["resolved, of all bad experiences"]
+    numbers = headline_numbers(data, resolution_days=resolution_days, alpha=alpha).set_index("measure")
+    n = numbers["n"].astype("int64")
+    k = numbers["successes"].astype("int64")
+    first, as_of = numbers.attrs["first_signup"], numbers.attrs["as_of"]
+    since = "–" if first is None else f"{pd.Timestamp(first):%Y-%m-%d}"
+    nps = numbers.loc["nps"]
     rows = [
-        ("customers", f"{customers:,}", f"signed up from {since}; data up to {as_of:%Y-%m-%d}"),
-        ("churned so far", _share(churned, customers, alpha), f"{churned:,} of {customers:,} customers"),
-        ("bad-experience rate", _share(bad, experiences, alpha), f"{bad:,} bad of {experiences:,} experiences"),
-        (
-            "bad experiences followed by a service contact",
-            _share(int(contacted["count"]), int(contacted["base"]), alpha),
-            f"within {int(resolution_days)} days, on the same touchpoint",
-        ),
-        (
-            "bad experiences resolved by customer service",
-            _share(int(resolved["count"]), int(resolved["base"]), alpha),
-            f"of {int(resolved['base']):,} bad experiences",
-        ),
-        (
-            "resolution rate of contacts about a problem",
-            _share(int(problem["resolved"]), int(problem["contacts"]), alpha),
-            f"{int(problem['contacts']):,} contacts (routine questions excluded)",
-        ),
-        (
-            "service contacts caused by a bad experience",
-            _share(int(after_bad["contacts"]), int(after_bad["total"]), alpha),
-            f"of {int(after_bad['total']):,} service contacts",
-        ),
-        (
-            "CSAT (satisfied, 4–5 of 5)",
-            _share(int(satisfaction["satisfied"]), int(satisfaction["answers"]), alpha),
-            f"{int(satisfaction['answers']):,} answers after service contacts",
-        ),
-        (
-            "NPS (points, −100 to 100)",
-            number_interval(promoter["nps"], promoter["ci_low"], promoter["ci_high"], digits=0),
-            f"{int(promoter['answers']):,} answers",
-        ),
+        ("customers", f"{n['customers']:,}", f"signed up from {since}; data up to {as_of:%Y-%m-%d}"),
+        ("churned so far", _share(numbers.loc["churned"]), f"{k['churned']:,} of {n['churned']:,} customers"),
+        ("bad-experience rate", _share(numbers.loc["bad_rate"]),
+         f"{k['bad_rate']:,} bad of {n['bad_rate']:,} experiences"),
+        ("bad experiences followed by a service contact", _share(numbers.loc["contacted"]),
+         f"within {int(resolution_days)} days, on the same touchpoint"),
+        ("bad experiences resolved by customer service", _share(numbers.loc["resolved"]),
+         f"of {n['resolved']:,} bad experiences"),
+        ("resolution rate of contacts about a problem", _share(numbers.loc["problem_resolution"]),
+         f"{n['problem_resolution']:,} contacts (routine questions excluded)"),
+        ("service contacts caused by a bad experience", _share(numbers.loc["after_bad"]),
+         f"of {n['after_bad']:,} service contacts"),
+        ("CSAT (satisfied, 4–5 of 5)", _share(numbers.loc["csat"]), f"{n['csat']:,} answers after service contacts"),
+        ("NPS (points, −100 to 100)", number_interval(nps["value"], nps["low"], nps["high"], digits=0),
+         f"{n['nps']:,} answers"),
     ]
     return _one_header_row(pd.DataFrame(rows, columns=["measure", "value (95% interval)", "based on"]).set_index("measure"))
 
@@ -212,82 +173,6 @@ def claims_overview(results: pd.DataFrame):
 # What a bad experience costs, and the recommendation
 
 
-def cost_of_bad_experience(
-    model, *, horizon_days: int = HORIZON_DAYS, draws: int = COST_DRAWS, seed: int = 0, alpha: float | None = None
-) -> pd.DataFrame:
-    """Churn within ``horizon_days`` for the model's reference customer, by bad experience.
-
-    The reference customer is the model's (its largest segment, the reference tenure band).
-    A bad experience counts in the trailing window for ``model.window_days`` days, so its
-    hazard ratio applies for ``min(horizon_days, window_days)`` days and the baseline
-    hazard after that. Intervals come from ``draws`` draws of the coefficients from their
-    estimated normal distribution (``params_``, ``cov_``).
-
-    Index: :data:`SCENARIOS`. Columns: ``hazard_ratio``, ``hr_low``, ``hr_high``,
-    ``churn``, ``churn_low``, ``churn_high`` (shares), ``extra_churn``, ``extra_low``,
-    ``extra_high`` (against no bad experience, in share points), ``horizon_days``.
-    """
-    model._check_fitted()
-    alpha = model.alpha if alpha is None else alpha
-    horizon = float(horizon_days)
-    if horizon <= 0:
-        raise ValueError(f"horizon_days must be > 0, not {horizon_days}")
-    names = ["baseline", "resolved", "unresolved"]
-    mean = model.params_[names].to_numpy(dtype=float)
-    cov = model.cov_.loc[names, names].to_numpy(dtype=float)
-    rng = np.random.default_rng(seed)
-    # a term the data could not estimate has no variance: its row is 0, which Cholesky refuses
-    method = "eigh" if getattr(model, "not_estimable_", None) else "cholesky"
-    sample = rng.multivariate_normal(mean, cov, size=int(draws), method=method)
-    sample = np.vstack([mean, sample])  # row 0: the point estimate
-    exposed = min(horizon, float(model.window_days))
-
-    def churn(log_hr):
-        cumulative = np.exp(sample[:, 0]) * (np.exp(log_hr) * exposed + (horizon - exposed))
-        return 1 - np.exp(-cumulative)
-
-    log_hrs = {SCENARIOS[0]: np.zeros(len(sample)), SCENARIOS[1]: sample[:, 1], SCENARIOS[2]: sample[:, 2]}
-    base = churn(log_hrs[SCENARIOS[0]])
-    lo_q, hi_q = 100 * alpha / 2, 100 * (1 - alpha / 2)
-    rows = []
-    for scenario, log_hr in log_hrs.items():
-        p = churn(log_hr)
-        hr = np.exp(log_hr)
-        extra = p - base
-        rows.append(
-            {
-                "scenario": scenario,
-                "hazard_ratio": hr[0],
-                "hr_low": np.percentile(hr[1:], lo_q) if scenario != SCENARIOS[0] else 1.0,
-                "hr_high": np.percentile(hr[1:], hi_q) if scenario != SCENARIOS[0] else 1.0,
-                "churn": p[0],
-                "churn_low": np.percentile(p[1:], lo_q),
-                "churn_high": np.percentile(p[1:], hi_q),
-                "extra_churn": extra[0],
-                "extra_low": np.percentile(extra[1:], lo_q),
-                "extra_high": np.percentile(extra[1:], hi_q),
-            }
-        )
-    frame = pd.DataFrame(rows).set_index("scenario")
-    # A hazard ratio the data could not estimate (model.not_estimable_) has no cost: NaN, with the reason.
-    missing = getattr(model, "not_estimable_", None) or {}
-    frame["not_estimable"] = ""
-    for scenario, term in ((SCENARIOS[1], "resolved"), (SCENARIOS[2], "unresolved")):
-        if term in missing:
-            frame.loc[scenario, [c for c in frame.columns if c != "not_estimable"]] = np.nan
-            frame.loc[scenario, "not_estimable"] = missing[term]
-    frame["horizon_days"] = int(horizon_days)
-    frame.attrs.update(
-        {
-            "segment": model.reference_["segment"],
-            "tenure_band": model.reference_["tenure_band"],
-            "window_days": int(model.window_days),
-            "contrast": model.contrast("resolved", "unresolved"),
-        }
-    )
-    return frame
-
-
 def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
     """:func:`cost_of_bad_experience` as text: churn, extra churn per 1,000 customers, hazard ratio."""
     horizon = int(cost["horizon_days"].iloc[0])
@@ -310,6 +195,12 @@ def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
         },
         index=pd.Index(cost.index, name="a typical customer with"),
     ))
+
+
+def _and(words) -> str:
+    """``a, b and c``."""
+    words = list(words)
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _signed(value: float) -> str:
@@ -411,7 +302,7 @@ def recommendation(cost: pd.DataFrame, *, max_ratio_width: float = 0.25, facts: 
         )
     ratio = (
         f"A resolved bad experience carries {c['ratio']:.2f} times the daily risk of leaving of an unresolved one "
-        f"(95% interval {c['ci_low']:.2f}–{c['ci_high']:.2f}), adjusted for segment and tenure."
+        f"(95% interval {c['ci_low']:.2f}–{c['ci_high']:.2f}), adjusted for {_and(cost.attrs.get('adjusted_for', ('segment', 'tenure')))}."
     )
     return _markdown("\n\n".join([*([churn_facts] if facts else []), advice, ratio]))
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import cxlib
-from cxlib.analyses import claims
+from cxlib.analyses import churn_cost, claims
 from cxlib.features import metrics
 from cxlib.present import summary
 from cxlib.models.churn import ChurnModel
@@ -49,8 +49,8 @@ def test_headline_is_formatted_and_agrees_with_the_metrics(world):
 
 def test_cost_of_a_bad_experience_is_the_models_prediction(world):
     _, model, _ = world
-    cost = summary.cost_of_bad_experience(model, horizon_days=90)
-    assert list(cost.index) == list(summary.SCENARIOS)
+    cost = churn_cost.cost_of_bad_experience(model, horizon_days=90)
+    assert list(cost.index) == list(churn_cost.SCENARIOS)
     covariates = pd.DataFrame({"unresolved": [0, 0, 1], "resolved": [0, 1, 0]})
     survival = model.predict_survival(covariates, [90]).iloc[0].to_numpy()
     np.testing.assert_allclose(cost["churn"].to_numpy(), 1 - survival, rtol=1e-9)
@@ -65,17 +65,17 @@ def test_cost_of_a_bad_experience_is_the_models_prediction(world):
 
 def test_a_bad_experience_counts_only_within_the_window(world):
     _, model, _ = world
-    short = summary.cost_of_bad_experience(model, horizon_days=model.window_days)
-    long = summary.cost_of_bad_experience(model, horizon_days=3 * model.window_days)
+    short = churn_cost.cost_of_bad_experience(model, horizon_days=model.window_days)
+    long = churn_cost.cost_of_bad_experience(model, horizon_days=3 * model.window_days)
     # beyond the window the extra hazard stops, so the extra churn barely grows
     assert long["extra_churn"].iloc[2] < 1.5 * short["extra_churn"].iloc[2]
     with pytest.raises(ValueError, match="horizon_days"):
-        summary.cost_of_bad_experience(model, horizon_days=0)
+        churn_cost.cost_of_bad_experience(model, horizon_days=0)
 
 
 def test_cost_table_reads_like_a_report(world):
     _, model, _ = world
-    table = summary.cost_table(summary.cost_of_bad_experience(model))
+    table = summary.cost_table(churn_cost.cost_of_bad_experience(model))
     assert table.columns.name == "a typical customer with" and table.index.name is None
     assert table.iloc[0, 2] == "1 (reference)"
     assert all(INTERVAL.match(v) for v in table.iloc[:, 0])
@@ -85,7 +85,7 @@ def test_cost_table_reads_like_a_report(world):
 def fake_cost(hr_resolved, hr_unresolved, contrast, *, segment="consumer"):
     """A cost frame with chosen hazard ratios and (ratio, low, high) of resolved/unresolved."""
     rows = []
-    for name, (hr, lo, hi) in zip(summary.SCENARIOS, [(1, 1, 1), hr_resolved, hr_unresolved]):
+    for name, (hr, lo, hi) in zip(churn_cost.SCENARIOS, [(1, 1, 1), hr_resolved, hr_unresolved]):
         churn = 0.05 * hr
         rows.append({"scenario": name, "hazard_ratio": hr, "hr_low": lo, "hr_high": hi, "churn": churn,
                      "churn_low": churn * 0.9, "churn_high": churn * 1.1, "extra_churn": churn - 0.05,
