@@ -441,7 +441,8 @@ def test_risk_list_is_identical(world):
     from cxlib.present.risk import risk_list
 
     duck, sdata, _, _ = world
-    a, b = (risk_list(model.rank(d), model) for d, model in ((duck, RiskModel().fit(duck)), (sdata, RiskModel().fit(sdata))))
+    duck_model, spark_model = RiskModel().fit(duck), RiskModel().fit(sdata)
+    a, b = risk_list(duck_model.rank(duck), duck_model), risk_list(spark_model.rank(sdata), spark_model)
     assert len(a) > 1000
     assert a["customer_id"].tolist() == b["customer_id"].tolist()
     pd.testing.assert_series_equal(a["probability"], b["probability"], rtol=1e-9)
