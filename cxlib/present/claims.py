@@ -13,8 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cxlib.analyses.claims import CONTRADICTED, NOT_TESTABLE, REGISTRY, SURVEY_EFFORT_RATIO, SUPPORTED
-from cxlib.analyses.claims import clustered_interval
+from cxlib.analyses.claims import (
+    CONTRADICTED,
+    NOT_TESTABLE,
+    REGISTRY,
+    SUPPORTED,
+    SURVEY_EFFORT_RATIO,
+    clustered_interval,
+)
 from cxlib.config import HORIZON_DAYS
 from cxlib.present.format import number_interval, pct, pct_interval
 from cxlib.present.tables import one_header_row

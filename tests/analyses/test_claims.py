@@ -10,8 +10,8 @@ import pytest
 
 import cxlib
 from cxlib.analyses import claims
-from cxlib.models.churn import ChurnModel
 from cxlib.exceptions import NotFittedError, ThinEvidenceWarning
+from cxlib.models.churn import ChurnModel
 from cxlib.present import claims as words
 from tests._worlds import RECOVERY_SEEDS
 
@@ -156,7 +156,7 @@ def test_evaluate_takes_a_fitted_model_and_never_fits_one(recovery_worlds):  # n
     with pytest.raises(TypeError, match="model="):
         claims.evaluate(data, model=None)
     with pytest.raises(TypeError):
-        claims.evaluate(data)  # noqa  (model= is required)
+        claims.evaluate(data)  # model= is required
     with pytest.raises(NotFittedError):
         claims.evaluate(data, model=ChurnModel())
 

@@ -9,12 +9,12 @@ import pytest
 
 import cxlib
 from cxlib.analyses import backtest
+from cxlib.data.simulate import write_dataset
 from cxlib.exceptions import NotFittedError
 from cxlib.features import risk as features
 from cxlib.models.churn import ChurnModel
 from cxlib.models.risk import RiskModel
 from cxlib.present import risk as words
-from cxlib.data.simulate import write_dataset
 
 WORLD_CUSTOMERS = 20_000
 #: Extra RiskModel settings of the tests (none: the defaults).
