@@ -1,11 +1,11 @@
-"""The CX literature's figures as testable statements, with verdicts from the data.
+"""The CX literature's figures held against the data: estimates, intervals and verdicts (numbers).
 
-:data:`REGISTRY` carries each statement as usually quoted, what its source measured, the
-source itself (or ``unverified`` where no primary source was found), and its operational
-definition on interaction data (design.md, claims.md). :func:`evaluate` computes, for every
-testable statement, the estimate, its 95% interval and a verdict with a one-sentence reason;
-statements with no analogue in interaction data are listed as *not testable* with the reason,
-never dropped.
+:data:`REGISTRY` (:mod:`cxlib.analyses.claims_registry`) carries each published statement and
+its operational definition. :func:`evaluate` computes, for every testable statement, the
+estimate, its 95% interval, a verdict and the evidence the verdict turned on; statements with
+no analogue in interaction data are listed as *not testable*, never dropped. The verdicts and
+their evidence in words (the reason of each claim, the tables a manager reads) are
+:mod:`cxlib.present.claims`'s.
 
 Verdicts (claims.md):
 
@@ -29,315 +29,48 @@ comparison would be with the less active customers, who meet fewer touchpoints (
 fewer bad experiences) and are often less loyal: the excess churn would be understated. Its interval
 accounts for the same customer appearing on several reference days (a ratio estimator with
 customers as clusters).
+
+The two claims about resolution rest on the churn model's hazard ratios: :func:`evaluate`
+takes a *fitted* :class:`cxlib.models.churn.ChurnModel` (``model=``, required) and never fits one.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cxlib.features import panel as _panel
+from cxlib.analyses.claims_registry import (  # noqa: F401  (the registry's names, where callers look for them)
+    ANCHORS,
+    CONTRADICTED,
+    EFFORT_GROUPS,
+    INCONCLUSIVE,
+    NOT_TESTABLE,
+    REGISTRY,
+    SUPPORTED,
+    SURVEY_EFFORT_RATIO,
+    TARP_GROUPS,
+    Claim,
+    registry,
+)
 from cxlib.config import HORIZON_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.exceptions import NotFittedError, ThinEvidenceWarning
+from cxlib.features import panel as _panel
 from cxlib.features.definitions import ROUTINE_TOUCHPOINT, bad_experiences_sql
-from cxlib.exceptions import ThinEvidenceWarning
 from cxlib.features.metrics import wilson_interval
 
-SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE = "supported", "contradicted", "inconclusive", "not testable"
-
-PWC_2018 = "PwC, Experience is everything: Here's how to get it right, 2018"
-ZENDESK_2020 = "Zendesk, Customer Experience Trends Report 2020 (press release of 14 January 2020)"
-TARP = (
-    "secondary reports only: TARP (Technical Assistance Research Programs), consumer studies for the US Office of "
-    "Consumer Affairs, late 1970s–1980s; no primary source was found"
-)
-TARP_MEASURED = (
-    "Consumer studies for the US Office of Consumer Affairs: of customers with a problem of small loss, the share who "
-    "would buy again, by what happened to the problem; known through secondary reports."
-)
-#: Sources that are not primary: the registry says so and ``Claim.verified`` is False.
-UNVERIFIED = ("unverified", "secondary reports only")
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A published statement and how cxlab tests it."""
-
-    id: str
-    statement: str  # as usually quoted
-    measured: str  # what the source actually measured
-    source: str  # the publication, or "unverified: ..." when no primary source was found
-    definition: str  # operational definition on interaction data, or why it cannot be tested
-    claimed: float | None = None  # the value held against the data
-    testable: bool = True
-    #: share: churned within the horizon; retained: still a customer after it; ratio: a ratio (hazard
-    #: or churn) against 1; order: a ranking of groups (the claimed value is the rise between them, 0)
-    scale: str = "share"
-    label: str = ""  # the claim in a few words, distinct from every other row (figures, summary)
-    claimed_text: str = ""  # how the claimed value reads, where a number alone does not say it
-
-    @property
-    def verified(self) -> bool:
-        return not self.source.startswith(UNVERIFIED)
-
-
-REGISTRY: tuple[Claim, ...] = (
-    Claim(
-        id="leave_after_one_bad",
-        label="1 in 3 leave after one bad experience (PwC)",
-        statement="One in three customers will leave a brand after one bad experience.",
-        measured="Survey of 15,000 consumers in 12 countries: 32% would stop doing business with a brand they "
-        "love after one bad experience (US 17%, Latin America 49%). A stated intention, not observed behaviour.",
-        source=PWC_2018,
-        definition="Among customers whose first bad experience happened at least {horizon} days before the "
-        "end of the data, the share that churned within {horizon} days after it; held against 1/3.",
-        claimed=1 / 3,
-    ),
-    Claim(
-        id="leave_after_one_bad_us",
-        label="17% of US consumers leave after one bad experience (PwC)",
-        statement="17% of US consumers would stop doing business with a brand after one bad experience.",
-        measured="The US figure of the same survey (17% of US respondents).",
-        source=PWC_2018,
-        definition="The same share as leave_after_one_bad; held against 17%.",
-        claimed=0.17,
-    ),
-    Claim(
-        id="leave_after_several_bad_2",
-        label="59% leave after several bad experiences, from the second (PwC)",
-        statement="Most customers will abandon a company after several bad experiences (also quoted as "
-        "'two thirds').",
-        measured="Same survey: 59% of US consumers would walk away after several bad experiences.",
-        source=PWC_2018,
-        definition="Among customers whose second bad experience happened at least {horizon} days before the "
-        "end of the data, the share that churned within {horizon} days after it; held against 59%.",
-        claimed=0.59,
-    ),
-    Claim(
-        id="leave_after_several_bad_3",
-        label="59% leave after several bad experiences, from the third (PwC)",
-        statement="Most customers will abandon a company after several bad experiences (also quoted as "
-        "'two thirds').",
-        measured="Same survey: 59% of US consumers would walk away after several bad experiences.",
-        source=PWC_2018,
-        definition="Among customers whose third bad experience happened at least {horizon} days before the "
-        "end of the data, the share that churned within {horizon} days after it; held against 59%.",
-        claimed=0.59,
-    ),
-    Claim(
-        id="stop_after_three_poor_service",
-        label="92% stop after three poor service experiences (Gladly)",
-        statement="92% of customers stop buying after three or fewer poor customer service experiences.",
-        measured="Consumer survey (stated behaviour).",
-        source="Gladly, Customer Expectations Report, 2018",
-        definition="Among customers whose third unresolved bad experience (no contact, or a contact that did "
-        "not solve it within {resolution} days) happened at least {horizon} days before the end of the data, "
-        "the share that churned within {horizon} days after it; held against 92%.",
-        claimed=0.92,
-    ),
-    Claim(
-        id="switch_after_one_bad_zendesk",
-        label="Half switch to a competitor after one bad experience (Zendesk)",
-        statement="Half of customers will switch to a competitor after one bad experience.",
-        measured="Survey of customers plus data from Zendesk accounts: about 50% would switch after one bad "
-        "experience, 80% after more than one. A stated intention, not observed behaviour.",
-        source=ZENDESK_2020,
-        definition="As leave_after_one_bad: among customers whose first bad experience happened at least {horizon} "
-        "days before the end of the data, the share that churned within {horizon} days after it; held against 50%.",
-        claimed=0.50,
-    ),
-    Claim(
-        id="switch_after_several_bad_zendesk",
-        label="80% switch after more than one bad experience (Zendesk)",
-        statement="80% of customers will switch to a competitor after more than one bad experience.",
-        measured="The second figure of the same report (80% after more than one bad experience).",
-        source=ZENDESK_2020,
-        definition="Among customers whose second bad experience happened at least {horizon} days before the end of "
-        "the data, the share that churned within {horizon} days after it; held against 80%.",
-        claimed=0.80,
-    ),
-    Claim(
-        id="tarp_complaint_outcomes",
-        label="Complaining, resolution and speed each keep more customers (TARP)",
-        statement="Of customers with a problem, 37% of those who did not complain buy again, 46% of those whose "
-        "complaint was not resolved, 70% of those whose complaint was resolved and 95% of those whose complaint "
-        "was resolved quickly.",
-        measured=TARP_MEASURED,
-        source=TARP,
-        definition="The order of the four groups of bad experiences (no service contact, contacted but not "
-        "resolved, resolved, resolved on the same calendar day; see the four tarp_complaint_outcomes_ rows): "
-        "supported when the share still a customer {horizon} days later rises from each group to the next, "
-        "contradicted when a step goes down or is too small to see.",
-        claimed=0.0,
-        scale="order",
-        claimed_text="each group above the one before",
-    ),
-    Claim(
-        id="tarp_complaint_outcomes_none",
-        label="37% stay after a problem they did not complain about (TARP)",
-        statement="37% of customers with a problem who did not complain buy again.",
-        measured=TARP_MEASURED,
-        source=TARP,
-        definition="Among bad experiences at least {horizon} days before the end of the data with no service "
-        "contact on their touchpoint within {resolution} days, the share whose customer was still a customer "
-        "{horizon} days later; held against 37%.",
-        claimed=0.37,
-        scale="retained",
-    ),
-    Claim(
-        id="tarp_complaint_outcomes_unresolved",
-        label="46% stay after a complaint that was not resolved (TARP)",
-        statement="46% of customers whose complaint was not resolved buy again.",
-        measured=TARP_MEASURED,
-        source=TARP,
-        definition="The same share among bad experiences followed by a service contact within {resolution} days "
-        "that did not resolve them; held against 46%.",
-        claimed=0.46,
-        scale="retained",
-    ),
-    Claim(
-        id="tarp_complaint_outcomes_resolved",
-        label="70% stay after a complaint that was resolved (TARP)",
-        statement="70% of customers whose complaint was resolved buy again.",
-        measured=TARP_MEASURED,
-        source=TARP,
-        definition="The same share among bad experiences resolved one to {resolution} days after they happened; "
-        "held against 70%.",
-        claimed=0.70,
-        scale="retained",
-    ),
-    Claim(
-        id="tarp_complaint_outcomes_quick",
-        label="95% stay after a complaint resolved quickly (TARP)",
-        statement="95% of customers whose complaint was resolved quickly buy again.",
-        measured=TARP_MEASURED,
-        source=TARP,
-        definition="The same share among bad experiences resolved on the calendar day they happened; held against "
-        "95%.",
-        claimed=0.95,
-        scale="retained",
-    ),
-    Claim(
-        id="resolution_matters",
-        label="A resolved problem costs fewer customers than an unresolved one",
-        statement="A problem customer service resolves costs fewer customers than one left unresolved.",
-        measured="The premise of investing in service recovery; no single published figure.",
-        source="unverified: a common premise of the CX literature, not a figure from a primary source",
-        definition="Hazard ratio of a resolved bad experience against an unresolved one in the last {window} "
-        "days, from the survival model (adjusted for segment and tenure); supported when the interval lies "
-        "below 1.",
-        claimed=1.0,
-        scale="ratio",
-        claimed_text="below 1",
-    ),
-    Claim(
-        id="recovery_does_not_offset",
-        label="Service recovery counters a complaint's damage but does not offset it (Knox & van Oest)",
-        statement="Service recovery counters the damage of a complaint but almost never fully offsets it.",
-        measured="Purchase and complaint histories of 20,000 new customers of an internet and catalogue retailer "
-        "over 2.5 years (observed behaviour).",
-        source="Knox & van Oest, Customer complaints and recovery effectiveness, Journal of Marketing 78(5), 2014",
-        definition="Hazard ratio of a resolved bad experience in the last {window} days, from the survival model: "
-        "supported when its interval lies above 1 (the damage is not fully offset) and the resolved/unresolved "
-        "ratio's interval below 1 (recovery counters part of it).",
-        claimed=1.0,
-        scale="ratio",
-        claimed_text="above 1, below the unresolved hazard ratio",
-    ),
-    Claim(
-        id="effort_drives_disloyalty",
-        label="High-effort service makes customers disloyal (CEB)",
-        statement="96% of customers with high-effort service interactions become more disloyal, against 9% with "
-        "low effort.",
-        measured="Survey of more than 75,000 customers: stated disloyalty (intent), not observed churn.",
-        source="Dixon, Freeman & Toman, Stop Trying to Delight Your Customers, Harvard Business Review, July 2010 (CEB)",
-        definition="Churn within {horizon} days after a high-effort bad experience (two or more service contacts on "
-        "its touchpoint within {resolution} days) against a bad experience resolved with one contact, as a ratio "
-        "of shares: supported when its interval lies above 1. The survey's 96% is stated intent, so the verdict is "
-        "on the direction and the size, not on 96%.",
-        claimed=1.0,
-        scale="ratio",
-        claimed_text="above 1 (survey: 96% against 9%)",
-    ),
-    Claim(
-        id="buy_again_after_good_service",
-        label="88–89% buy again after good service (unverified)",
-        statement="88–89% of customers are more likely to buy again after good customer service.",
-        measured="Widely attributed to Salesforce's State of the Connected Customer; the exact figure was not "
-        "found in a primary source.",
-        source="unverified: attributed to Salesforce, State of the Connected Customer; no primary source found",
-        definition="Not testable: it is a stated likelihood in a survey, not a share of customers, and "
-        "interaction data has no purchases; resolution_matters is the closest measurable question.",
-        testable=False,
-        scale="",
-    ),
-    Claim(
-        id="expect_personalization",
-        label="71% expect personalized interactions (McKinsey)",
-        statement="71% of consumers expect personalized interactions.",
-        measured="71% expect personalization, 76% are frustrated when it does not happen.",
-        source="McKinsey, Next in Personalization, 2021",
-        definition="Not testable: an expectation is an attitude, and interaction data records what happened, "
-        "not what customers expected.",
-        testable=False,
-        scale="",
-    ),
-    Claim(
-        id="cx_revenue_uplift",
-        label="CX leaders see up to 25% more revenue (unverified)",
-        statement="Companies that prioritize customer experience see up to 25% more revenue.",
-        measured="No primary source found.",
-        source="unverified: no primary source found",
-        definition="Not testable: it compares companies, and one company's data has no company to compare "
-        "with.",
-        testable=False,
-        scale="",
-    ),
-)
-
-#: Which bad experience each share claim counts from: (n-th, unresolved only).
-ANCHORS = {
-    "leave_after_one_bad": (1, False),
-    "leave_after_one_bad_us": (1, False),
-    "leave_after_several_bad_2": (2, False),
-    "leave_after_several_bad_3": (3, False),
-    "stop_after_three_poor_service": (3, True),
-    "switch_after_one_bad_zendesk": (1, False),
-    "switch_after_several_bad_zendesk": (2, False),
-}
-
-#: TARP's four groups of bad experiences, in the claimed order (claim id → group of outcome_groups).
-TARP_GROUPS = {
-    "tarp_complaint_outcomes_none": "no contact",
-    "tarp_complaint_outcomes_unresolved": "contacted, not resolved",
-    "tarp_complaint_outcomes_resolved": "resolved",
-    "tarp_complaint_outcomes_quick": "resolved the same day",
-}
-_TARP_PHRASES = dict(zip(TARP_GROUPS.values(), (
-    "no service contact", "a contact that did not resolve them", "a resolution one day or more later",
-    "a resolution the same day")))
-#: The effort survey's ratio: 96% against 9% became more disloyal.
-SURVEY_EFFORT_RATIO = 0.96 / 0.09
-#: The effort study's two groups: high effort against low effort.
-EFFORT_GROUPS = ("two or more contacts", "resolved with one contact")
-
+#: ``evidence``: per claim, the numbers and groups its verdict turned on (a dict with ``kind``:
+#: share, retained, order, effort, model or not testable; :mod:`cxlib.present.claims` words it).
 COLUMNS = [
     "claim", "label", "statement", "source", "verified", "definition", "scale", "customers", "churned", "estimate",
     "ci_low", "ci_high", "claimed", "baseline", "baseline_ci_low", "baseline_ci_high", "excess", "excess_ci_low",
-    "excess_ci_high", "verdict", "reason",
+    "excess_ci_high", "verdict", "evidence",
 ]
 
 
-def registry() -> pd.DataFrame:
-    """The registry as a table: id, statement, what was measured, source, verified, testable."""
-    return pd.DataFrame([{**asdict(c), "verified": c.verified} for c in REGISTRY]).set_index("id")
-
-
-def _ordinal(n: int) -> str:
-    return {1: "first", 2: "second", 3: "third"}.get(n, f"{n}th")
+# ---------------------------------------------------------------------- the shares
 
 
 # ---------------------------------------------------------------------- the shares
@@ -539,24 +272,6 @@ def outcome_groups(
     return frame
 
 
-def outcome_table(groups: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
-    """:func:`outcome_groups` as text a manager reads: per group, bad experiences, customers, churn with its interval."""
-    from cxlib.present.format import pct_interval
-
-    horizon = groups.attrs.get("horizon_days", HORIZON_DAYS)
-    splits = {"tarp": "what service did (TARP)", "effort": "service effort (CEB)"}
-    rows = []
-    for r in groups.itertuples(index=False):
-        low, high = clustered_interval(r.rate, r.var, r.experiences, alpha=alpha)
-        rows.append({"comparison": splits[r.split], "bad experiences followed by": r.group,
-                     "bad experiences": f"{int(r.experiences):,}", "customers": f"{int(r.customers):,}",
-                     f"churned within {horizon} days (95% interval)": pct_interval(r.rate, low, high)})
-    from cxlib.present.tables import one_header_row
-
-    # one header row: the comparison stays the index, the group a column of its own
-    return one_header_row(pd.DataFrame(rows).set_index("comparison"))
-
-
 def clustered_interval(rate: float, var: float, n: float, *, alpha: float = 0.05) -> tuple[float, float]:
     """Wilson interval of a share whose variance ``var`` accounts for clusters.
 
@@ -600,43 +315,13 @@ def verdict(estimate, low, high, claimed, *, max_width: float) -> str:
         return CONTRADICTED
     return SUPPORTED if high - low <= max_width else INCONCLUSIVE
 
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%" if np.isfinite(x) else "–"
-
-
-def _claimed_text(claim: Claim) -> str:
-    return "1 in 3" if abs(claim.claimed - 1 / 3) < 1e-9 else f"{100 * claim.claimed:.0f}%"
-
-
-def _share_reason(claim, row, nth, unresolved_only, horizon, max_width, engagement=True) -> str:
-    what = f"{_ordinal(nth)} {'unresolved ' if unresolved_only else ''}bad experience"
-    if row["customers"] == 0:
-        return f"No customer had a {what} at least {horizon} days before the end of the data, so there is nothing to test."
-    share = (
-        f"{_pct(row['estimate'])} of {row['customers']:,} customers left within {horizon} days of their {what} "
-        f"(95% interval {_pct(row['ci_low'])}–{_pct(row['ci_high'])})"
-    )
-    base = ""
-    if np.isfinite(row["baseline"]):
-        like = "segment, tenure and experience rate" if engagement else "segment and tenure"
-        base = (f"; comparable customers without a bad experience (same {like}) left at {_pct(row['baseline'])} "
-                "over the same span")
-    claimed = _claimed_text(claim)
-    if row["verdict"] == CONTRADICTED:
-        side = "below" if row["ci_high"] < claim.claimed else "above"
-        return f"{share}, well {side} the claimed {claimed}{base}."
-    if row["verdict"] == SUPPORTED:
-        return f"{share}, which is consistent with the claimed {claimed}{base}."
-    return (
-        f"{share}: the interval is wider than {_pct(max_width)}, too few customers qualify to tell whether "
-        f"the claimed {claimed} holds{base}."
-    )
+# ---------------------------------------------------------------------- the rows of evaluate
 
 
 def evaluate(
     data,
     *,
+    model,
     horizon_days: int = HORIZON_DAYS,
     window_days: int = WINDOW_DAYS,
     resolution_days: int = RESOLUTION_DAYS,
@@ -645,10 +330,14 @@ def evaluate(
     alpha: float = 0.05,
     reference_step_days: int = 30,
     engagement: bool = True,
-    model=None,
     as_of=None,
 ) -> pd.DataFrame:
-    """Every claim of :data:`REGISTRY` with estimate, interval, verdict and reason (index: claim id).
+    """Every claim of :data:`REGISTRY` with estimate, interval, verdict and its evidence (index: claim id).
+
+    ``model``: a fitted :class:`cxlib.models.churn.ChurnModel` (required: this analysis never
+    fits one; fit it with the same ``window_days`` and ``resolution_days`` and ``as_of``). A
+    term the model could not estimate (``model.not_estimable_``) makes the claims that rest on
+    it inconclusive, with its reason.
 
     ``engagement``: the comparable customers without a bad experience are matched on the
     experience-rate band too (else they are mostly the less active customers, who meet fewer
@@ -656,10 +345,17 @@ def evaluate(
 
     ``max_width``: widest interval of a share (e.g. 0.10 = 10 points) that can support a
     claim; ``max_ratio_width``: the same for a ratio (hazard ratios, the effort ratio).
-    ``model``: a fitted :class:`cxlib.models.churn.ChurnModel` to reuse (else one is fitted with
-    ``window_days`` and ``resolution_days``). A term the model could not estimate
-    (``model.not_estimable_``) makes the claims that rest on it inconclusive, with its reason.
+    ``attrs``: ``horizon_days``, ``window_days``, ``resolution_days``, ``max_width``,
+    ``max_ratio_width``, ``alpha``, ``engagement``. The reasons in words:
+    :func:`cxlib.present.claims.reasons`.
     """
+    if model is None:
+        raise TypeError(
+            "claims.evaluate needs model=, a fitted ChurnModel: fit it first, e.g. "
+            "ChurnModel(window_days=..., resolution_days=...).fit(data, as_of=...)"
+        )
+    if not hasattr(model, "hazard_ratios_"):
+        raise NotFittedError("claims.evaluate needs a fitted ChurnModel: call model.fit(data) first")
     z = stats.norm.ppf(1 - alpha / 2)
     h = int(horizon_days)
     fmt = {"horizon": h, "window": int(window_days), "resolution": int(resolution_days)}
@@ -681,16 +377,6 @@ def evaluate(
                                              as_of=as_of).set_index("group")
         return cache["groups"]
 
-    def fitted():
-        nonlocal model
-        if model is None:
-            from cxlib.models.churn import ChurnModel
-
-            model = ChurnModel(window_days=window_days, resolution_days=resolution_days, alpha=alpha).fit(
-                data, as_of=as_of
-            )
-        return model
-
     rows = []
     for claim in REGISTRY:
         row = {c: np.nan for c in COLUMNS}
@@ -700,243 +386,188 @@ def evaluate(
             claimed=claim.claimed if claim.claimed is not None else np.nan,
         )
         if not claim.testable:
-            why = claim.definition.split(": ", 1)[-1]
-            row.update(verdict=NOT_TESTABLE, reason=why[0].upper() + why[1:])
+            row.update(verdict=NOT_TESTABLE, evidence={"kind": "not testable"})
         elif claim.id in ANCHORS:
-            nth, unresolved_only = ANCHORS[claim.id]
-            q = qualifying(nth, unresolved_only)
-            n, k = int(q["customers"].sum()), int(q["churned"].sum())
-            low, high = (float(v) for v in wilson_interval(k, n, alpha=alpha))
-            est = k / n if n else np.nan
-            base, base_var, _ = standardised(q, reference)
-            row.update(customers=n, churned=k, estimate=est, ci_low=low, ci_high=high, baseline=base,
-                       baseline_ci_low=base - z * np.sqrt(base_var), baseline_ci_high=base + z * np.sqrt(base_var))
-            if n and np.isfinite(base):
-                se = np.sqrt(est * (1 - est) / n + base_var)
-                row.update(excess=est - base, excess_ci_low=est - base - z * se, excess_ci_high=est - base + z * se)
-            row["verdict"] = verdict(est, low, high, claim.claimed, max_width=max_width)
-            row["reason"] = _share_reason(claim, row, nth, unresolved_only, h, max_width, engagement)
+            row.update(_share_row(claim, qualifying(*ANCHORS[claim.id]), reference, z, alpha, max_width))
         elif claim.id in TARP_GROUPS:
-            row.update(_retained_row(claim, groups().loc[TARP_GROUPS[claim.id]], h, alpha, max_width))
+            row.update(_retained_row(claim, groups().loc[TARP_GROUPS[claim.id]], alpha, max_width))
         elif claim.scale == "order":
-            row.update(_order_row(groups(), h, z, max_width))
+            row.update(_order_row(groups(), z, max_width))
         elif claim.id == "effort_drives_disloyalty":
-            row.update(_effort_row(groups(), h, z, max_ratio_width))
+            row.update(_effort_row(groups(), z, max_ratio_width))
         else:  # resolution_matters, recovery_does_not_offset: from the churn model
-            m = fitted()
-            row["churned"] = m.n_events_
-            row.update(_model_row(claim.id, m, max_ratio_width))
+            row["churned"] = model.n_events_
+            row.update(_model_row(claim.id, model, max_ratio_width))
         if row["verdict"] == INCONCLUSIVE:
-            warnings.warn(f"{claim.id}: {row['reason']}", ThinEvidenceWarning, stacklevel=2)
+            warnings.warn(f"{claim.id}: {_thin_evidence(row['evidence'], max_width)}", ThinEvidenceWarning,
+                          stacklevel=2)
         rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS).set_index("claim")
-    frame.attrs.update({"horizon_days": h, "max_width": max_width, "alpha": alpha, "engagement": bool(engagement)})
+    frame.attrs.update({"horizon_days": h, "window_days": int(window_days), "resolution_days": int(resolution_days),
+                        "max_width": max_width, "max_ratio_width": max_ratio_width, "alpha": alpha,
+                        "engagement": bool(engagement)})
     return frame
 
 
-def _signed_points(x: float) -> str:
-    return f"{100 * x:+.1f}".replace("-", "\u2212") + " points"
+def _thin_evidence(evidence: dict, max_width: float) -> str:
+    """Why a claim is inconclusive, in the few words of a warning (the reason proper is present.claims')."""
+    if evidence.get("empty") or evidence.get("missing") or evidence.get("not_estimable"):
+        return "nothing in the data qualifies to test it"
+    if evidence["kind"] in ("share", "retained"):
+        return f"the 95% interval is wider than {100 * max_width:.0f} points: too few qualify to tell"
+    return "the interval is too wide to tell"
 
 
-def _retained_row(claim: Claim, g: pd.Series, horizon: int, alpha: float, max_width: float) -> dict:
+def _share_row(claim: Claim, q: pd.DataFrame, reference: pd.DataFrame, z: float, alpha: float,
+               max_width: float) -> dict:
+    """A share claim: churn within the horizon after the n-th bad experience, against comparable customers."""
+    nth, unresolved_only = ANCHORS[claim.id]
+    n, k = int(q["customers"].sum()), int(q["churned"].sum())
+    low, high = (float(v) for v in wilson_interval(k, n, alpha=alpha))
+    est = k / n if n else np.nan
+    base, base_var, _ = standardised(q, reference)
+    row = {"customers": n, "churned": k, "estimate": est, "ci_low": low, "ci_high": high, "baseline": base,
+           "baseline_ci_low": base - z * np.sqrt(base_var), "baseline_ci_high": base + z * np.sqrt(base_var),
+           "evidence": {"kind": "share", "nth": nth, "unresolved_only": unresolved_only, "empty": n == 0}}
+    if n and np.isfinite(base):
+        se = np.sqrt(est * (1 - est) / n + base_var)
+        row.update(excess=est - base, excess_ci_low=est - base - z * se, excess_ci_high=est - base + z * se)
+    row["verdict"] = verdict(est, low, high, claim.claimed, max_width=max_width)
+    return row
+
+
+def _retained_row(claim: Claim, g: pd.Series, alpha: float, max_width: float) -> dict:
     """A TARP group: the share of its bad experiences whose customer was still a customer ``horizon`` days on."""
-    what = TARP_GROUPS[claim.id]
     n = int(g["experiences"])
-    row = {"customers": int(g["customers"]), "churned": int(g["churned"])}
+    row = {"customers": int(g["customers"]), "churned": int(g["churned"]),
+           "evidence": {"kind": "retained", "group": TARP_GROUPS[claim.id], "experiences": n, "empty": n == 0}}
     if n == 0:
-        row.update(verdict=INCONCLUSIVE, reason=f"No bad experience at least {horizon} days before the end of the "
-                   f"data was in the group '{what}', so there is nothing to test.")
+        row["verdict"] = INCONCLUSIVE
         return row
     low, high = clustered_interval(float(g["rate"]), float(g["var"]), n, alpha=alpha)
     est, low, high = 1 - float(g["rate"]), 1 - high, 1 - low
     row.update(estimate=est, ci_low=low, ci_high=high)
     row["verdict"] = verdict(est, low, high, claim.claimed, max_width=max_width)
-    share = (f"{_pct(est)} of {n:,} bad experiences with {_TARP_PHRASES[what]} ({row['customers']:,} customers) "
-             f"were followed by a customer still there {horizon} days later (95% interval {_pct(low)}–{_pct(high)})")
-    claimed = f"{100 * claim.claimed:.0f}%"
-    if row["verdict"] == CONTRADICTED:
-        side = "below" if high < claim.claimed else "above"
-        row["reason"] = f"{share}, well {side} the claimed {claimed}."
-    elif row["verdict"] == SUPPORTED:
-        row["reason"] = f"{share}, consistent with the claimed {claimed}."
-    else:
-        row["reason"] = (f"{share}: the interval is wider than {_pct(max_width)}, too few bad experiences to tell "
-                         f"whether the claimed {claimed} holds.")
     return row
 
 
-def _order_row(groups: pd.DataFrame, horizon: int, z: float, max_width: float) -> dict:
+def _order_row(groups: pd.DataFrame, z: float, max_width: float) -> dict:
     """TARP's order: the share still a customer rises from each group to the next.
 
     Each step is the difference of two groups' shares, with the variances added (the small
     covariance of a customer in both groups is left out). Supported when every step's interval
-    lies above 0; contradicted when one lies below 0, or contains 0 and is narrower than
-    ``max_width`` (no rise to see); inconclusive otherwise. The row's estimate is the step the
-    verdict turns on.
+    lies above 0 (finding ``rise``); contradicted when one lies below 0 (``reversed``), or
+    contains 0 and is narrower than ``max_width`` (``flat``: no rise to see); inconclusive
+    otherwise (``uncertain``). The row's estimate is the step the verdict turns on (``step``).
     """
     names = list(TARP_GROUPS.values())
     empty = [g for g in names if groups.loc[g, "experiences"] == 0]
     if empty:
-        return {"verdict": INCONCLUSIVE, "reason": f"No bad experience at least {horizon} days before the end of the "
-                f"data was in the group '{empty[0]}', so the order of the four groups cannot be tested."}
+        return {"verdict": INCONCLUSIVE, "evidence": {"kind": "order", "empty": empty[0]}}
     steps = []
     for before, after in zip(names[:-1], names[1:]):
         d = float(groups.loc[before, "rate"] - groups.loc[after, "rate"])  # rise of the share still a customer
         se = float(np.sqrt(groups.loc[before, "var"] + groups.loc[after, "var"]))
         steps.append((before, after, d, d - z * se, d + z * se))
-    shares = "; ".join(f"{_pct(1 - groups.loc[g, 'rate'])} {g}" for g in names)
-    shares = f"Still a customer {horizon} days after a bad experience: {shares}"
     reversed_ = [s for s in steps if s[4] < 0]
     flat = [s for s in steps if s[3] <= 0 <= s[4] and s[4] - s[3] <= max_width]
     if all(s[3] > 0 for s in steps):
-        step, result = min(steps, key=lambda s: s[3]), SUPPORTED
-        text = "each group stays more often than the one before, as claimed"
+        step, result, finding = min(steps, key=lambda s: s[3]), SUPPORTED, "rise"
     elif reversed_:
-        step, result = reversed_[0], CONTRADICTED
-        text = f"'{step[1]}' stays less often than '{step[0]}' ({_signed_points(step[2])})"
+        step, result, finding = reversed_[0], CONTRADICTED, "reversed"
     elif flat:
-        step, result = flat[0], CONTRADICTED
-        text = (f"'{step[1]}' stays no more often than '{step[0]}' ({_signed_points(step[2])}, 95% interval "
-                f"{_signed_points(step[3])} to {_signed_points(step[4])}), where the claim has a clear rise")
+        step, result, finding = flat[0], CONTRADICTED, "flat"
     else:
-        step, result = min(steps, key=lambda s: s[3]), INCONCLUSIVE
-        text = (f"the rise from '{step[0]}' to '{step[1]}' ({_signed_points(step[2])}) is too uncertain to tell "
-                "whether the order holds")
+        step, result, finding = min(steps, key=lambda s: s[3]), INCONCLUSIVE, "uncertain"
+    evidence = {"kind": "order", "finding": finding, "step": (step[0], step[1]),
+                "shares": {g: float(1 - groups.loc[g, "rate"]) for g in names}}
     return {"estimate": step[2], "ci_low": step[3], "ci_high": step[4], "verdict": result,
             "customers": int(groups.loc[names, "customers"].sum()), "churned": int(groups.loc[names, "churned"].sum()),
-            "reason": f"{shares}: {text}."}
+            "evidence": evidence}
 
 
-def _effort_row(groups: pd.DataFrame, horizon: int, z: float, max_width: float) -> dict:
-    """CEB's effort study: churn after a high-effort bad experience over churn after one resolved with one contact."""
+def _effort_row(groups: pd.DataFrame, z: float, max_width: float) -> dict:
+    """CEB's effort study: churn after a high-effort bad experience over churn after one resolved with one contact.
+
+    Findings: ``more`` (the ratio's interval above 1: supported), ``less`` (below 1), ``none``
+    (contains 1 and is narrower than ``max_width``: contradicted), ``uncertain`` (inconclusive);
+    ``missing``: ``high``, ``low`` or ``churn`` when a group or its churn is empty.
+    """
     high, low = (groups.loc[g] for g in EFFORT_GROUPS)
-    row = {"customers": int(high["customers"]), "churned": int(high["churned"])}
-    survey = "the survey reported 96% against 9% becoming more disloyal (stated intent, not churn)"
+    evidence = {"kind": "effort", "high_experiences": int(high["experiences"]),
+                "low_experiences": int(low["experiences"])}
+    row = {"customers": int(high["customers"]), "churned": int(high["churned"]), "evidence": evidence}
     if high["experiences"] == 0 or low["experiences"] == 0 or high["churned"] == 0 or low["churned"] == 0:
-        which = "high-effort bad experience (two or more contacts)" if high["experiences"] == 0 else (
-            "bad experience resolved with one contact" if low["experiences"] == 0 else "churn in one of the groups")
-        row.update(verdict=INCONCLUSIVE, reason=f"No {which} at least {horizon} days before the end of the data, so "
-                   f"the two cannot be compared; {survey}.")
+        evidence["missing"] = "high" if high["experiences"] == 0 else ("low" if low["experiences"] == 0 else "churn")
+        row["verdict"] = INCONCLUSIVE
         return row
     ph, pl = float(high["rate"]), float(low["rate"])
     log_ratio = np.log(ph / pl)
     se = float(np.sqrt(high["var"] / ph**2 + low["var"] / pl**2))
     ratio, lo, hi = float(np.exp(log_ratio)), float(np.exp(log_ratio - z * se)), float(np.exp(log_ratio + z * se))
+    evidence.update(high_rate=ph, low_rate=pl)
     row.update(estimate=ratio, ci_low=lo, ci_high=hi)
-    text = (f"{_pct(ph)} of {int(high['experiences']):,} high-effort bad experiences were followed by churn within "
-            f"{horizon} days against {_pct(pl)} of {int(low['experiences']):,} resolved with one contact: "
-            f"{ratio:.2f} times as many (95% interval {lo:.2f}–{hi:.2f}); {survey}")
     if lo > 1:
-        margin = ", by a smaller margin than in the survey" if ratio < SURVEY_EFFORT_RATIO else ""
-        row.update(verdict=SUPPORTED, reason=f"{text}. High effort goes with more churn{margin}.")
+        row["verdict"], evidence["finding"] = SUPPORTED, "more"
     elif hi < 1:
-        row.update(verdict=CONTRADICTED, reason=f"{text}. High-effort bad experiences are followed by less churn.")
+        row["verdict"], evidence["finding"] = CONTRADICTED, "less"
     elif hi - lo <= max_width:
-        row.update(verdict=CONTRADICTED, reason=f"{text}. Effort makes no detectable difference to churn.")
+        row["verdict"], evidence["finding"] = CONTRADICTED, "none"
     else:
-        row.update(verdict=INCONCLUSIVE, reason=f"{text}. Too few high-effort bad experiences to tell.")
+        row["verdict"], evidence["finding"] = INCONCLUSIVE, "uncertain"
     return row
 
 
-def _not_estimable_reason(model, terms) -> str | None:
-    """The model's reason why one of ``terms`` has no estimate, as a sentence end; None when all are estimated."""
-    missing = getattr(model, "not_estimable_", {}) or {}
-    hit = [t for t in terms if t in missing]
-    if not hit:
-        return None
-    return "; ".join(f"the {t} hazard ratio is not estimable from this data: {missing[t]}" for t in hit)
-
-
 def _model_row(claim_id: str, model, max_width: float) -> dict:
-    """resolution_matters and recovery_does_not_offset, from the churn model's hazard ratios."""
-    why = _not_estimable_reason(model, ("unresolved", "resolved"))
-    if why:
-        return {"verdict": INCONCLUSIVE, "reason": f"Cannot be tested: {why}."}
+    """resolution_matters and recovery_does_not_offset, from the churn model's hazard ratios.
+
+    ``resolution_matters`` (the resolved/unresolved contrast): finding ``lower`` (interval below
+    1: supported), ``higher`` (above 1), ``none`` (contains 1, narrower than ``max_width``),
+    ``uncertain``. ``recovery_does_not_offset`` (the resolved hazard ratio against none, and the
+    contrast): ``partial`` (HR above 1 and contrast below 1: supported), ``worse`` (contrast above
+    1), ``more loyal`` (HR below 1), ``offset`` (HR's interval around 1 and narrow), ``uncertain``.
+    ``not_estimable``: term → the model's reason, when a term the claim rests on has no estimate.
+    """
+    missing = getattr(model, "not_estimable_", {}) or {}
+    hit = {t: missing[t] for t in ("unresolved", "resolved") if t in missing}
+    if hit:
+        return {"verdict": INCONCLUSIVE, "evidence": {"kind": "model", "not_estimable": hit}}
     c = model.contrast("resolved", "unresolved")
+    contrast = {"ratio": float(c["ratio"]), "ci_low": float(c["ci_low"]), "ci_high": float(c["ci_high"])}
+    evidence = {"kind": "model", "contrast": contrast}
     if claim_id == "resolution_matters":
-        result, reason = _ratio_verdict(c, max_width)
-        return {"estimate": c["ratio"], "ci_low": c["ci_low"], "ci_high": c["ci_high"], "verdict": result,
-                "reason": reason}
+        if contrast["ci_high"] < 1:
+            result, evidence["finding"] = SUPPORTED, "lower"
+        elif contrast["ci_low"] > 1:
+            result, evidence["finding"] = CONTRADICTED, "higher"
+        elif contrast["ci_high"] - contrast["ci_low"] <= max_width:
+            result, evidence["finding"] = CONTRADICTED, "none"
+        else:
+            result, evidence["finding"] = INCONCLUSIVE, "uncertain"
+        return {"estimate": contrast["ratio"], "ci_low": contrast["ci_low"], "ci_high": contrast["ci_high"],
+                "verdict": result, "evidence": evidence}
     s = model.summary.loc["resolved"]
     hr, lo, hi = float(s["hazard_ratio"]), float(s["ci_low"]), float(s["ci_high"])
-    text = (f"A resolved bad experience multiplies the daily risk of leaving by {hr:.2f} (95% interval "
-            f"{lo:.2f}–{hi:.2f}) against no bad experience, and by {c['ratio']:.2f} ({c['ci_low']:.2f}–"
-            f"{c['ci_high']:.2f}) against one left unresolved")
-    if lo > 1 and c["ci_high"] < 1:
-        result, end = SUPPORTED, "recovery removes part of the damage, not all of it"
-    elif c["ci_low"] > 1:
-        result, end = CONTRADICTED, "resolved problems cost more customers than unresolved ones, so recovery does not counter the damage"
+    if lo > 1 and contrast["ci_high"] < 1:
+        result, evidence["finding"] = SUPPORTED, "partial"
+    elif contrast["ci_low"] > 1:
+        result, evidence["finding"] = CONTRADICTED, "worse"
     elif hi < 1:
-        result, end = CONTRADICTED, "a resolved problem leaves customers more loyal than no problem at all"
+        result, evidence["finding"] = CONTRADICTED, "more loyal"
     elif lo <= 1 <= hi and hi - lo <= max_width:
-        result, end = CONTRADICTED, "recovery offsets the damage fully: a resolved problem costs no detectable customers"
+        result, evidence["finding"] = CONTRADICTED, "offset"
     else:
-        result, end = INCONCLUSIVE, "too few churn events to tell whether recovery offsets the damage"
-    return {"estimate": hr, "ci_low": lo, "ci_high": hi, "verdict": result, "reason": f"{text}: {end}."}
-
-
-def _ratio_verdict(c: dict, max_width: float) -> tuple[str, str]:
-    text = (
-        f"A customer with a resolved bad experience is {c['ratio']:.2f} times as likely to churn on a given day "
-        f"as one whose bad experience went unresolved (95% interval {c['ci_low']:.2f}–{c['ci_high']:.2f})"
-    )
-    if c["ci_high"] < 1:
-        return SUPPORTED, f"{text}: resolving a problem keeps customers who would otherwise leave."
-    if c["ci_low"] > 1:
-        return CONTRADICTED, f"{text}: resolved problems cost more customers than unresolved ones."
-    if c["ci_high"] - c["ci_low"] <= max_width:
-        return CONTRADICTED, f"{text}: resolution makes no detectable difference to churn."
-    return INCONCLUSIVE, f"{text}: too few churn events to tell whether resolution matters."
-
-
-def _claimed_display(claim_id: str, r) -> str:
-    text = _CLAIMED_TEXT.get(claim_id)
-    if text:
-        return text
-    if r["scale"] in ("share", "retained") and np.isfinite(r["claimed"]):
-        return f"{100 * r['claimed']:.0f}%"
-    return "–"
-
-
-_CLAIMED_TEXT = {c.id: c.claimed_text for c in REGISTRY if c.claimed_text}
-
-
-def claims_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The evaluated claims as text a manager reads."""
-    from cxlib.present.format import number_interval, pct_interval
-
-    out = []
-    for cid, r in frame.iterrows():
-        base = "–"
-        if r["scale"] in ("share", "retained"):
-            est = pct_interval(r["estimate"], r["ci_low"], r["ci_high"])
-            base = pct_interval(r["baseline"], r["baseline_ci_low"], r["baseline_ci_high"])
-        elif r["scale"] == "ratio":
-            est = number_interval(r["estimate"], r["ci_low"], r["ci_high"])
-        elif r["scale"] == "order" and np.isfinite(r["estimate"]):
-            est = f"{_signed_points(r['estimate'])} ({_signed_points(r['ci_low'])[:-7]} to {_signed_points(r['ci_high'])[:-7]})"
-        else:
-            est = "–"
-        out.append(
-            {
-                "claim": cid,
-                "statement": r["statement"],
-                "source": r["source"],
-                "qualifying customers": "–" if not np.isfinite(r["customers"]) else f"{int(r['customers']):,}",
-                "estimate (95% interval)": est,
-                "claimed": _claimed_display(cid, r),
-                "without a bad experience": base,
-                "verdict": r["verdict"],
-                "reason": r["reason"],
-            }
-        )
-    return pd.DataFrame(out)
+        result, evidence["finding"] = INCONCLUSIVE, "uncertain"
+    return {"estimate": hr, "ci_low": lo, "ci_high": hi, "verdict": result, "evidence": evidence}
 
 
 def to_records(frame: pd.DataFrame) -> dict:
-    """JSON-able: claim id → estimate, ci_low, ci_high, claimed, verdict, reason, … (NaN → None)."""
+    """JSON-able: claim id → estimate, ci_low, ci_high, claimed, verdict, … (NaN → None; ``evidence`` left out).
+
+    With :func:`cxlib.present.claims.with_reasons` first, each record carries its ``reason``.
+    """
     out = {}
-    for cid, r in frame.iterrows():
+    for cid, r in frame.drop(columns=["evidence"], errors="ignore").iterrows():
         rec = {}
         for k, v in r.items():
             if k in ("customers", "churned") and isinstance(v, (float, np.floating)):

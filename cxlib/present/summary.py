@@ -115,9 +115,10 @@ def claims_verdicts(results: pd.DataFrame) -> pd.DataFrame:
     churn is counted from (a statement tested twice appears twice), the claimed value, what
     the data show with its interval, comparable customers without a bad experience, and the
     verdict. Testable claims first, in the registry's order; the sources and the reasons are
-    in the churn section's full table (:func:`cxlib.analyses.claims.claims_table`).
+    in the churn section's full table (:func:`cxlib.present.claims.claims_table`).
     """
-    from cxlib.analyses.claims import ANCHORS, NOT_TESTABLE, TARP_GROUPS, claims_table
+    from cxlib.analyses.claims import ANCHORS, NOT_TESTABLE, TARP_GROUPS
+    from cxlib.present.claims import claims_table
 
     table = claims_table(results)
     counted = []

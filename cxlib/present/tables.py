@@ -175,7 +175,7 @@ def consistency_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def reason_table(frame: pd.DataFrame, currency: str = "EUR") -> pd.DataFrame:
-    """:func:`cxlib.models.risk.reason_summary` as text: customers, churn expected and monthly value at risk per reason."""
+    """:func:`cxlib.present.risk.reason_summary` as text: customers, churn expected and monthly value at risk per reason."""
     out = pd.DataFrame(
         {
             "customers": frame["customers"].map("{:,}".format).to_numpy(),

@@ -1,4 +1,4 @@
-"""Claims: the registry, the verdict rule, and the estimates against an independent computation."""
+"""Claims: the registry, the verdict rule, the estimates against an independent computation, and their words."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 
 import cxlib
 from cxlib.analyses import claims
+from cxlib.exceptions import NotFittedError, ThinEvidenceWarning
 from cxlib.models.churn import ChurnModel
-from cxlib.exceptions import ThinEvidenceWarning
+from cxlib.present import claims as words
 from tests._worlds import RECOVERY_SEEDS
 
 CLAIMS_MD_IDS = {
@@ -55,14 +56,16 @@ def test_every_claim_has_a_verdict_and_a_reason(evaluated):
     frame, *_ = evaluated
     assert set(claims.registry().index) == set(frame.index)
     assert frame["verdict"].isin([claims.SUPPORTED, claims.CONTRADICTED, claims.INCONCLUSIVE, claims.NOT_TESTABLE]).all()
-    assert frame["reason"].str.len().gt(20).all() and frame["reason"].str.endswith(".").all()
+    reasons = words.reasons(frame)
+    assert list(reasons.index) == list(frame.index)
+    assert reasons.str.len().gt(20).all() and reasons.str.endswith(".").all()
     testable = frame[frame["verdict"] != claims.NOT_TESTABLE]
     assert (testable["ci_low"] <= testable["estimate"]).all() and (testable["estimate"] <= testable["ci_high"]).all()
     # the simulated world's churn after a bad experience is ~11%, far from 1 in 3
     assert frame.loc["leave_after_one_bad", "verdict"] == claims.CONTRADICTED
     assert frame.loc["stop_after_three_poor_service", "verdict"] == claims.CONTRADICTED
-    table = claims.claims_table(frame)
-    assert list(table["claim"]) == list(frame.index)
+    table = words.claims_table(frame)
+    assert list(table["claim"]) == list(frame.index) and list(table["reason"]) == list(reasons)
 
 
 def test_leave_after_one_bad_matches_an_independent_pandas_computation(evaluated):
@@ -110,8 +113,11 @@ def test_resolution_matters_uses_the_model(evaluated):
 def test_thin_evidence_is_inconclusive_and_warns(tiny_world):  # noqa: F811
     path, truth = tiny_world
     with cxlib.load(path, as_of=truth["as_of"]) as data:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ThinEvidenceWarning)
+            model = ChurnModel().fit(data)
         with pytest.warns(ThinEvidenceWarning):
-            frame = claims.evaluate(data, max_width=0.05)
+            frame = claims.evaluate(data, model=model, max_width=0.05)
     # 400 customers: the shares' intervals are wider than 5 points; the claimed values are far off,
     # so each is contradicted or inconclusive, never supported on such thin evidence
     shares = frame[frame["scale"] == "share"]
@@ -139,6 +145,20 @@ def test_records_are_json_ready(evaluated):
     assert "NaN" not in text
     assert records["leave_after_one_bad"]["verdict"] in ("supported", "contradicted", "inconclusive")
     assert isinstance(records["leave_after_one_bad"]["customers"], int)
+    assert "reason" not in records["leave_after_one_bad"] and "evidence" not in records["leave_after_one_bad"]
+    spoken = claims.to_records(words.with_reasons(frame))
+    assert "NaN" not in json.dumps(spoken)
+    assert spoken["leave_after_one_bad"]["reason"] == words.reasons(frame)["leave_after_one_bad"]
+
+
+def test_evaluate_takes_a_fitted_model_and_never_fits_one(recovery_worlds):  # noqa: F811
+    data, *_ = recovery_worlds[RECOVERY_SEEDS[0]]
+    with pytest.raises(TypeError, match="model="):
+        claims.evaluate(data, model=None)
+    with pytest.raises(TypeError):
+        claims.evaluate(data)  # model= is required
+    with pytest.raises(NotFittedError):
+        claims.evaluate(data, model=ChurnModel())
 
 
 # ---------------------------------------------------------------------- the statements added 2026-12-01
@@ -194,7 +214,9 @@ def test_new_statements_against_the_simulators_truth(evaluated):
     assert (frame.loc[groups[:3], "verdict"] == claims.CONTRADICTED).all()
     order = frame.loc["tarp_complaint_outcomes"]
     assert order["verdict"] == claims.CONTRADICTED
-    assert "'contacted, not resolved' stays no more often than 'no contact'" in order["reason"]
+    reasons = words.reasons(frame)
+    assert order["evidence"]["finding"] == "flat" and order["evidence"]["step"] == ("no contact", "contacted, not resolved")
+    assert "'contacted, not resolved' stays no more often than 'no contact'" in reasons["tarp_complaint_outcomes"]
     assert order["ci_low"] < 0 < order["ci_high"]
     none, unresolved, resolved, quick = (frame.loc[g, "estimate"] for g in groups)
     assert min(resolved, quick) > max(none, unresolved)  # resolution lowers the hazard: 1.08 against 1.30
@@ -207,7 +229,7 @@ def test_new_statements_against_the_simulators_truth(evaluated):
 
     effort = frame.loc["effort_drives_disloyalty"]
     assert effort["verdict"] != claims.SUPPORTED and effort["ci_low"] < 1 < effort["ci_high"]
-    assert "96% against 9%" in effort["reason"]
+    assert "96% against 9%" in reasons["effort_drives_disloyalty"]
 
 
 def test_outcome_groups_match_an_independent_pandas_computation(evaluated):
@@ -256,21 +278,27 @@ def test_order_and_effort_rules():
         return pd.DataFrame({"experiences": n, "customers": n, "churned": [r * n for r in rates],
                              "rate": rates, "var": [r * (1 - r) / n for r in rates]}, index=names)
 
+    def said(claim_id, row):
+        return words.reason(claim_id, row, {"horizon_days": 90})
+
     z = 1.96
     rising = groups([0.60, 0.50, 0.30, 0.05, 0.30, 0.10])
-    assert claims._order_row(rising, 90, z, 0.10)["verdict"] == claims.SUPPORTED
+    assert claims._order_row(rising, z, 0.10)["verdict"] == claims.SUPPORTED
     flat = groups([0.30, 0.30, 0.20, 0.05, 0.10, 0.10])
-    row = claims._order_row(flat, 90, z, 0.10)
-    assert row["verdict"] == claims.CONTRADICTED and "no more often" in row["reason"]
+    row = claims._order_row(flat, z, 0.10)
+    assert row["verdict"] == claims.CONTRADICTED and "no more often" in said("tarp_complaint_outcomes", row)
     reversed_ = groups([0.30, 0.20, 0.40, 0.05, 0.10, 0.10])
-    row = claims._order_row(reversed_, 90, z, 0.10)
-    assert row["verdict"] == claims.CONTRADICTED and "less often" in row["reason"]
+    row = claims._order_row(reversed_, z, 0.10)
+    assert row["verdict"] == claims.CONTRADICTED and "less often" in said("tarp_complaint_outcomes", row)
     assert row["estimate"] == pytest.approx(-0.20)
     thin = groups([0.30, 0.25, 0.20, 0.05, 0.10, 0.10], n=40.0)
-    assert claims._order_row(thin, 90, z, 0.10)["verdict"] == claims.INCONCLUSIVE
-    assert claims._effort_row(rising, 90, z, 0.25)["verdict"] == claims.SUPPORTED
-    assert claims._effort_row(groups([0.3] * 4 + [0.10, 0.10], n=20000.0), 90, z, 0.25)["verdict"] == claims.CONTRADICTED
-    assert claims._effort_row(groups([0.3] * 4 + [0.0, 0.10]), 90, z, 0.25)["verdict"] == claims.INCONCLUSIVE
+    assert claims._order_row(thin, z, 0.10)["verdict"] == claims.INCONCLUSIVE
+    row = claims._effort_row(rising, z, 0.25)
+    assert row["verdict"] == claims.SUPPORTED and "High effort goes with more churn" in said("effort_drives_disloyalty", row)
+    row = claims._effort_row(groups([0.3] * 4 + [0.10, 0.10], n=20000.0), z, 0.25)
+    assert row["verdict"] == claims.CONTRADICTED and "no detectable difference" in said("effort_drives_disloyalty", row)
+    row = claims._effort_row(groups([0.3] * 4 + [0.0, 0.10]), z, 0.25)
+    assert row["verdict"] == claims.INCONCLUSIVE and "churn in one of the groups" in said("effort_drives_disloyalty", row)
 
 
 def test_claims_figure_rows_are_distinct_statements_without_internal_ids(evaluated):

@@ -425,23 +425,24 @@ def test_roi_evaluation_is_identical(world):
 
 
 def test_risk_features_and_labels_are_identical(world):
-    from cxlib.models import risk
+    from cxlib.features import risk
 
     duck, sdata, _, _ = world
-    assert risk.touchpoints_with_bad(duck, duck.as_of) == risk.touchpoints_with_bad(sdata, sdata.as_of)
+    assert risk.touchpoints_with_bad(duck, as_of=duck.as_of) == risk.touchpoints_with_bad(sdata, as_of=sdata.as_of)
     a, b = risk.features(duck), risk.features(sdata)
     assert len(a) > 1000 and a["unresolved"].sum() > 0 and a["last_csat"].notna().sum() > 0
     assert_same(a, b)
     cutoff = duck.as_of - pd.Timedelta(days=200)
-    assert_same(risk.labels(duck, cutoff), risk.labels(sdata, cutoff))
+    assert_same(risk.labels(duck, as_of=cutoff), risk.labels(sdata, as_of=cutoff))
 
 
 def test_risk_list_is_identical(world):
     from cxlib.models.risk import RiskModel
+    from cxlib.present.risk import risk_list
 
     duck, sdata, _, _ = world
-    a = RiskModel().fit(duck).rank(duck)
-    b = RiskModel().fit(sdata).rank(sdata)
+    duck_model, spark_model = RiskModel().fit(duck), RiskModel().fit(sdata)
+    a, b = risk_list(duck_model.rank(duck), duck_model), risk_list(spark_model.rank(sdata), spark_model)
     assert len(a) > 1000
     assert a["customer_id"].tolist() == b["customer_id"].tolist()
     pd.testing.assert_series_equal(a["probability"], b["probability"], rtol=1e-9)

@@ -1,4 +1,5 @@
-"""cxlib.models.risk: features at a cutoff, the time split, the model against its baselines, reasons."""
+"""The risk list: features at a day (features.risk), the time split and reasons (models.risk), the model
+against its baselines (analyses.backtest), the reasons in words (present.risk)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import pandas as pd
 import pytest
 
 import cxlib
-from cxlib.models import risk
-from cxlib.exceptions import NotFittedError
+from cxlib.analyses import backtest
 from cxlib.data.simulate import write_dataset
+from cxlib.exceptions import NotFittedError
+from cxlib.features import risk as features
+from cxlib.models.churn import ChurnModel
+from cxlib.models.risk import RiskModel
+from cxlib.present import risk as words
 
 WORLD_CUSTOMERS = 20_000
 #: Extra RiskModel settings of the tests (none: the defaults).
@@ -30,7 +35,7 @@ def world(tmp_path_factory):
 def checked(world):
     """The backtest at the default evaluation cutoff (as_of − 90 days)."""
     data, _ = world
-    return risk.backtest(data, model=risk.RiskModel(**FAST))
+    return backtest.backtest(data, estimator=RiskModel(**FAST), baseline=ChurnModel())
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +76,18 @@ def test_calibration_bins_follow_the_diagonal(checked):
 def test_a_model_trained_on_a_sample_stays_calibrated(world):
     """Every churner and a weighted stratified share of the others: probabilities at face value."""
     data, _ = world
-    model = risk.RiskModel(**{**FAST, "snapshots": 3, "max_train_rows": 8_000})
-    e = risk.cutoff_day(pd.Timestamp(data.as_of) - pd.Timedelta(days=model.horizon_days))
-    model.fit(data, cutoff=e)
+    model = RiskModel(**{**FAST, "snapshots": 3, "max_train_rows": 8_000})
+    e = features.day_at_risk(pd.Timestamp(data.as_of) - pd.Timedelta(days=model.horizon_days))
+    model.fit(data, as_of=e)
     assert model.sample_fraction_ < 0.5 and model.n_train_ < model.n_rows_train_, "the rule sampled"
     churners_full = round(model.churn_rate_train_ * model.n_rows_train_)
     assert model.n_churners_train_ == churners_full, "every churner is kept"
-    test = risk.snapshot(data, e, horizon_days=model.horizon_days, touchpoints=model.touchpoints_, **model._settings())
+    test = features.snapshot(data, as_of=e, horizon_days=model.horizon_days, touchpoints=model.touchpoints_,
+                             **model.feature_settings())
     scores = pd.DataFrame({"churned": test["churned"].to_numpy(), "model": model.predict_risk(test).to_numpy()})
     observed = scores["churned"].mean()
     assert abs(scores["model"].mean() - observed) < 0.2 * observed, "the weights keep the churn rate"
-    cal = risk.calibration(scores, methods=("model",), bins=5)
+    cal = backtest.calibration(scores, methods=("model",), bins=5)
     half = (cal["ci_high"] - cal["ci_low"]) / 2
     assert ((cal["predicted"] - cal["observed"]).abs() <= 1.5 * half + 0.005).all()
 
@@ -91,7 +97,7 @@ def test_the_training_sample_keeps_each_stratum_share_and_weight():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"churned": rng.random(n) < 0.05, "snapshot": rng.integers(0, 4, n),
                           "segment": rng.choice(["a", "b", "c"], n)})
-    model = risk.RiskModel(max_train_rows=2_000, negatives_per_churner=4)
+    model = RiskModel(max_train_rows=2_000, negatives_per_churner=4)
     rows, weights = model.training_sample(frame)
     kept = frame.iloc[rows].assign(w=weights)
     assert kept["churned"].sum() == frame["churned"].sum() and (kept.loc[kept["churned"], "w"] == 1).all()
@@ -108,14 +114,14 @@ def test_the_training_sample_keeps_each_stratum_share_and_weight():
 
 def test_training_labels_end_at_or_before_the_evaluation_cutoff(checked):
     model = checked.model
-    e = checked.cutoff
-    assert model.cutoff_ == e
+    e = checked.as_of
+    assert model.as_of_ == e
     assert len(model.training_cutoffs_) == model.snapshots
     for start, end in model.label_windows_:
         assert end - start == pd.Timedelta(days=model.horizon_days)
         assert end <= e  # no training label comes from the evaluation period
     assert checked.baseline.as_of_ == e  # the survival baseline saw only person-time before e
-    assert checked.features.attrs["cutoff"] == e
+    assert checked.features.attrs["as_of"] == e
 
 
 def _truncated_copy(data, cutoff, path):
@@ -135,14 +141,14 @@ def test_rows_after_the_cutoff_change_neither_features_nor_the_fitted_model(smal
     cutoff = "2025-09-01"
     with cxlib.load(path, as_of=truth["as_of"]) as full, _truncated_copy(full, cutoff, tmp_path / "truncated") as past:
         assert full.con.execute(f"SELECT count(*) FROM interactions WHERE \"at\" >= TIMESTAMP '{cutoff}'").fetchall()[0][0] > 0
-        tps = risk.touchpoints_with_bad(full, cutoff)
+        tps = features.touchpoints_with_bad(full, as_of=cutoff)
         pd.testing.assert_frame_equal(
-            risk.features(full, cutoff, touchpoints=tps), risk.features(past, cutoff, touchpoints=tps)
+            features.features(full, as_of=cutoff, touchpoints=tps), features.features(past, as_of=cutoff, touchpoints=tps)
         )
-        a = risk.RiskModel(**FAST).fit(full, cutoff=cutoff)
-        b = risk.RiskModel(**FAST).fit(past, cutoff=cutoff)
+        a = RiskModel(**FAST).fit(full, as_of=cutoff)
+        b = RiskModel(**FAST).fit(past, as_of=cutoff)
         assert a.label_windows_ == b.label_windows_ and a.n_train_ == b.n_train_
-        x = b.features(past, cutoff)
+        x = b.features(past, as_of=cutoff)
         np.testing.assert_array_equal(a.predict_proba(x), b.predict_proba(x))
 
 
@@ -150,13 +156,13 @@ def test_labels_come_from_the_horizon_after_the_cutoff_only(small):
     path, truth = small
     with cxlib.load(path, as_of=truth["as_of"]) as data:
         c, h = pd.Timestamp("2025-06-01"), 60
-        got = risk.labels(data, c, horizon_days=h).set_index("customer_id")["churned"]
+        got = features.labels(data, as_of=c, horizon_days=h).set_index("customer_id")["churned"]
         cust = data.customers.set_index("customer_id")
         active = cust[(cust["signup_at"] < c) & (cust["churned_at"].isna() | (cust["churned_at"] > c))]
         expected = (active["churned_at"] > c) & (active["churned_at"] <= c + pd.Timedelta(days=h))
         pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
         with pytest.raises(ValueError, match="not known"):
-            risk.labels(data, pd.Timestamp(truth["as_of"][:10]) - pd.Timedelta(days=30), horizon_days=h)
+            features.labels(data, as_of=pd.Timestamp(truth["as_of"][:10]) - pd.Timedelta(days=30), horizon_days=h)
 
 
 # ------------------------------------------------------------------ features by hand
@@ -196,7 +202,7 @@ def _write_hand_made(path):
 def test_features_of_a_hand_made_case(tmp_path):
     _write_hand_made(tmp_path)
     with cxlib.load(tmp_path, strict=True) as data:
-        f = risk.features(data, "2025-07-01").set_index("customer_id")
+        f = features.features(data, as_of="2025-07-01").set_index("customer_id")
     assert list(f.index) == ["A", "D"]  # B churned before, C signed up after the cutoff's midnight
     a, d = f.loc["A"], f.loc["D"]
     assert a["unresolved[billing]"] == 1  # its resolving contact is on the cutoff day: not known yet
@@ -217,24 +223,27 @@ def test_three_recent_unresolved_rank_above_none_other_things_equal(checked):
     model = checked.model
     template = checked.features.iloc[[0, 0]].reset_index(drop=True)
     template["customer_id"] = ["calm", "upset"]
-    for tp in [*model.touchpoints_, risk.OTHER_TOUCHPOINT]:
-        for c in risk.COUNT_COLUMNS:
-            template[risk._col(c, tp)] = 0
-        for c in risk.DAY_COLUMNS:
-            template[risk._col(c, tp)] = model.window_days + 1
+    for tp in [*model.touchpoints_, features.OTHER_TOUCHPOINT]:
+        for c in features.COUNT_COLUMNS:
+            template[features.touchpoint_column(c, tp)] = 0
+        for c in features.DAY_COLUMNS:
+            template[features.touchpoint_column(c, tp)] = model.window_days + 1
     template[["tenure_days", "contacts", "unresolved_contacts"]] = [700, 0, 0]
     template.loc[1, ["unresolved[delivery]", "unresolved_recent[delivery]"]] = 3
     template.loc[1, ["days_since_bad[delivery]", "days_since_unresolved[delivery]"]] = 5
-    frame = risk.add_totals(template)
+    frame = features.add_totals(template)
     p = model.predict_risk(frame)
     assert p[1] > p[0]
-    reason = model.explain(frame)["reason"]
+    explained = model.explain(frame)
+    assert explained.loc[1, "reason_group"] == "bad experiences at delivery"
+    assert explained.loc[1, ["reason_unresolved", "reason_unresolved_recent", "reason_resolved"]].tolist() == [3, 3, 0]
+    reason = words.reason_text(explained, model)
     assert reason[1] == "3 unresolved delivery problems in the last 30 days"
 
 
 def test_rank_lists_active_customers_most_at_risk_first(world, checked):
     data, _ = world
-    ranked = checked.model.rank(data, checked.cutoff, top=25)
+    ranked = words.risk_list(checked.model.rank(data, as_of=checked.as_of, top=25), checked.model)
     assert list(ranked.columns[:6]) == [
         "rank", "customer_id", "probability", "reason", "monthly_value", "monthly_value_at_risk"
     ]
@@ -242,7 +251,7 @@ def test_rank_lists_active_customers_most_at_risk_first(world, checked):
     assert ranked["reason"].str.len().gt(0).all()
     np.testing.assert_allclose(ranked["monthly_value_at_risk"], ranked["probability"] * ranked["monthly_value"])
     assert set(ranked["customer_id"]) <= set(checked.scores["customer_id"])
-    summary = risk.reason_summary(ranked)
+    summary = words.reason_summary(ranked)
     assert summary["customers"].sum() == 25
 
 
@@ -259,16 +268,46 @@ def test_group_importance_and_plots(checked):
     ):
         ax = draw(frame)
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
-    table = checked.metrics_table()
-    assert list(table.index) == list(risk.METHODS)
+    table = words.backtest_table(checked.metrics)
+    assert list(table.index) == list(backtest.METHODS)
 
 
 def test_not_fitted_and_settings_only_constructor(world):
     data, _ = world
-    model = risk.RiskModel(horizon_days=-5, calibration="nonsense")  # stores, checks nothing
+    model = RiskModel(horizon_days=-5, calibration="nonsense")  # stores, checks nothing
     assert model.get_params()["horizon_days"] == -5
     for call in (lambda: model.predict_proba(pd.DataFrame()), lambda: model.rank(data), lambda: model.features(data)):
         with pytest.raises(NotFittedError):
             call()
     with pytest.raises(ValueError):
         model.fit(data)
+
+
+def test_the_model_is_a_scikit_learn_estimator_and_the_day_is_keyword_only(world, checked):
+    from sklearn.base import BaseEstimator, clone
+
+    data, _ = world
+    model = RiskModel(horizon_days=60, snapshots=2)
+    assert isinstance(model, BaseEstimator)
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == model.get_params()
+    assert not hasattr(clone(checked.model), "pipeline_"), "a clone carries the settings, not the fit"
+    with pytest.raises(TypeError):
+        model.fit(data, data.as_of)  # the analysis date is as_of=, never positional
+    with pytest.raises(TypeError):
+        features.features(data, data.as_of)
+
+
+def test_the_backtest_fits_copies_of_unfitted_estimators_and_refuses_fitted_ones(world, checked):
+    data, _ = world
+    settings, baseline = RiskModel(**FAST), ChurnModel()
+    with pytest.raises(TypeError, match="estimator="):
+        backtest.backtest(data, estimator=None, baseline=baseline)
+    with pytest.raises(TypeError, match="baseline="):
+        backtest.backtest(data, estimator=settings, baseline=None)
+    with pytest.raises(ValueError, match="already fitted"):
+        backtest.backtest(data, estimator=checked.model, baseline=baseline)
+    with pytest.raises(ValueError, match="already fitted"):
+        backtest.backtest(data, estimator=settings, baseline=checked.baseline)
+    assert checked.model.get_params() == settings.get_params()
+    assert not hasattr(settings, "pipeline_") and not hasattr(baseline, "hazard_ratios_"), "the arguments stay unfitted"

@@ -36,7 +36,20 @@ def test_notebook_style(path):
     for cell in code:
         tree = ast.parse(cell.source)
         assert not any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) for n in ast.walk(tree)), "no def/class"
-    for cell in code[1:]:  # the parameters cell holds one line a parameter, however many there are
+    # The one import cell (the second code cell): only imports from cxlib, one line a module of the
+    # package's floors, and setup(); no other cell imports anything.
+    imports = ast.parse(code[1].source).body
+    assert imports and all(
+        isinstance(n, ast.ImportFrom) and n.module.startswith("cxlib") for n in imports[:-1]
+    ), f"the second code cell imports from cxlib and nothing else: {code[1].source!r}"
+    assert ast.unparse(imports[-1]) == "setup()", "the import cell ends with setup()"
+    assert len({n.module for n in imports[:-1]}) == len(imports) - 1, "one import line a module"
+    for cell in code[2:]:
+        assert not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(ast.parse(cell.source))), (
+            f"one import cell: {cell.source!r}"
+        )
+    # the parameters cell holds one line a parameter, the import cell one line a module
+    for cell in code[2:]:
         assert len(cell.source.splitlines()) <= 6, f"a code cell of a thin notebook is a few lines: {cell.source!r}"
     markdown = [c for c in nb.cells if c.cell_type == "markdown"]
     assert len(markdown) >= len(code) - 2, "markdown tells the reader what each output shows"

@@ -1,6 +1,6 @@
 """Churn-risk figures: calibration, churners caught along the list, importance by feature group.
 
-Each takes a tidy frame from :mod:`cxlib.models.risk` (a :class:`~cxlib.models.risk.Backtest`'s
+Each takes a tidy frame from :mod:`cxlib.analyses.backtest` (a :class:`~cxlib.analyses.backtest.Backtest`'s
 ``calibration()``, ``capture_curve()``, ``importance()``) and returns its Axes; nothing is
 shown or saved here.
 """

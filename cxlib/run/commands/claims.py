@@ -24,12 +24,17 @@ def main(args) -> int:
 
     from cxlib.analyses import claims
     from cxlib.exceptions import ThinEvidenceWarning
+    from cxlib.models.churn import ChurnModel
+    from cxlib.present.claims import claims_table, with_reasons
 
     with options.open_data(args) as data, warnings.catch_warnings():
         if args.json:  # the verdicts say it; keep stdout and stderr clean for machines
             warnings.simplefilter("ignore", ThinEvidenceWarning)
+        # the two claims about resolution rest on the churn model: fitted here, once, with the same settings
+        model = ChurnModel(window_days=args.window_days, resolution_days=args.resolution_days).fit(data)
         frame = claims.evaluate(
             data,
+            model=model,
             horizon_days=args.horizon_days,
             window_days=args.window_days,
             resolution_days=args.resolution_days,
@@ -37,9 +42,9 @@ def main(args) -> int:
         )
         if args.json:
             print(json.dumps({"horizon_days": args.horizon_days, "as_of": data.as_of.isoformat(),
-                              "claims": claims.to_records(frame)}, indent=2))
+                              "claims": claims.to_records(with_reasons(frame))}, indent=2))
         else:
-            for r in claims.claims_table(frame).itertuples(index=False):
+            for r in claims_table(frame).itertuples(index=False):
                 print(f"{r.claim}: {r.verdict.upper()}")
                 print(f"  claim:    {r.statement}")
                 print(f"  source:   {r.source}")

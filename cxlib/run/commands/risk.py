@@ -25,6 +25,7 @@ def add_arguments(parser) -> None:
 
 def main(args) -> int:
     from cxlib.models.risk import RiskModel
+    from cxlib.present.risk import risk_list
 
     if args.top is not None and args.top < 1:
         raise ValueError(f"--top must be >= 1, not {args.top}")
@@ -34,7 +35,7 @@ def main(args) -> int:
         model = RiskModel(
             horizon_days=args.horizon_days, window_days=args.window_days, resolution_days=args.resolution_days
         ).fit(data)
-        ranked = model.rank(data, top=args.top)
+        ranked = risk_list(model.rank(data, top=args.top), model)
     table = ranked[list(COLUMNS)].round({"probability": 4, "monthly_value": 2, "monthly_value_at_risk": 2})
     if args.out is None:
         table.to_csv(sys.stdout, index=False)
@@ -42,7 +43,7 @@ def main(args) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     print(
-        f"{len(table):,} customers at risk within {args.horizon_days} days as of {ranked.attrs['cutoff'].date()} "
+        f"{len(table):,} customers at risk within {args.horizon_days} days as of {ranked.attrs['as_of'].date()} "
         f"written to {args.out} (expected monthly value at risk {table['monthly_value_at_risk'].sum():,.2f})"
     )
     return 0
