@@ -16,7 +16,8 @@ import pytest
 from cxlib.config import NOTEBOOKS_DIR
 from cxlib.exceptions import NotebookFailed
 from cxlib.run.report import reader_notes
-from cxlib.run.runner import NOTEBOOKS, resolve_parameters, run
+from cxlib.run.parameters import resolve_parameters
+from cxlib.run.runner import NOTEBOOKS, run
 from tests._worlds import HOSTILE
 
 
@@ -160,7 +161,7 @@ def test_cx_run_unknown_engine_is_a_usage_error(small_world, tmp_path):
 
 
 def test_every_notebook_declares_the_shared_parameters_with_one_type():
-    from cxlib.run.runner import declared_parameters
+    from cxlib.run.parameters import declared_parameters
 
     declared = declared_parameters([NOTEBOOKS_DIR / name for name in NOTEBOOKS])
     for name in ("data", "as_of", "engine", "window_days", "resolution_days"):
