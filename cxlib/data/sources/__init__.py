@@ -12,7 +12,7 @@ rejected row names the raw file and its row.
 
 - :mod:`cxlib.data.sources.spec` reads the file safely and checks its structure;
 - :mod:`cxlib.data.sources.build` turns it into DuckDB SQL and maps rejects back to the raw rows;
-- :mod:`cxlib.data.sources.layouts` writes a simulated world as vendors' exports with a sources file;
+- :mod:`cxlib.data.simulate.layouts` writes a simulated world as vendors' exports with a sources file;
 - ``cxlib/data/sources/templates/*.yaml`` are the templates for the exports people have.
 
 ``docs/sources.md`` documents the file and each template; design.md's "Sources" section
