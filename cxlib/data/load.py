@@ -212,6 +212,70 @@ def _check_timezone(con, timezone: str) -> str:
     return known[0][0]
 
 
+def _check_encoding(encoding) -> str:
+    """The encoding's name, checked: a ValueError for an empty or unknown one."""
+    if not isinstance(encoding, str) or not encoding.strip():
+        raise ValueError(f"encoding must be a name such as 'utf-8' or 'latin-1', not {encoding!r}")
+    encoding = encoding.strip()
+    if encoding.lower() not in UTF8_NAMES:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r}") from None
+    return encoding
+
+
+def _load_table(con, table: str, kind: str, location, *, encoding: str, workdir: Path, timezone: str, now,
+                rejects_path) -> tuple[str, list[str], int, int, int]:
+    """Read, stage, check and split one table; return its label, ignored columns, and the rows
+    read, accepted and rejected (``accepted + rejected = read``, checked)."""
+    keyed = kind == "postgresql"
+    label = f"{location}" if kind != "duckdb" else f"{location}:{table}"
+    if kind in ("sources", "postgresql"):
+        label = location.label(table)
+    read_from = None
+    if kind == "csv":
+        if encoding.lower() in UTF8_NAMES:
+            check_utf8(location)
+        else:
+            read_from = transcode(location, encoding, workdir / f"{table}.csv")
+    source_sql, ignored, types, params = relation(con, table, kind, location, read_from=read_from)
+    con.execute(f"SET TimeZone = '{timezone}'")  # naive values are read in this zone
+    try:
+        stage(con, table, source_sql, types, params, derived=kind == "sources", timezone=timezone, now=now)
+    except duckdb.Error as exc:
+        raise DataError(f"unreadable file: {str(exc).splitlines()[0]}", file=label) from exc
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+    reader_rejects = 0
+    if kind == "csv":
+        reader_rejects = shift_rows(con, table)
+        insert_reader_rejects(con, table, label)
+    read = con.execute(f"SELECT count(*) FROM staged_{table}").fetchall()[0][0] + reader_rejects
+    if read == 0:
+        if keyed:
+            raise DataError("empty table: no rows", file=label)
+        raise DataError("empty file: a header but no data rows", file=label, row=2)
+    relational_problems(con, table, label, keyed)
+    split(con, table, label)
+    accepted = con.execute(f"SELECT count(*) FROM staged_{table}").fetchall()[0][0]
+    rejected = con.execute("SELECT count(DISTINCT row) FROM rejects WHERE file = ?", [label]).fetchall()[0][0]
+    if accepted + rejected != read:  # pragma: no cover - a bug, not bad data
+        raise AssertionError(f"{label}: accepted {accepted} + rejected {rejected} != read {read}")
+    if accepted == 0:
+        if rejects_path is not None:
+            _write_rejects(_rejects_frame(con), rejects_path)
+        first = con.execute(
+            'SELECT row, "column", reason FROM rejects WHERE file = ? ORDER BY row LIMIT 1', [label]
+        ).fetchall()[0]
+        raise DataError(
+            f"no row accepted: all {read:,} rows were rejected; the first at row {first[0]}, "
+            f"column {first[1]!r}: {first[2]}" + (f" (every reject in {rejects_path})" if rejects_path else ""),
+            file=label,
+        )
+    return label, ignored, read, accepted, rejected
+
+
 # ---------------------------------------------------------------------------------------
 # The entry point
 
@@ -277,15 +341,7 @@ def load(
         except duckdb.InvalidInputException:
             pass  # in a Jupyter kernel without ipywidgets DuckDB refuses any progress-bar setting, and draws none
         timezone = _check_timezone(con, timezone)
-        if not isinstance(encoding, str) or not encoding.strip():
-            raise ValueError(f"encoding must be a name such as 'utf-8' or 'latin-1', not {encoding!r}")
-        encoding = encoding.strip()
-        utf8 = encoding.lower() in UTF8_NAMES
-        if not utf8:
-            try:
-                codecs.lookup(encoding)
-            except LookupError:
-                raise ValueError(f"unknown encoding {encoding!r}") from None
+        encoding = _check_encoding(encoding)
         given_as_of = None if as_of is None or as_of == "" else utc_naive(as_of, timezone=timezone)
         con.execute(f"SET memory_limit = '{sql_path(memory_limit)}'")
         con.execute(f"SET temp_directory = '{sql_path(workdir / 'spill')}'")
@@ -296,58 +352,13 @@ def load(
         files, read, accepted, rejected, ignored = {}, {}, {}, {}, {}
         for table in TABLES:
             kind, location = sources[table]
-            keyed = kind == "postgresql"
-            label = f"{location}" if kind != "duckdb" else f"{location}:{table}"
-            if kind in ("sources", "postgresql"):
-                label = location.label(table)
-            files[table] = label
-            read_from = None
-            if kind == "csv":
-                if utf8:
-                    check_utf8(location)
-                else:
-                    read_from = transcode(location, encoding, workdir / f"{table}.csv")
-            source_sql, ignored[table], types, params = relation(con, table, kind, location, read_from=read_from)
-            con.execute(f"SET TimeZone = '{timezone}'")  # naive values are read in this zone
-            try:
-                stage(con, table, source_sql, types, params, derived=kind == "sources", timezone=timezone, now=now)
-            except duckdb.Error as exc:
-                raise DataError(f"unreadable file: {str(exc).splitlines()[0]}", file=label) from exc
-            finally:
-                con.execute("SET TimeZone = 'UTC'")
-            reader_rejects = 0
-            if kind == "csv":
-                reader_rejects = shift_rows(con, table)
-                insert_reader_rejects(con, table, label)
-            read[table] = con.execute(f"SELECT count(*) FROM staged_{table}").fetchall()[0][0] + reader_rejects
-            if read[table] == 0:
-                if keyed:
-                    raise DataError("empty table: no rows", file=label)
-                raise DataError("empty file: a header but no data rows", file=label, row=2)
-            relational_problems(con, table, label, keyed)
-            split(con, table, label)
-            accepted[table] = con.execute(f"SELECT count(*) FROM staged_{table}").fetchall()[0][0]
-            rejected[table] = con.execute(
-                "SELECT count(DISTINCT row) FROM rejects WHERE file = ?", [label]
-            ).fetchall()[0][0]
-            if accepted[table] + rejected[table] != read[table]:  # pragma: no cover - a bug, not bad data
-                raise AssertionError(
-                    f"{label}: accepted {accepted[table]} + rejected {rejected[table]} != read {read[table]}"
-                )
-            if accepted[table] == 0:
-                if rejects_path is not None:
-                    _write_rejects(_rejects_frame(con), rejects_path)
-                first = con.execute(
-                    'SELECT row, "column", reason FROM rejects WHERE file = ? ORDER BY row LIMIT 1', [label]
-                ).fetchall()[0]
-                raise DataError(
-                    f"no row accepted: all {read[table]:,} rows were rejected; the first at row {first[0]}, "
-                    f"column {first[1]!r}: {first[2]}" + (f" (every reject in {rejects_path})" if rejects_path else ""),
-                    file=label,
-                )
+            files[table], ignored[table], read[table], accepted[table], rejected[table] = _load_table(
+                con, table, kind, location, encoding=encoding, workdir=workdir, timezone=timezone, now=now,
+                rejects_path=rejects_path,
+            )
         if any(kind == "duckdb" for kind, _ in sources.values()):
             con.execute("DETACH src")
-        if keyed:  # a database row has no row number: its key identifies it
+        if any(kind == "postgresql" for kind, _ in sources.values()):  # a database row has no number: its key names it
             con.execute("UPDATE rejects SET row = NULL WHERE file IN (?, ?)", [files[t] for t in TABLES])
             for t in TABLES:
                 con.unregister(f"pg_stream_{t}")

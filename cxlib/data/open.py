@@ -94,7 +94,8 @@ def open_data(location, *, engine: str = "duckdb", as_of=None, spark_master: str
         return load(location, as_of=as_of, **reading)
     changed = sorted(name for name, value in reading.items() if not _spark_reads(name, value))
     if changed:
-        raise ValueError(f"{', '.join(changed)}: settings of the DuckDB loader; on Spark, give UTC timestamps "
+        what = "is a setting" if len(changed) == 1 else "are settings"
+        raise ValueError(f"{' and '.join(changed)} {what} of the DuckDB loader; on Spark, give UTC timestamps "
                          "or offsets and UTF-8 files")
     if location not in (None, "") and is_postgres(location):
         raise DataError("a PostgreSQL source is read by the duckdb engine, not spark", file=redact(location))

@@ -43,10 +43,12 @@ def test_open_data_checks_the_engine_and_what_spark_cannot_read(small_world, mon
     """Each refusal is decided before any Spark session starts: none of these needs pyspark."""
     with pytest.raises(ValueError, match="engine must be one of duckdb, spark, not 'pandas'"):
         open_data(small_world, engine="pandas")
-    with pytest.raises(ValueError, match="timezone: settings of the DuckDB loader"):
+    with pytest.raises(ValueError, match="^timezone is a setting of the DuckDB loader"):
         open_data(small_world, engine="spark", timezone="Europe/Paris", encoding="utf-8")
-    with pytest.raises(ValueError, match="encoding: settings of the DuckDB loader"):
+    with pytest.raises(ValueError, match="^encoding is a setting of the DuckDB loader"):
         open_data(small_world, engine="spark", timezone="UTC", encoding="latin-1")
+    with pytest.raises(ValueError, match="^encoding and timezone are settings of the DuckDB loader"):
+        open_data(small_world, engine="spark", timezone="Asia/Tokyo", encoding="cp1252")
     with pytest.raises(DataError, match="PostgreSQL source is read by the duckdb engine"):
         open_data("postgresql://u:secret@db:5432/cx", engine="spark")
     with pytest.raises(DataError, match="PostgreSQL source is read by the duckdb engine") as caught:
