@@ -326,7 +326,7 @@ def load(
     """
     source = redact(path) if is_postgres(path) else Path(path)
     if not is_postgres(path) and is_sources_file(source):  # a sources file: raw exports turned into both tables
-        plan = open_plan(source, COLUMNS)
+        plan = open_plan(source)
         sources = {t: ("sources", plan) for t in TABLES}
     else:
         sources = find_sources(path)

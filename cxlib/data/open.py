@@ -28,6 +28,8 @@ from cxlib.data.spark import ENV_INPUT, active_session, is_path, open_spark
 from cxlib.exceptions import DataError
 
 ENGINES = ("duckdb", "spark")
+#: Why Spark refuses a ``postgresql://`` location (the DuckDB loader streams it over ADBC).
+POSTGRES_ON_SPARK = "a PostgreSQL source is read by the duckdb engine, not spark"
 
 
 def check_engine(engine: str) -> str:
@@ -62,7 +64,7 @@ def locate(location, *, engine: str = "duckdb") -> str | None:
     text = str(location)
     if is_postgres(text):
         if engine == "spark":
-            raise DataError("a PostgreSQL source is read by the duckdb engine, not spark", file=redact(text))
+            raise DataError(POSTGRES_ON_SPARK, file=redact(text))
         return text  # a connection string: libpq resolves it
     if engine == "spark" and is_lake(text):
         return text
@@ -98,7 +100,7 @@ def open_data(location, *, engine: str = "duckdb", as_of=None, spark_master: str
         raise ValueError(f"{' and '.join(changed)} {what} of the DuckDB loader; on Spark, give UTC timestamps "
                          "or offsets and UTF-8 files")
     if location not in (None, "") and is_postgres(location):
-        raise DataError("a PostgreSQL source is read by the duckdb engine, not spark", file=redact(location))
+        raise DataError(POSTGRES_ON_SPARK, file=redact(location))
     return open_spark(None if location in (None, "") else str(location), as_of=as_of, master=spark_master)
 
 
