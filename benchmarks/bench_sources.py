@@ -27,7 +27,7 @@ def _layout(contract: Path, customers: int, layout: str) -> Path:
     out = DATA_DIR / f"sim-{customers}-{layout.replace('+', '_')}-s1"
     if not (out / "sources.yaml").exists():
         subprocess.run(
-            [PYTHON, "-c", "import sys; from cxlib.data.sources.layouts import write_layout; "
+            [PYTHON, "-c", "import sys; from cxlib.data.simulate.layouts import write_layout; "
              "write_layout(sys.argv[1], sys.argv[2], sys.argv[3])", str(contract), str(out), layout],
             check=True,
         )

@@ -123,7 +123,7 @@ def main() -> None:
     notes = (
         f"Spark: `{args.master}`, {', '.join(f'{k}={v}' for k, v in SPARK_CONF.items())}, UI off, time zone UTC; "
         "DuckDB: in process, memory limit 3GB. Both read the same simulated Parquet files, and both give the same "
-        "churn events and hazard ratios (checked here on the event count; tests/test_spark.py checks every table). "
+        "churn events and hazard ratios (checked here on the event count; tests/data/test_spark.py checks every table). "
         "Peak MB is the highest sum of the resident memory of the benchmark's process **and all its descendants** "
         "(the JVM that pyspark starts is a child of the Python process, which `os.wait4` would not see), sampled "
         "every 50 ms with psutil; per step inside the run, and over the whole run (open included) on the total line. "

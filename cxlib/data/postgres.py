@@ -21,7 +21,7 @@ How, and why this way:
 3. **Typed columns keep their types.** Only the contract's columns are selected; a
    ``numeric`` is read as ``double precision`` and a type the contract has no use for
    (``uuid``, ``json``…) as text; timestamps, dates, numbers and booleans are used as they
-   are by :class:`cxlib.data.load.RowRules`.
+   are by :class:`cxlib.data.rules.RowRules`.
 4. **Rejects keyed.** A database row has no row number: a rejected row is identified by
    its table and key (``customers`` / ``customer_id``, ``interactions`` /
    ``interaction_id``), in the ``key`` column of the rejects.
@@ -39,6 +39,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from cxlib.data.literals import quote_identifier
+from cxlib.data.rules import check_header, contract_columns
 from cxlib.exceptions import DataError
 
 SCHEMES = ("postgresql", "postgres")
@@ -46,8 +48,6 @@ SCHEMES = ("postgresql", "postgres")
 SECRET_PARAMETERS = ("password", "sslpassword")
 #: Seconds libpq waits for a server that does not answer (unless the location says otherwise).
 CONNECT_TIMEOUT = 10
-#: The key that identifies a row of each table in the rejects.
-KEYS = {"customers": "customer_id", "interactions": "interaction_id"}
 #: PostgreSQL types read as they are; ``numeric`` becomes double precision, anything else text.
 NATIVE_TYPES = {
     "text", "character varying", "character", "smallint", "integer", "bigint", "real", "double precision",
@@ -245,7 +245,7 @@ class Tables:
     def reader(self, table: str, columns: list[tuple[str, str]]):
         """A RecordBatchReader of ``columns`` (name, PostgreSQL type) of the table, streamed."""
         select = ", ".join(_select(name, dtype) for name, dtype in columns)
-        sql = f"SELECT {select} FROM {_ident(self.schema)}.{_ident(table)}"
+        sql = f"SELECT {select} FROM {quote_identifier(self.schema)}.{quote_identifier(table)}"
         cur = self.connect().cursor()
         self._cursors.append(cur)
         try:
@@ -267,29 +267,23 @@ class Tables:
             raise DataError(f"{what}: {error}", file=None) from None
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _select(name: str, dtype: str) -> str:
     if dtype in NATIVE_TYPES:
-        return _ident(name)
+        return quote_identifier(name)
     if dtype == "numeric":
-        return f"CAST({_ident(name)} AS double precision) AS {_ident(name)}"
-    return f"CAST({_ident(name)} AS text) AS {_ident(name)}"
+        return f"CAST({quote_identifier(name)} AS double precision) AS {quote_identifier(name)}"
+    return f"CAST({quote_identifier(name)} AS text) AS {quote_identifier(name)}"
 
 
 def source(con, table: str, tables: Tables, columns: dict) -> tuple[str, list[str], dict[str, str]]:
-    """What :func:`cxlib.data.load._source` returns for a PostgreSQL table: the SQL of a relation with
+    """What :func:`cxlib.data.inputs.relation` returns for a PostgreSQL table: the SQL of a relation with
     ``_row`` and every contract column, the ignored columns, and the columns' DuckDB types.
 
     ``_row`` is the order in which the server sent the rows; it serves only to keep the first
     of duplicate keys (rejects name the key, not this number).
     """
-    from cxlib.data.load import _check_header, _columns
-
     present = tables.columns(table)
-    ignored = _check_header(table, tables.label(table), list(present))
+    ignored = check_header(table, tables.label(table), list(present))
     wanted = [(c, present[c]) for c in columns if c in present]
     reader = tables.reader(table, wanted)
     name = f"pg_stream_{table}"
@@ -298,5 +292,5 @@ def source(con, table: str, tables: Tables, columns: dict) -> tuple[str, list[st
     described = con.execute(f"DESCRIBE SELECT * FROM {name}_schema").fetchall()
     con.unregister(f"{name}_schema")
     types = {n: str(t) for n, t, *_ in described}
-    sql = f"SELECT row_number() OVER () + 1 AS _row, {_columns(table, types, as_text=False)} FROM {name}"
+    sql = f"SELECT row_number() OVER () + 1 AS _row, {contract_columns(table, types, as_text=False)} FROM {name}"
     return sql, ignored, {c: types.get(c, "VARCHAR") for c in columns}

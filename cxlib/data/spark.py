@@ -1,8 +1,10 @@
 """The Spark engine: cxlib's heavy aggregations where the data lives, on Apache Spark.
 
 DuckDB, in process, stays the default engine (:func:`cxlib.load`). :func:`open_spark`
-returns a :class:`SparkDataset` with the interface the heavy steps use — ``engine``,
-``query(sql, params)``, ``as_of``, ``report``, ``fingerprint()`` — so :mod:`cxlib.features.panel`,
+(reached through :func:`cxlib.data.open.open_data` with ``engine="spark"``) returns a
+:class:`SparkDataset` that implements :class:`cxlib.data.engine.Engine` as the DuckDB
+:class:`~cxlib.data.load.Dataset` does — ``query(sql, params)``, ``register``, ``as_of``,
+``report``, ``fingerprint()``, ``close()`` — so :mod:`cxlib.features.panel`,
 :mod:`cxlib.features.metrics`, :mod:`cxlib.analyses.claims`, :mod:`cxlib.models.survival`, :mod:`cxlib.analyses.roi`,
 :mod:`cxlib.models.risk`, :class:`cxlib.models.churn.ChurnModel`, the notebooks and ``cx run`` run
 unchanged on either engine. What crosses back to Python is the result of each query: an
@@ -38,7 +40,7 @@ DuckDB's ``quantile_cont(x, q)`` (exact, interpolating) becomes Spark's ``percen
 (sqlglot writes ``PERCENTILE_CONT(x, q)``, which Spark rejects, and turns ``percentile_cont
 … WITHIN GROUP`` into the approximate ``PERCENTILE_APPROX``).
 
-``tests/test_spark.py`` runs the panel, the churn model and the metrics on both engines over
+``tests/data/test_spark.py`` runs the panel, the churn model and the metrics on both engines over
 the same Parquet files and requires identical tables.
 
 **What the Spark path checks, and what it does not.** Validation with a rejects file (file,
@@ -47,7 +49,7 @@ row, column, reason; ``accepted + rejected = read``) is the DuckDB loader's job
 fed. :func:`open_spark` checks the structure (both tables present, every required column
 there: a :class:`~cxlib.exceptions.DataError` naming the table and the column otherwise) and
 applies the loader's normalisation with the loader's own expressions
-(:class:`cxlib.data.load.RowRules`, transpiled by :func:`normalise_sql`): codes trimmed and
+(:class:`cxlib.data.rules.RowRules`, transpiled by :func:`normalise_sql`): codes trimmed and
 lower-cased, empty text as missing, ``segment`` missing → ``all``, numbers and booleans typed,
 timestamps converted to UTC and held as ``TIMESTAMP_NTZ`` (naive UTC, the loader's clock). A row that breaks one of the
 contract's **row-level** rules (a required value missing or unparsable, an unknown ``kind`` or
@@ -71,9 +73,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from cxlib.data.clock import load_moment, utc_naive
+from cxlib.data.contract import COLUMNS, TABLES
+from cxlib.data.engine import LoadReport, fingerprint
+from cxlib.data.literals import timestamp_sql
+from cxlib.data.rules import AS_OF_SQL, CUSTOMERS_AT_SQL, RowRules
 from cxlib.exceptions import DataError
-from cxlib.data.load import (AS_OF_SQL, COLUMNS, CUSTOMERS_AT_SQL, TABLES, LoadReport, RowRules, fingerprint, load_moment,
-                      timestamp_sql, utc_naive)
 
 #: Environment variables read when a parameter is not given.
 ENV_MASTER = "CXLAB_SPARK_MASTER"
@@ -95,7 +100,6 @@ DEFAULT_CONF = {
 }
 INSTALL_HINT = "run `make spark` (pip install -e '.[spark]' and Debian's openjdk-17-jre-headless)"
 
-ENGINES = ("duckdb", "spark")
 #: Per session: which SparkDataset the views ``customers`` and ``interactions`` point at.
 _ACTIVE: dict[int, str] = {}
 
@@ -204,9 +208,9 @@ def spark_session(master: str | None = None, *, conf: dict | None = None):
 
 
 # ---------------------------------------------------------------------------------------
-# Normalisation: the loader's row rules (cxlib.data.load.RowRules), transpiled
+# Normalisation: the loader's row rules (cxlib.data.rules.RowRules), transpiled
 
-#: Spark's type names as the DuckDB types :class:`cxlib.data.load.RowRules` knows (Spark's TIMESTAMP is
+#: Spark's type names as the DuckDB types :class:`cxlib.data.rules.RowRules` knows (Spark's TIMESTAMP is
 #: an instant, DuckDB's TIMESTAMPTZ; TIMESTAMP_NTZ is a wall clock, DuckDB's TIMESTAMP).
 DUCKDB_TYPES = {
     "string": "VARCHAR", "varchar": "VARCHAR", "char": "VARCHAR",
@@ -223,7 +227,7 @@ def _quote(name: str) -> str:
 def normalise_sql(table: str, types: dict[str, str], source: str, *, now=None) -> str:
     """Spark SQL that types ``source``'s rows as the loader does and flags those breaking a row rule.
 
-    The expressions are the DuckDB loader's own (:class:`cxlib.data.load.RowRules`: the typed columns
+    The expressions are the DuckDB loader's own (:class:`cxlib.data.rules.RowRules`: the typed columns
     and every rule one row can break), transpiled like every query: one definition of the
     contract's row rules for both engines. ``types``: Spark type name of each contract
     column of ``source`` (all present; absent optional ones added as NULL strings).
@@ -240,8 +244,8 @@ def normalise_sql(table: str, types: dict[str, str], source: str, *, now=None) -
 class SparkDataset:
     """``customers`` and ``interactions`` as Spark temporary views: cxlib's heavy steps on Spark.
 
-    The same interface as :class:`cxlib.Dataset` for what the heavy steps use: ``engine``,
-    :meth:`query`, ``as_of``, ``report``, :meth:`register`. Row-level pandas access
+    An :class:`cxlib.data.engine.Engine`, as :class:`cxlib.Dataset` is: :meth:`query`,
+    :meth:`register`, ``as_of``, ``report``, :meth:`fingerprint`, :meth:`close`. Row-level pandas access
     (``customers``, ``interactions``, ``rejects``) is not offered: on Spark the tables stay
     where they are.
     """
@@ -472,18 +476,3 @@ def open_spark(
     if cache is None:
         cache = os.environ.get(ENV_CACHE, "1").strip().lower() not in ("0", "false", "no", "off")
     return SparkDataset(spark, source, raw, as_of=as_of, cache=cache)
-
-
-def open_engine(path, *, engine: str = "duckdb", as_of=None, **kwargs):
-    """``cxlib.load(path)`` for ``engine="duckdb"``, :func:`open_spark` for ``engine="spark"``."""
-    if engine == "duckdb":
-        from cxlib.data.load import load
-
-        return load(path, as_of=as_of, **kwargs)
-    if engine == "spark":
-        from cxlib.data.postgres import is_postgres, redact
-
-        if is_postgres(path):
-            raise DataError("a PostgreSQL source is read by the duckdb engine, not spark", file=redact(path))
-        return open_spark(None if path in (None, "") else str(path), as_of=as_of, **kwargs)
-    raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")

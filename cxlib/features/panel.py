@@ -375,12 +375,11 @@ def _sample_view(data, customers):
         return
     name = "cx_panel_sample"
     frame = pd.DataFrame({"customer_id": pd.Series(list(customers), dtype=object).astype(str)})
-    target = data.con if getattr(data, "engine", "duckdb") == "duckdb" else data
-    target.register(name, frame)
+    data.register(name, frame)
     try:
         yield name
     finally:
-        target.unregister(name)
+        data.unregister(name)
 
 
 def intervals(

@@ -41,28 +41,19 @@ def progress() -> bool:
 
 
 def open_data(path: str = "", *, as_of: str = "", engine: str = "duckdb"):
-    """Load ``path`` (empty: the demo data set, generated if missing), censored at ``as_of``.
+    """Open ``path`` on ``engine`` (:func:`cxlib.data.open.open_data`), censored at ``as_of``.
 
-    ``engine="duckdb"`` (default) validates and loads in process (:func:`cxlib.load`);
-    ``engine="spark"`` opens the data on Spark (:func:`cxlib.data.spark.open_spark`: Parquet
-    files, a folder Spark wrote, or a catalog schema; master from ``$CXLAB_SPARK_MASTER``,
-    default ``local[2]``), where an empty ``path`` means ``$CXLAB_SPARK_INPUT``, else the demo.
+    Empty ``path``: on Spark ``$CXLAB_SPARK_INPUT`` if set; else the demo data set, generated
+    if missing.
     """
-    import os
+    from cxlib.data.open import locate
+    from cxlib.data.open import open_data as open_engine
 
-    from cxlib.data.spark import ENGINES, ENV_INPUT, open_spark
-
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if engine == "spark" and not path:
-        path = os.environ.get(ENV_INPUT, "")
-    if not path:
+    if not path and not locate(path, engine=engine):
         from cxlib.run.runner import ensure_demo
 
         path = ensure_demo(DEMO_DIR)
-    if engine == "spark":
-        return open_spark(str(path), as_of=as_of or None)
-    return cxlib.load(path, as_of=as_of or None)
+    return open_engine(path, engine=engine, as_of=as_of)
 
 
 def load_summary(data: cxlib.Dataset) -> pd.DataFrame:

@@ -134,44 +134,18 @@ def _kernel_manager(log: Path, ipc_dir: str):
 
 
 def _data_location(data, engine: str) -> str:
-    """Where the notebooks read: a resolved local path; on Spark also a URI or a catalog schema.
+    """Where the notebooks read (:func:`cxlib.data.open.locate`); empty: the demo data set."""
+    from cxlib.data.open import locate
 
-    Empty: on Spark ``$CXLAB_SPARK_INPUT`` if set, else (either engine) the demo data set.
-    """
-    from cxlib.data.spark import ENGINES, ENV_INPUT, is_path
-
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if not data and engine == "spark":
-        data = os.environ.get(ENV_INPUT) or None
-    if not data:
-        return str(ensure_demo().resolve())
-    text = str(data)
-    if is_postgres(text):
-        if engine == "spark":
-            raise ValueError(f"a PostgreSQL source is read by the duckdb engine, not spark: {redact(text)}")
-        return text  # a connection string: libpq resolves it
-    if engine == "spark" and ("://" in text or text.startswith("dbfs:") or not is_path(text)):
-        return text  # a lake URI or a catalog schema: Spark resolves it
-    return str(Path(text).expanduser().resolve())
+    return locate(data, engine=engine) or str(ensure_demo().resolve())
 
 
 def _fingerprint(location: str, engine: str) -> dict:
-    """Rows, date range and content hash of the data the run reads, in the run's engine.
+    """Rows, date range and content hash of the data the run reads, in the run's engine."""
+    from cxlib.data.open import open_briefly
 
-    On Spark, a session this function had to start is stopped again: each notebook's kernel
-    starts its own, and a second idle driver would only hold memory.
-    """
-    from cxlib.data.spark import active_session, open_engine
-
-    started = engine == "spark" and active_session() is None
-    try:
-        with open_engine(location, engine=engine) as data:
-            return {**data.fingerprint(), "engine": engine}
-    finally:
-        session = active_session() if started else None
-        if session is not None:
-            session.stop()
+    with open_briefly(location, engine=engine) as data:
+        return {**data.fingerprint(), "engine": engine}
 
 
 def _data_name(location: str) -> str:

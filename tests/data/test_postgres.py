@@ -13,7 +13,7 @@ import pytest
 
 import cxlib
 from cxlib.run.cli import main as cx
-from cxlib.data.load import KEYS
+from cxlib.data.contract import COLUMNS, KEYS, TABLES
 from cxlib.data.postgres import password_of, redact
 from cxlib.run.runner import run
 from tests._postgres import PASSWORD, write_tables
@@ -64,8 +64,8 @@ def test_typed_columns_arrive_typed_not_as_text(demo_schema):
     tables, con = postgres.Tables(demo_schema), duckdb.connect()
     try:
         types = {}
-        for table in cxlib.data.load.TABLES:
-            _, ignored, types[table] = postgres.source(con, table, tables, cxlib.data.load.COLUMNS[table])
+        for table in TABLES:
+            _, ignored, types[table] = postgres.source(con, table, tables, COLUMNS[table])
             assert ignored == []
             con.unregister(f"pg_stream_{table}")
     finally:
@@ -107,13 +107,13 @@ def broken(postgres_server, tmp_path_factory):
     write_dataset(path, 300, seed=3, fmt="csv")
     customers, interactions = pd.read_csv(path / "customers.csv", dtype=str), pd.read_csv(path / "interactions.csv", dtype=str)
     cid, iid = customers.customer_id.iloc[0], interactions.interaction_id.iloc[0]
-    assert list(customers.columns) == list(cxlib.data.load.COLUMNS["customers"])
+    assert list(customers.columns) == list(COLUMNS["customers"])
     with open(path / "customers.csv", "a") as fh:
         fh.write("\n".join(line.format(dup=cid) for line in BAD_CUSTOMERS) + "\n")
     with open(path / "interactions.csv", "a") as fh:
         fh.write("\n".join(line.format(cid=cid, iid=iid) for line in BAD_INTERACTIONS) + "\n")
     con = duckdb.connect()
-    tables = {t: _arrow(con, f"SELECT * FROM read_csv('{path / t}.csv', all_varchar = true)") for t in cxlib.data.load.TABLES}
+    tables = {t: _arrow(con, f"SELECT * FROM read_csv('{path / t}.csv', all_varchar = true)") for t in TABLES}
     write_tables(postgres_server, "broken", tables)
     return path, postgres_server.url("broken")
 

@@ -21,7 +21,7 @@ from cxlib.features import panel
 from cxlib.models.churn import ChurnModel
 from cxlib.exceptions import DataError
 from cxlib.data.simulate import write_dataset
-from cxlib.data.sources.layouts import write_layout
+from cxlib.data.simulate.layouts import write_layout
 
 LAYOUTS = ("zendesk+stripe+events", "salesforce+stripe+events+orders+nps")
 

@@ -447,3 +447,44 @@ def test_risk_list_is_identical(world):
     assert a["customer_id"].tolist() == b["customer_id"].tolist()
     pd.testing.assert_series_equal(a["probability"], b["probability"], rtol=1e-9)
     assert a["reason"].tolist() == b["reason"].tolist()
+
+
+# ---------------------------------------------------------------------------------------
+# One engine protocol
+
+
+def test_both_engines_are_engines_and_answer_alike(tmp_path, spark):
+    """Dataset and SparkDataset satisfy the one Engine protocol, opened the one way, and answer
+    the protocol's calls alike on one small world (300 customers)."""
+    from cxlib.data.engine import Engine
+    from cxlib.data.open import open_data
+
+    truth = write_dataset(tmp_path, 300, seed=4, fmt="parquet")
+    duck = open_data(tmp_path)
+    sdata = open_data(str(tmp_path), engine="spark")
+    try:
+        assert sdata.spark is spark, "the session in use is reused"
+        for data in (duck, sdata):
+            assert isinstance(data, Engine)
+        assert (duck.engine, sdata.engine) == ("duckdb", "spark")
+        assert duck.as_of == sdata.as_of <= pd.Timestamp(truth["as_of"]).tz_localize(None)
+        assert duck.report.accepted == sdata.report.accepted and duck.report.rejected == sdata.report.rejected
+        ids = duck.query("SELECT customer_id FROM customers ORDER BY customer_id LIMIT 25")
+        sql = """SELECT s.customer_id, count(i.interaction_id) AS n, max(i."at") AS last
+                 FROM cx_engine_ids s LEFT JOIN interactions i USING (customer_id)
+                 WHERE i."at" IS NULL OR i."at" < $cut GROUP BY 1 ORDER BY 1"""
+        cut = duck.as_of - pd.Timedelta(days=100)
+        answers = []
+        for data in (duck, sdata):
+            data.register("cx_engine_ids", ids)
+            answers.append(data.query(sql, {"cut": cut}))
+            data.unregister("cx_engine_ids")
+        assert len(answers[0]) > 0
+        assert_same(*answers)
+        fd, fs = duck.fingerprint(), sdata.fingerprint()
+        assert fd.keys() == fs.keys()
+        assert {k: fd[k] for k in fd if k != "sha256"} == {k: fs[k] for k in fs if k != "sha256"}
+    finally:
+        sdata.close()
+        duck.close()
+    assert not spark.catalog.tableExists("cx_engine_ids")

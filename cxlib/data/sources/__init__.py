@@ -12,7 +12,7 @@ rejected row names the raw file and its row.
 
 - :mod:`cxlib.data.sources.spec` reads the file safely and checks its structure;
 - :mod:`cxlib.data.sources.build` turns it into DuckDB SQL and maps rejects back to the raw rows;
-- :mod:`cxlib.data.sources.layouts` writes a simulated world as vendors' exports with a sources file;
+- :mod:`cxlib.data.simulate.layouts` writes a simulated world as vendors' exports with a sources file;
 - ``cxlib/data/sources/templates/*.yaml`` are the templates for the exports people have.
 
 ``docs/sources.md`` documents the file and each template; design.md's "Sources" section
@@ -24,6 +24,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from cxlib.data.contract import COLUMNS
 from cxlib.data.sources.spec import SourcesFile, is_sources_file, parse
 
 __all__ = ["SourcesPlan", "is_sources_file", "open_plan", "template_path", "TEMPLATES"]
@@ -41,13 +42,12 @@ def template_path(name: str) -> Path:
 class SourcesPlan:
     """A checked sources file, ready for :func:`cxlib.data.load.load` to stage its tables.
 
-    io calls :meth:`relation` once per contract table (on its connection) and :meth:`relabel`
+    The loader calls :meth:`relation` once per contract table (on its connection) and :meth:`relabel`
     once after both tables are split, so the rejects name raw files and rows.
     """
 
-    def __init__(self, spec: SourcesFile, contract: dict):
+    def __init__(self, spec: SourcesFile):
         self.spec = spec
-        self.contract = contract
         self._builder = None
 
     @property
@@ -63,13 +63,14 @@ class SourcesPlan:
 
         if self._builder is None or self._builder.con is not con:
             self._builder = Builder(con, self.spec)
-        sql, types = self._builder.relation(table, self.contract[table])
+        sql, types = self._builder.relation(table, COLUMNS[table])
         return sql, [], types
 
     def relabel(self, con, labels: dict[str, str]) -> None:
         self._builder.relabel(labels)
 
 
-def open_plan(path, contract: dict) -> SourcesPlan:
-    """Parse and check the sources file at ``path`` (structure only; the data is read by the load)."""
-    return SourcesPlan(parse(path, contract), contract)
+def open_plan(path) -> SourcesPlan:
+    """Parse and check the sources file at ``path`` against the contract (structure only; the data
+    is read by the load)."""
+    return SourcesPlan(parse(path, COLUMNS))

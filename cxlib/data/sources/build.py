@@ -33,13 +33,14 @@ from pathlib import Path
 
 import duckdb
 
-from cxlib.exceptions import DataError
+from cxlib.data.literals import quote_identifier
 from cxlib.data.postgres import is_postgres
 from cxlib.data.sources.spec import Column, Lookup, Raw, Source, SourcesFile  # noqa: F401 (Column: types)
+from cxlib.exceptions import DataError
 
 ROW_BITS = 36
 ROW_MASK = (1 << ROW_BITS) - 1
-#: The type of a row's problems, as :mod:`cxlib.data.load` builds them.
+#: The type of a row's problems, as :func:`cxlib.data.rules.stage` builds them.
 PROBLEM_TYPE = 'STRUCT("column" VARCHAR, "value" VARCHAR, reason VARCHAR)[]'
 
 _FORMAT_BY_SUFFIX = {
@@ -219,7 +220,7 @@ class Builder:
                 raise DataError(f"{raw.kind} {raw.name!r}: {what} names {column!r}, a column the file lacks",
                                 file=self.files[-1][0], column=column)
         for column, sql_type in raw.types.items():
-            c = _ident(column)
+            c = quote_identifier(column)
             replace.append(f"TRY_CAST({c} AS {sql_type}) AS {c}")
             checks.append(
                 f"CASE WHEN {c} IS NOT NULL AND trim(CAST({c} AS VARCHAR)) <> '' "
@@ -232,7 +233,7 @@ class Builder:
             return sql
         replace, checks = [], []
         for column, values in raw.values.items():
-            c = _ident(column)
+            c = quote_identifier(column)
             value, problem = self._mapped(c, values, self.var(column), column)
             replace.append(f"{value} AS {c}")
             checks.append(problem)
@@ -437,10 +438,6 @@ class Builder:
                 LEFT JOIN cx_source_columns c ON derived AND c.source = f.source AND c.contract = r."column"
                 LEFT JOIN cx_source_files g ON derived AND g.idx = r.ref >> {ROW_BITS}"""
         )
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _text(value) -> str:

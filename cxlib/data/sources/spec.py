@@ -19,15 +19,15 @@ from pathlib import Path
 
 import yaml
 
-from cxlib.exceptions import DataError
+from cxlib.data.contract import TABLES
 from cxlib.data.postgres import is_postgres, redact
+from cxlib.data.yamlfile import MAX_BYTES  # one bound for every YAML file a user gives
+from cxlib.exceptions import DataError
 
 #: Suffixes that make a data path a sources file.
 SUFFIXES = (".yaml", ".yml")
 VERSION = 1
-MAX_BYTES = 1_000_000
 MAX_ALIASES = 100
-TABLES = ("customers", "interactions")
 FORMATS = ("csv", "jsonl", "json", "parquet")
 TOP_KEYS = ("version", "description", "lookups", "sources", "connections")
 SOURCE_KEYS = ("table", "files", "query", "connection", "key", "format", "where", "types", "values", "columns",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
 
 DATA_HELP = (
@@ -51,22 +49,18 @@ def reading(args) -> dict:
 
 
 def _location(text: str):
-    """A path, or a connection string kept as text (a Path would fold its ``//``)."""
-    from cxlib.data.postgres import is_postgres
+    """A path, or a connection string kept as text (:func:`cxlib.data.open.as_location`)."""
+    from cxlib.data.open import as_location
 
-    return text if is_postgres(text) else Path(text)
+    return as_location(text)
 
 
 def open_data(args):
     """The data set of a command that took :func:`add_data` with ``engine`` and an ``--as-of`` option."""
-    from cxlib.data.spark import open_engine
+    from cxlib.data.open import open_data as open_engine
 
-    if args.engine == "spark":
-        if args.timezone.upper() != "UTC" or args.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-            raise ValueError("--timezone and --encoding are settings of the DuckDB loader; on Spark, give UTC "
-                             "timestamps or offsets and UTF-8 files")
-        return open_engine(args.path, engine="spark", as_of=args.as_of, master=args.spark_master)
-    return open_engine(args.path, engine="duckdb", as_of=args.as_of, **reading(args))
+    return open_engine(args.path, engine=args.engine, as_of=args.as_of, spark_master=args.spark_master,
+                       **reading(args))
 
 
 def add_definitions(parser) -> None:

@@ -44,12 +44,12 @@ def main(args) -> int:
 
 
 def _write_layout(args) -> int:
-    """The contract files in a temporary folder, then converted into the layout (cxlib.data.sources.layouts)."""
+    """The contract files in a temporary folder, then converted into the layout (cxlib.data.simulate.layouts)."""
     import shutil
     import tempfile
 
     from cxlib.data.simulate import preset, write_dataset
-    from cxlib.data.sources.layouts import parts_of, write_layout
+    from cxlib.data.simulate.layouts import parts_of, write_layout
 
     parts_of(args.layout)  # a wrong layout fails before the world is simulated
     with tempfile.TemporaryDirectory(prefix="cxlab-layout-") as tmp:

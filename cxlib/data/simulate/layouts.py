@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from cxlib.data.load import load
 from cxlib.data.sources import template_path
 from cxlib.data.sources.spec import safe_load
 
@@ -70,13 +71,11 @@ def _iso(column: str) -> str:
 
 def write_layout(contract_dir, out_dir, layout: str) -> Path:
     """Write the world in ``contract_dir`` into ``out_dir`` in ``layout``; return the sources file."""
-    import cxlib
-
     parts = parts_of(layout)
     out = Path(out_dir)
     for part in parts:
         (out / part).mkdir(parents=True, exist_ok=True)
-    with cxlib.load(contract_dir, strict=True) as data:
+    with load(contract_dir, strict=True) as data:
         con = data.con
         number = "CAST(substr(interaction_id, 2) AS BIGINT)"
         odd = "hash(interaction_id) % 2 = 1"  # which of two equivalent statuses a row gets
