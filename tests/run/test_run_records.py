@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from tests.run.test_runner import tiny_notebook
+from tests._notebooks import tiny_notebook
 
 SLOW = 'import time\nprint("started", flush=True)\ntime.sleep(300)'
 
