@@ -20,12 +20,12 @@ import inspect
 from pathlib import Path
 
 import nbformat
+import papermill as pm
 import pytest
 
 from cxlib import config
 from cxlib.config import NOTEBOOKS_DIR
 from cxlib.run import cli
-from cxlib.run.runner import declared_parameters
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -102,8 +102,10 @@ def keyword_defaults(source: str, argument_of) -> list[tuple[str, str, str, obje
 
 
 def notebook_parameters(path: Path) -> dict[str, object]:
-    """name → default value of one notebook's parameters cell, as papermill reads it."""
-    return {name: ast.literal_eval(info["default"]) for name, info in declared_parameters([path]).items()}
+    """name → default value of one notebook's parameters cell, as papermill reads it (the runner's
+    reading; papermill formats the path with the parameters, hence the doubled braces)."""
+    found = pm.inspect_notebook(str(path).replace("{", "{{").replace("}", "}}"))
+    return {name: ast.literal_eval(info["default"]) for name, info in found.items()}
 
 
 def notebook_code(path: Path) -> str:
