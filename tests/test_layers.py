@@ -219,6 +219,19 @@ def test_the_checkers_see_every_module_of_the_project():
     assert "cxlib.data.load" in imported and "cxlib.run.commands" in imported
 
 
+def test_tests_share_helpers_through_modules_not_through_each_other():
+    """A helper two test files need lives in ``tests/_<what>.py`` (files, notebooks, worlds,
+    Chromium, PostgreSQL), never in a test module another one imports."""
+    tests_dir = PACKAGE_DIR.parent / "tests"
+    borrowed = [
+        f"{imp.where(tests_dir)} → {imp.module}"
+        for path in modules(tests_dir)
+        for imp in imports_of(path, tests_dir)
+        if imp.module.split(".")[0] == "tests" and imp.module.split(".")[-1].startswith("test_")
+    ]
+    assert not borrowed, "test modules imported by other tests " + _listing(borrowed)
+
+
 # -- the checkers, on packages written for the purpose --------------------------------------------
 
 
