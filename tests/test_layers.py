@@ -285,7 +285,9 @@ def test_floor_checker_passes_a_package_that_keeps_its_floors(tmp_path):
             "data/load.py": "from cxlib.config import X\nfrom cxlib.exceptions import DataError\n",
             "models/churn.py": "from cxlib.features import panel\nfrom cxlib.data.load import load\n",
             "features/panel.py": "from ..data.load import load\n",
-            "run/cli.py": "from cxlib.present import tables\nimport importlib\nimportlib.import_module('cxlib.run.cli')\n",
+            "run/cli.py": (
+                "from cxlib.present import tables\nimport importlib\nimportlib.import_module('cxlib.run.cli')\n"
+            ),
             "present/tables.py": "from cxlib import config\n",
         },
     )

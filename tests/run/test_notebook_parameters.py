@@ -69,7 +69,10 @@ def _cxlib_namespace(tree: ast.AST) -> dict[str, object]:
 
 
 def _callee(call: ast.Call, names: dict[str, object]) -> tuple[str, object] | tuple[None, None]:
-    """(how the call is written, the cxlib callable) for ``f(…)`` and ``module.f(…)``; methods of values are not followed."""
+    """(how the call is written, the cxlib callable) for ``f(…)`` and ``module.f(…)``.
+
+    Methods of values (``model.fit``, ``kept.get``) are not followed: their object is not known here.
+    """
     func = call.func
     if isinstance(func, ast.Name) and func.id in names:
         return func.id, names[func.id]
@@ -110,7 +113,8 @@ def notebook_parameters(path: Path) -> dict[str, object]:
 
 def notebook_code(path: Path) -> str:
     cells = nbformat.read(path, as_version=4).cells
-    return "\n".join(c.source for c in cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []))
+    code = [c.source for c in cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    return "\n".join(code)
 
 
 def notebook_mismatches(path: Path) -> tuple[list[str], set[str]]:
@@ -140,6 +144,10 @@ def _subcommands() -> dict[str, object]:
     return dict(sub.choices)
 
 
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
 def command_mismatches(name: str, parser) -> tuple[list[str], set[str]]:
     """(each option default that differs from the library keyword it is handed to, the options compared)."""
     defaults = {action.dest: action.default for action in parser._actions}
@@ -155,13 +163,13 @@ def command_mismatches(name: str, parser) -> tuple[list[str], set[str]]:
         if constant is not None:
             compared.add(dest)
             if defaults[dest] != constant:
-                mismatches.append(f"cx {name} --{dest.replace('_', '-')} {defaults[dest]!r}, config.{dest.upper()} = {constant!r}")
+                mismatches.append(f"cx {name} {_flag(dest)} {defaults[dest]!r}, config.{dest.upper()} = {constant!r}")
     for dest, call, _, default in keyword_defaults(Path(module.__file__).read_text(encoding="utf-8"), option):
         if (name, dest) in COMMAND_OWN_DEFAULTS or dest not in defaults:
             continue
         compared.add(dest)
         if _empty_is_none(defaults[dest]) != _empty_is_none(default):
-            mismatches.append(f"cx {name} --{dest.replace('_', '-')} {defaults[dest]!r}, {call} defaults to {default!r}")
+            mismatches.append(f"cx {name} {_flag(dest)} {defaults[dest]!r}, {call} defaults to {default!r}")
     return sorted(set(mismatches)), compared
 
 
@@ -207,12 +215,14 @@ def test_the_comparison_finds_the_keyword_a_parameter_feeds_and_its_default():
         "from cxlib.analyses import roi\nfrom cxlib.models.churn import ChurnModel\n"
         "m = ChurnModel(window_days=window_days)\nroi.prepare(d, draws=draws, seed=1)\nother.f(draws=draws)\n"
     )
-    found = keyword_defaults(source, lambda v: v.id if isinstance(v, ast.Name) and v.id in {"window_days", "draws"} else None)
+    wanted = ("window_days", "draws")
+    found = keyword_defaults(source, lambda v: v.id if isinstance(v, ast.Name) and v.id in wanted else None)
     assert [(name, call) for name, call, _, _ in found] == [
         ("window_days", "ChurnModel(window_days=)"),
         ("draws", "roi.prepare(draws=)"),
     ]
-    assert found[0][3] == inspect.signature(importlib.import_module("cxlib.models.churn").ChurnModel).parameters["window_days"].default
+    churn_model = importlib.import_module("cxlib.models.churn").ChurnModel
+    assert found[0][3] == inspect.signature(churn_model).parameters["window_days"].default
 
 
 def test_a_notebook_whose_parameter_drifted_is_reported(tmp_path):

@@ -59,6 +59,12 @@ def _listing(folder: Path) -> set[str]:
     }
 
 
+def _git_status() -> str:
+    """The checkout's ``git status`` (empty where it is not a git checkout)."""
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=CHECKOUT, capture_output=True, text=True, check=False)
+    return status.stdout
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """(environment, its python, the environment for its processes) with the wheel installed."""
@@ -128,18 +134,18 @@ def test_cx_simulate_and_run_from_an_empty_folder_write_only_there(installed, tm
     params.write_text("".join(f"{name}: {value}\n" for name, value in QUICK_REPORT.items()))
     environment_before = _listing(installed["env"])
     checkout_before = _listing(CHECKOUT / "data") | _listing(CHECKOUT / "reports")
-    git_before = subprocess.run(["git", "status", "--porcelain"], cwd=CHECKOUT, capture_output=True, text=True).stdout
+    git_before = _git_status()
 
     simulated = subprocess.run(
         [cx, "simulate", "--customers", "1500", "--seed", "3", "--out", "data"],
-        cwd=empty, capture_output=True, text=True, env=env,
+        cwd=empty, capture_output=True, text=True, env=env, check=False,
     )
     assert simulated.returncode == 0, simulated.stderr
     assert (empty / "data" / "customers.csv").is_file() and (empty / "data" / "interactions.csv").is_file()
 
     ran = subprocess.run(
         [cx, "run", "--data", "data", "--params", str(params)],
-        cwd=empty, capture_output=True, text=True, env=env, timeout=3600,
+        cwd=empty, capture_output=True, text=True, env=env, timeout=3600, check=False,
     )
     assert ran.returncode == 0, ran.stderr
     reports = empty / "reports"
@@ -151,5 +157,5 @@ def test_cx_simulate_and_run_from_an_empty_folder_write_only_there(installed, tm
     assert {p.split("/")[0] for p in _listing(empty)} == {"data", "reports"}
     assert _listing(installed["env"]) == environment_before, "something was written beside the interpreter"
     assert _listing(CHECKOUT / "data") | _listing(CHECKOUT / "reports") == checkout_before
-    git_after = subprocess.run(["git", "status", "--porcelain"], cwd=CHECKOUT, capture_output=True, text=True).stdout
+    git_after = _git_status()
     assert git_after == git_before, "the run wrote into the checkout"
