@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from cxlib.run.cli import main
-from tests.data.test_load import CUSTOMERS, INTERACTIONS
+from tests._files import CUSTOMERS, INTERACTIONS
 
 #: Values a cell is replaced with: numbers that overflow, sentinels, SQL, markup, controls, encodings.
 HOSTILE = [

@@ -12,7 +12,7 @@ import pytest
 
 import cxlib
 from cxlib.exceptions import DataError
-from tests.data.test_load import CUSTOMERS, INTERACTIONS, append_interaction, write
+from tests._files import CUSTOMERS, INTERACTIONS, append_interaction, write
 
 CX = [sys.executable, "-m", "cxlib.run.cli"]
 
@@ -247,7 +247,7 @@ ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 def test_yaml_aliases_are_refused_with_a_short_message(tmp_path, small_world):
     from cxlib.analyses import roi
-    from tests.run.test_runner import tiny_notebook
+    from tests._notebooks import tiny_notebook
 
     params = tmp_path / "params.yaml"
     params.write_text(ALIAS_BOMB)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import duckdb
 import pandas as pd
 import pytest
@@ -11,28 +9,7 @@ import pytest
 import cxlib
 from cxlib.exceptions import DataError, RejectedRowsError
 
-CUSTOMERS = """\
-customer_id,signup_at,churned_at,segment,monthly_value
-00042,2024-01-01T10:00:00Z,,consumer,30
-00043,2024-01-02T00:00:00Z,2024-05-01T00:00:00Z,smb,120.5
-"""
-INTERACTIONS = """\
-interaction_id,customer_id,at,kind,channel,touchpoint,outcome,resolved,csat,nps,first_response_minutes,cost
-i1,00042,2024-01-03T09:00:00Z,experience,web,website,bad,,,,,
-i2,00042,2024-01-03T08:00:00Z,service,phone,website,neutral,true,4,,3.5,6
-i3,00043,2024-01-05T12:00:00Z,experience,app,app,good,,5,9,,
-"""
-
-
-def write(folder, customers=CUSTOMERS, interactions=INTERACTIONS):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "customers.csv").write_text(textwrap.dedent(customers))
-    (folder / "interactions.csv").write_text(textwrap.dedent(interactions))
-    return folder
-
-
-def append_interaction(line: str) -> str:
-    return INTERACTIONS + line + "\n"
+from tests._files import CUSTOMERS, INTERACTIONS, append_interaction, write
 
 
 def rejects_of(data) -> list[tuple]:

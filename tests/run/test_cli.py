@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.data.test_load import INTERACTIONS, append_interaction, write
+from tests._files import INTERACTIONS, append_interaction, write
 
 CX = [sys.executable, "-m", "cxlib.run.cli"]
 

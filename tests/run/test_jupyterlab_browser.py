@@ -3,7 +3,7 @@
 The test starts ``jupyter lab`` on localhost (a token, a free port, a temporary root holding a
 copy of the notebook and a tiny simulated data set, its own settings and workspace folders),
 opens the notebook in Debian's Chromium (driven over the DevTools protocol by
-tests/test_report_browser.py's :class:`Chromium`), runs every cell through JupyterLab's own
+tests/_chromium.py's :class:`Chromium`), runs every cell through JupyterLab's own
 command, drags the bad-rate cut of delivery with the mouse (``Input.dispatchMouseEvent``)
 and waits for the what-if table to show the new value. A screenshot is kept under ``tmp_path``.
 """
@@ -26,7 +26,7 @@ import nbformat
 import pytest
 
 from cxlib.data.simulate import write_dataset
-from tests.run.test_report_browser import Chromium
+from tests._chromium import Chromium
 
 pytestmark = pytest.mark.browser
 

@@ -1,6 +1,6 @@
 """Runs a scheduler can trust: a killed run is marked died, two runs at once into one folder
 stay apart, and nothing from the kernels reaches the terminal. Real `cx run` processes of a
-tiny notebook (tests.test_runner.tiny_notebook)."""
+tiny notebook (tests._notebooks.tiny_notebook)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from tests.run.test_runner import tiny_notebook
+from tests._notebooks import tiny_notebook
 
 SLOW = 'import time\nprint("started", flush=True)\ntime.sleep(300)'
 

@@ -18,6 +18,7 @@ from cxlib.exceptions import NotebookFailed
 from cxlib.run.report import reader_notes
 from cxlib.run.parameters import resolve_parameters
 from cxlib.run.runner import NOTEBOOKS, run
+from tests._notebooks import tiny_notebook
 from tests._worlds import HOSTILE
 
 
@@ -183,23 +184,6 @@ def declared_in(path, name):
 
 # ---------------------------------------------------------------------------------------
 # Runs of a tiny notebook: parameters, output folder, interruption
-
-
-def tiny_notebook(tmp_path, body='print("data is", data, "window", window_days)'):
-    nb = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_markdown_cell("# Tiny"),
-            nbformat.v4.new_code_cell(
-                'data: str = ""  # data\nas_of: str = ""  # as of\nwindow_days: int = 90  # window',
-                metadata={"tags": ["parameters"]},
-            ),
-            nbformat.v4.new_code_cell(body),
-        ],
-        metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-    )
-    path = tmp_path / "tiny.ipynb"
-    nbformat.write(nb, str(path))
-    return path
 
 
 def injected(executed) -> str:
