@@ -14,12 +14,22 @@ DEFAULT_SCENARIOS = Path(str(files("cxlib.analyses") / "scenarios" / "default.ya
 
 #: Where the demo data and the reports are written: ``$CXLAB_HOME`` if set; else the project
 #: folder when cxlib runs from a checkout (``make report``); else, for an installed package, the
-#: current folder (never beside the interpreter).
-_CHECKOUT = Path(__file__).resolve().parent.parent
-HOME_DIR = Path(
-    os.environ.get("CXLAB_HOME")
-    or (_CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd())
-).resolve()
+#: current folder — unless that is inside the installed package itself (a kernel started on a
+#: packaged notebook in JupyterLab), then ``~/cxlab``: never beside the interpreter.
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE.parent
+
+
+def _home() -> Path:
+    if os.environ.get("CXLAB_HOME"):
+        return Path(os.environ["CXLAB_HOME"]).expanduser()
+    if (_CHECKOUT / "pyproject.toml").is_file():
+        return _CHECKOUT
+    here = Path.cwd().resolve()
+    return Path.home() / "cxlab" if here == _PACKAGE or _PACKAGE in here.parents else here
+
+
+HOME_DIR = _home().resolve()
 DATA_DIR = HOME_DIR / "data"
 DEMO_DIR = DATA_DIR / "demo"
 REPORTS_DIR = HOME_DIR / "reports"

@@ -159,3 +159,20 @@ def test_cx_simulate_and_run_from_an_empty_folder_write_only_there(installed, tm
     assert _listing(CHECKOUT / "data") | _listing(CHECKOUT / "reports") == checkout_before
     git_after = _git_status()
     assert git_after == git_before, "the run wrote into the checkout"
+
+
+def test_an_installed_package_writes_where_it_is_run_never_inside_itself(installed, tmp_path):
+    """From a folder of one's own: that folder; from the packaged notebooks' folder (a JupyterLab
+    kernel's working folder): ``~/cxlab``; ``$CXLAB_HOME`` over both."""
+    env = {**installed["environ"], "HOME": str(tmp_path / "home")}
+    show = "import cxlib.config as c; print(c.HOME_DIR)"
+
+    def home_dir(cwd, **extra):
+        return subprocess.run([str(installed["python"]), "-c", show], cwd=cwd, check=True, capture_output=True,
+                              text=True, env={**env, **extra}).stdout.strip()
+
+    notebooks = installed["site"] / "cxlib" / "run" / "notebooks"
+    assert notebooks.is_dir()
+    assert home_dir(tmp_path) == str(tmp_path.resolve())
+    assert home_dir(notebooks) == str((tmp_path / "home" / "cxlab").resolve())
+    assert home_dir(notebooks, CXLAB_HOME=str(tmp_path / "chosen")) == str((tmp_path / "chosen").resolve())
