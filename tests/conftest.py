@@ -130,3 +130,23 @@ def hostile_run(small_world, tmp_path_factory):
         text = (small_world / name).read_text()
         (path / name).write_text(text.replace(",enterprise,", f",{HOSTILE},").replace(",store_visit,", f",{HOSTILE},"))
     return run(path, out=tmp_path_factory.mktemp("hostile-reports"), overrides=QUICK_REPORT)
+
+
+#: Test files that share an expensive session fixture run in one worker when the suite runs in
+#: parallel (``pytest -n 2``, pytest-xdist with ``--dist loadgroup``), so the fixture is built once.
+_SHARED = {
+    "tests/run/test_runner.py": "whole report runs",
+    "tests/run/test_report_browser.py": "whole report runs",
+    "tests/models/test_churn.py": "recovery worlds",
+    "tests/analyses/test_claims.py": "recovery worlds",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, one group per test file (module fixtures are built once), files that
+    share a session fixture in one group (:data:`_SHARED`); nothing changes without xdist."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(_SHARED.get(path, path)))
