@@ -9,7 +9,10 @@ import pytest
 import cxlib
 import cxlib.present.plots
 from cxlib.analyses import roi
+from cxlib.features import roi_inputs
+from cxlib.models import roi_engine
 from cxlib.models.churn import ChurnModel
+from cxlib.present import roi as roi_text
 from cxlib.exceptions import DataError
 from cxlib.data.simulate import write_dataset
 
@@ -51,7 +54,7 @@ def test_scenarios_from_yaml_text_dict_and_list(tmp_path):
     items = [{"name": "b", "kind": "experience", "change": {"touchpoint": "Delivery", "bad_rate_cut": 0.5}}]
     (s,), cur = roi.load_scenarios(items)
     assert s.change == {"touchpoint": "delivery", "bad_rate_cut": 0.5} and cur == "EUR"
-    assert "delivery" in s.describe()
+    assert "delivery" in roi_text.describe(s)
 
 
 @pytest.mark.parametrize(
@@ -91,13 +94,13 @@ def test_unknown_touchpoint_names_it_and_lists_the_known_ones(world):
 def test_expected_multiplier_matches_brute_force_with_timing_and_cap(world):
     """E[HR_u^min(U,cap) HR_r^min(R,cap)] on each day: closed form against simulated event paths."""
     data, model, _ = world
-    measured = roi.measure(data)
-    engine = roi._Engine(measured, model, 200.0)
+    measured = roi_inputs.measure(data)
+    engine = roi_engine.Engine(measured, model, 200.0)
     delay = np.array([0.4, 0.3, 0.2, 0.1])
     lam, q, lu, lr = 0.02, 0.45, np.log(1.6), np.log(1.15)  # a heavy rate, so the cap (5) binds
-    inp = roi._Inputs(log_a=np.zeros((1, 1)), log_hr_u=lu, log_hr_r=lr, lam_early=lam, lam_settled=lam, q=q, delay=delay)
-    mu_u, mu_r = engine._means(inp)
-    closed = engine._factor(mu_u, lu)[-1, 0] * engine._factor(mu_r, lr)[-1, 0]
+    inp = roi_engine.Inputs(log_a=np.zeros((1, 1)), log_hr_u=lu, log_hr_r=lr, lam_early=lam, lam_settled=lam, q=q, delay=delay)
+    mu_u, mu_r = engine.future_means(inp)
+    closed = engine.multiplier_table(mu_u, lu)[-1, 0] * engine.multiplier_table(mu_r, lr)[-1, 0]
     rng = np.random.default_rng(5)
     n, days, W, cap = 40_000, engine.n_days, engine.W, engine.cap
     x = engine.y
@@ -120,9 +123,9 @@ def test_expected_multiplier_matches_brute_force_with_timing_and_cap(world):
     np.testing.assert_allclose(closed[check], brute, rtol=0.01)
     # at a low rate the cap does not bind: steady state is the generating function with the delay correction
     low = 0.002
-    inp = roi._Inputs(log_a=np.zeros((1, 1)), log_hr_u=lu, log_hr_r=lr, lam_early=low, lam_settled=low, q=q, delay=delay)
-    mu_u, mu_r = engine._means(inp)
-    f = engine._factor(mu_u, lu)[-1, 0] * engine._factor(mu_r, lr)[-1, 0]
+    inp = roi_engine.Inputs(log_a=np.zeros((1, 1)), log_hr_u=lu, log_hr_r=lr, lam_early=low, lam_settled=low, q=q, delay=delay)
+    mu_u, mu_r = engine.future_means(inp)
+    f = engine.multiplier_table(mu_u, lu)[-1, 0] * engine.multiplier_table(mu_r, lr)[-1, 0]
     mean_delay = float(np.arange(len(delay)) @ delay)
     pgf = np.exp(low * ((W * (1 - q) + q * mean_delay) * (np.exp(lu) - 1) + q * (W - mean_delay) * (np.exp(lr) - 1)))
     assert f[150] == pytest.approx(pgf, rel=1e-4)
@@ -186,7 +189,7 @@ def test_first_response_without_a_measured_link_is_not_estimated(world):
     row = result.table.set_index("scenario").loc["faster"]
     assert not row.estimable and np.isnan(row.retained_revenue)
     assert "first response" in row.note and "cannot be estimated" in row.note
-    assert "Not estimated: faster" in roi.recommendation(result)
+    assert "Not estimated: faster" in roi_text.recommendation(result)
 
 
 def test_baseline_and_rates_are_reported(world):
@@ -209,15 +212,15 @@ def test_baseline_and_rates_are_reported(world):
 
 def test_tables_and_recommendation(world):
     result = _evaluate(world, None)  # the default file
-    full = roi.roi_table(result)
+    full = roi_text.roi_table(result)
     assert list(full.index) == [s.name for s in result.scenarios]
-    small, sentence = roi.summary_section(result)
+    small, sentence = roi_text.summary_section(result)
     assert list(small.columns) == ["kind", "net benefit over 12 months", "ROI", "probability of being best"]
     assert small.index.name == "scenario"
     assert isinstance(sentence, str) and sentence
-    beats = roi.beats_table(result)
+    beats = roi_text.beats_table(result)
     assert beats.shape == (len(result.scenarios),) * 2
-    d = result.to_dict()
+    d = roi_text.as_dict(result)
     assert {"settings", "baseline", "rates", "scenarios", "beats", "recommendation", "notes"} <= set(d)
     est = result.table[result.table["estimable"]]
     assert est["p_best"].sum() == pytest.approx(1.0)
@@ -237,11 +240,11 @@ def _fake(net, p_beats, p_pos, cost=100.0):
 
 
 def test_recommendation_says_when_the_evidence_does_not_separate():
-    assert "does not separate" in roi.recommendation(_fake([200.0, 150.0], 0.7, [0.99, 0.98]))
-    clear = roi.recommendation(_fake([200.0, 50.0], 0.99, [0.99, 0.8]))
+    assert "does not separate" in roi_text.recommendation(_fake([200.0, 150.0], 0.7, [0.99, 0.98]))
+    clear = roi_text.recommendation(_fake([200.0, 50.0], 0.99, [0.99, 0.8]))
     assert clear.startswith("s0 (service) is the better investment") and "99%" in clear
-    assert "None of the investments pays" in roi.recommendation(_fake([-200.0, -300.0], 0.99, [0.0, 0.0]))
-    assert "not settled" in roi.recommendation(_fake([20.0, -300.0], 0.99, [0.6, 0.0]))
+    assert "None of the investments pays" in roi_text.recommendation(_fake([-200.0, -300.0], 0.99, [0.0, 0.0]))
+    assert "not settled" in roi_text.recommendation(_fake([20.0, -300.0], 0.99, [0.6, 0.0]))
 
 
 def test_plot_net_benefit(world):
