@@ -80,6 +80,7 @@ from cxlib.models.roi_engine import (
     Engine,
     Inputs,
     effective_bands,
+    engagement_weights,
     log_baseline,
     pooled_hr,
     pooled_terms,
@@ -182,6 +183,7 @@ class Prepared:
     slope_draw: np.ndarray  # first response → resolution
     c_hat: float
     r_hat: float
+    engagement_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))  # exposure share per engagement band
     _runs: dict = field(default_factory=dict, repr=False)
     _log_a: dict = field(default_factory=dict, repr=False)
     _coefficients: dict = field(default_factory=dict, repr=False)  # per draw: touchpoint log HRs, pooled log HRs
@@ -199,6 +201,7 @@ class Prepared:
             rate_days=self.rate_days, effective_band=self.effective_band, betas=self.betas[:k], cols=self.cols,
             lam_e=self.lam_e[:k], lam_s=self.lam_s[:k], c_draw=self.c_draw[:k], r_draw=self.r_draw[:k],
             delay_draw=self.delay_draw[:k], slope_draw=self.slope_draw[:k], c_hat=self.c_hat, r_hat=self.r_hat,
+            engagement_weights=self.engagement_weights,
             _runs=self._runs, _log_a=self._log_a, _coefficients=self._coefficients,
         )
 
@@ -212,7 +215,7 @@ class Prepared:
         if b not in self._log_a or b not in self._coefficients:  # the same for every scenario of a draw
             beta = pd.Series(self.betas[b], index=self.cols)
             if b not in self._log_a:
-                self._log_a[b] = log_baseline(self.model, beta, self.effective_band)
+                self._log_a[b] = log_baseline(self.model, beta, self.effective_band, self.engagement_weights)
             self._coefficients[b] = (touchpoint_log_hrs(self.model, beta, self.measured.touchpoints),
                                      self.log_hr(b, "unresolved"), self.log_hr(b, "resolved"))
         tp, hr_u, hr_r = self._coefficients[b]
@@ -336,7 +339,7 @@ def prepare(
         measured=measured, model=model, engine=engine, notes=notes, horizon_months=float(horizon_months), draws=B,
         seed=int(seed), alpha=float(alpha), rate_days=rate_days, effective_band=effective_band, betas=betas,
         cols=list(beta0.index), lam_e=lam_e, lam_s=lam_s, c_draw=c_draw, r_draw=r_draw, delay_draw=delay_draw,
-        slope_draw=slope_draw, c_hat=float(c_hat), r_hat=float(r_hat),
+        slope_draw=slope_draw, c_hat=float(c_hat), r_hat=float(r_hat), engagement_weights=engagement_weights(model),
     )
 
 

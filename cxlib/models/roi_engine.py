@@ -91,6 +91,7 @@ __all__ = [
     "Engine",
     "Inputs",
     "effective_bands",
+    "engagement_weights",
     "log_baseline",
     "pooled_hr",
     "pooled_terms",
@@ -291,15 +292,20 @@ class Engine:
     def future_means(self, inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
         """μ_U, μ_R per future-rate class (tenure 0..early_days) and day."""
         pu, pr = self.lag_probs(inp.q, inp.delay)
-        n = self.n_days
-        mu_u = np.empty((self.early + 1, n))
-        mu_r = np.empty_like(mu_u)
-        e = np.arange(n)
-        for k in range(self.early + 1):
-            lam = np.where(k + e < self.early, inp.lam_early, inp.lam_settled) * self.y
-            mu_u[k] = np.convolve(lam, pu)[:n]
-            mu_r[k] = np.convolve(lam, pr)[:n]
-        return mu_u, mu_r
+        n, E = self.n_days, self.early
+        # class k has rate λ_early on days e < E - k, λ_settled after: the convolution is
+        # λ_settled · (y * p) plus (λ_early - λ_settled) · the first E - k terms of y * p
+        out = []
+        for p in (pu, pr):
+            full = np.convolve(self.y, p)[:n]
+            first = np.zeros((E + 1, n))  # first[m]: Σ_{e < m} y[e] p[d - e]
+            for e in range(min(E, n)):
+                stop = min(n, e + len(p))
+                first[e + 1] = first[e]
+                first[e + 1, e:stop] += self.y[e] * p[: stop - e]
+            first[min(E, n) + 1:] = first[min(E, n)]  # a horizon shorter than early_days
+            out.append(inp.lam_settled * full[None, :] + (inp.lam_early - inp.lam_settled) * first[E - np.arange(E + 1)])
+        return out[0], out[1]
 
     @staticmethod
     def pooled_log_hrs(inp: Inputs) -> tuple[float, float]:
@@ -330,17 +336,13 @@ class Engine:
             pmf[0] = np.exp(-mu)
             for x in range(1, cap):
                 pmf[x] = pmf[x - 1] * mu / x
-        out = np.empty((mu.shape[0], cap + 1, mu.shape[1]))
-        hr_pow = np.exp(log_hr * np.arange(cap + 1))
-        for k in range(cap + 1):
-            m = cap - k  # X < m stays below the cap
-            if m == 0:
-                out[:, k, :] = hr_pow[cap]
-                continue
-            below = pmf[:m]
-            tail = np.clip(1.0 - below.sum(axis=0), 0.0, 1.0)
-            out[:, k, :] = np.tensordot(hr_pow[k : k + m], below, axes=1) + tail * hr_pow[cap]
-        return out
+        hr_pow = np.exp(log_hr * np.arange(2 * cap + 1))
+        k, x = np.arange(cap + 1)[:, None], np.arange(cap)[None, :]
+        below = x < cap - k  # X < cap - k stays below the cap
+        weight = np.where(below, hr_pow[np.minimum(k + x, 2 * cap)], 0.0)  # (cap + 1) × cap
+        mass = np.tensordot(below.astype(float), pmf, axes=1)  # P(X < cap - k): (cap + 1) × class × day
+        out = np.tensordot(weight, pmf, axes=1) + np.clip(1.0 - mass, 0.0, 1.0) * hr_pow[cap]
+        return out.transpose(1, 0, 2)
 
     def daily_hazards(self, inp: Inputs) -> tuple[np.ndarray, np.ndarray | None]:
         """Expected hazard of each day times the day's exposure, per state of the paths.
@@ -423,15 +425,16 @@ class Engine:
         return value_months, survivors
 
 
-def log_baseline(model, beta: pd.Series, effective_band: list[str]) -> np.ndarray:
+def log_baseline(model, beta: pd.Series, effective_band: list[str], weights=None) -> np.ndarray:
     """log daily hazard without bad experiences, segments × tenure bands, for coefficients ``beta``.
 
     A model adjusted for engagement has a baseline per experience-rate band; the base is a
     mix of them, so the hazard is averaged over the bands, weighted by their exposure in the
-    model's panel (the base's engagement mix, not that of the reference band).
+    model's panel (the base's engagement mix, not that of the reference band). ``weights``:
+    :func:`engagement_weights` of the model, when already computed (they do not change between draws).
     """
     rows = []
-    shift = engagement_shift(model, beta)
+    shift = engagement_shift(model, beta, engagement_weights(model) if weights is None else weights)
     for s in model.segments_:
         rows.append(
             [
@@ -442,18 +445,23 @@ def log_baseline(model, beta: pd.Series, effective_band: list[str]) -> np.ndarra
     return np.asarray(rows, dtype=float)
 
 
-def engagement_shift(model, beta: pd.Series) -> float:
-    """log of the exposure-weighted mean hazard ratio of the engagement bands (0 without them)."""
+def engagement_weights(model) -> np.ndarray:
+    """The exposure share of each engagement band in the model's panel (empty without bands)."""
     levels = getattr(model, "engagement_levels_", None)
     panel = getattr(model, "panel_", None)
     if not getattr(model, "engagement", False) or not levels or panel is None or "engagement" not in panel:
-        return 0.0
+        return np.zeros(0)
     exposure = panel.groupby("engagement")["exposure_days"].sum()
     w = np.array([exposure.get(k, 0.0) for k in levels], dtype=float)
-    if w.sum() <= 0:
+    return w / w.sum() if w.sum() > 0 else np.zeros(0)
+
+
+def engagement_shift(model, beta: pd.Series, weights: np.ndarray) -> float:
+    """log of the exposure-weighted mean hazard ratio of the engagement bands (0 without them)."""
+    if not len(weights):
         return 0.0
-    hr = np.array([np.exp(beta.get(f"engagement[{label}]", 0.0)) for label in levels.values()])
-    return float(np.log((w / w.sum()) @ hr))
+    hr = np.array([np.exp(beta.get(f"engagement[{label}]", 0.0)) for label in model.engagement_levels_.values()])
+    return float(np.log(weights @ hr))
 
 
 def effective_bands(model) -> tuple[list[str], list[str]]:

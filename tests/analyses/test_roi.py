@@ -261,3 +261,49 @@ def test_model_with_other_window_is_refused(world):
     other = ChurnModel(window_days=60).fit(data)
     with pytest.raises(ValueError, match="window_days"):
         roi.evaluate(data, None, model=other, draws=2, process_draws=0)
+
+
+def test_an_analysis_never_fits_a_model_silently(world):
+    """No model, or one not fitted: a clear error before any query, never a quiet fit."""
+    from cxlib.analyses import cost
+    from cxlib.exceptions import NotFittedError
+
+    data, _, _ = world
+    with pytest.raises(TypeError, match="needs model=: a fitted ChurnModel"):
+        roi.evaluate(data, None, draws=2, process_draws=0)
+    with pytest.raises(TypeError, match="roi.prepare needs model="):
+        roi.prepare(data, draws=2)
+    with pytest.raises(TypeError, match="cost.evaluate needs model="):
+        cost.evaluate(data, draws=2)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        roi.prepare(data, model=ChurnModel(), draws=2)
+
+
+def test_segments_of_constant_state_equal_the_day_by_day_sum(world):
+    """The engine's runs of constant state give the midpoint rule summed day by day, customer by customer."""
+    data, model, _ = world
+    measured = roi_inputs.measure(data)
+    engine = roi_engine.Engine(measured, model, 12 * roi.MONTH_DAYS)
+    inp = roi_engine.Inputs(log_a=np.log([[0.002, 0.001, 0.0007]] * len(engine.segments)), log_hr_u=np.log(1.5),
+                            log_hr_r=np.log(1.1), lam_early=0.01, lam_settled=0.004, q=0.5,
+                            delay=np.array([0.4, 0.3, 0.2, 0.1]))
+    mu_u, mu_r = engine.future_means(inp)
+    Fu, Fr = engine.multiplier_table(mu_u, inp.log_hr_u), engine.multiplier_table(mu_r, inp.log_hr_r)
+    n, days, W = engine.n_customers, engine.n_days, engine.W
+    ku, kr = np.zeros((n, days), dtype=int), np.zeros((n, days), dtype=int)
+    d = np.arange(days)
+    for i, e, c in zip(*engine.known_events):
+        end = c if np.isfinite(c) and c <= 0 else e + W
+        ku[i] += (d >= e + 1) & (d <= end)
+        if np.isfinite(c) and c <= 0:
+            kr[i] += (d >= c + 1) & (d <= e + W)
+    ku, kr = np.minimum(ku, engine.cap), np.minimum(kr, engine.cap)
+    cls = engine.mu_class[engine.tau][:, None]
+    a = np.exp(inp.log_a)[engine.seg[:, None], engine.band[engine.tau]]
+    h = a * Fu[cls, ku, d[None, :]] * Fr[cls, kr, d[None, :]] * engine.x[None, :]
+    C = np.cumsum(h, axis=1)
+    months = (np.exp(-(C - 0.5 * h)) * engine.x).sum(axis=1) / roi.MONTH_DAYS
+    value_months, survivors = engine.run(inp)
+    assert engine.n_known > 100 and engine.n_segments < n * 3, "known customers, and fewer segments than days"
+    assert value_months == pytest.approx(float(engine.value @ months), rel=1e-12)
+    assert survivors == pytest.approx(float(np.exp(-C[:, -1]).sum()), rel=1e-12)
