@@ -15,7 +15,7 @@ over the horizon, on average per customer?
   the most it is worth paying to prevent one (preventing it also saves the contact).
 
 The hazard the extra experience multiplies is the ROI engine's **expected** hazard of each
-customer (:mod:`cxlib.analyses.roi`, closed form: the known bad experiences of the customer, the
+customer (:mod:`cxlib.models.roi_engine`, closed form: the known bad experiences of the customer, the
 future ones at the measured rates, resolution at the measured share, the segment and tenure
 baseline), so the cost is the drop of the expected revenue retained over the horizon,
 averaged over the active customers as they are, not over one reference customer. The extra
@@ -30,7 +30,9 @@ coefficient, or the mean of the touchpoints' weighted by their bad experiences
 their fitted covariance, rates and resolution from their posteriors), all touchpoints on the
 same draws, quantiles ``alpha/2`` and ``1 - alpha/2``.
 
-Numbers only: the words and the formatting are in :mod:`cxlib.present.summary`.
+The horizon is in months (``horizon_months``), as in :mod:`cxlib.analyses.roi`; the analysis
+date is the keyword-only ``as_of``; ``model`` (a fitted churn model) is required: this module
+never fits one. Numbers only: the words and the formatting are in :mod:`cxlib.present.summary`.
 """
 
 from __future__ import annotations
@@ -185,10 +187,14 @@ def evaluate(
     ``_high``): ``unresolved`` (one left unresolved: also the most worth paying to prevent
     one), ``resolved`` (one that service resolves), ``resolving`` (the difference: what
     resolving one is worth); ``churn_unresolved``, ``churn_resolved``: the extra probability
-    of leaving within the horizon. ``prepared``: reuse :func:`cxlib.analyses.roi.prepare`'s result
-    (the ROI's draws and engine) instead of measuring and fitting again.
+    of leaving within the horizon. ``model`` (required unless ``prepared`` is given): a fitted
+    :class:`~cxlib.models.churn.ChurnModel`; one fitted ``by_touchpoint=True`` gives each
+    touchpoint its own cost, a pooled one the same cost at every touchpoint. ``prepared``: reuse
+    :func:`cxlib.analyses.roi.prepare`'s result (the ROI's draws and engine, with its model)
+    instead of measuring again.
     """
     if prepared is None:
+        roi.check_fitted(model, window_days=window_days, resolution_days=resolution_days, caller="cost.evaluate")
         prepared = roi.prepare(data, model=model, as_of=as_of, horizon_months=horizon_months, draws=draws, seed=seed,
                                alpha=alpha, window_days=window_days, resolution_days=resolution_days)
     return evaluate_prepared(prepared, currency=currency)

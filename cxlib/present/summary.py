@@ -313,7 +313,7 @@ def recommendation(cost: pd.DataFrame, *, max_ratio_width: float = 0.25, facts: 
 
 
 def _money(value, currency: str) -> str:
-    """Money per customer: cents below 100 (``EUR 26.40``), else :func:`cxlib.analyses.roi.money`."""
+    """Money per customer: cents below 100 (``EUR 26.40``), else :func:`cxlib.present.format.money`."""
     from cxlib.present.format import money
 
     if value is None or not np.isfinite(value):
@@ -391,19 +391,19 @@ def roi_section(result) -> pd.DataFrame:
     """The investments side by side: net benefit with its interval, ROI, chance of being best.
 
     ``result``: what :func:`cxlib.analyses.roi.evaluate` returns (an ``ROIResult``). The table is
-    :func:`cxlib.analyses.roi.side_by_side` with one header row; scenario names come from a YAML
+    :func:`cxlib.present.roi.side_by_side` with one header row; scenario names come from a YAML
     file, so they stay in cells, which pandas escapes.
     """
-    from cxlib.analyses import roi
+    from cxlib.present import roi as roi_text
 
-    return _one_header_row(roi.side_by_side(result))
+    return _one_header_row(roi_text.side_by_side(result))
 
 
 def roi_recommendation(result):
-    """:func:`cxlib.analyses.roi.recommendation` in plain words (Markdown, escaped: scenario names are user text)."""
-    from cxlib.analyses import roi
+    """:func:`cxlib.present.roi.recommendation` in plain words (Markdown, escaped: scenario names are user text)."""
+    from cxlib.present import roi as roi_text
 
-    lines = [roi.recommendation(result), *getattr(result, "notes", [])]
+    lines = [roi_text.recommendation(result), *getattr(result, "notes", [])]
     return _markdown("\n\n".join(escape_markdown(line) for line in lines if line))
 
 

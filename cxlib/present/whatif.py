@@ -31,14 +31,13 @@ import html
 import pandas as pd
 
 from cxlib.analyses import roi
+from cxlib.present import roi as roi_text
 
 __all__ = ["WhatIf", "Slices", "SERVICE", "RESOLUTION", "CONTACT", "cut_control", "cost_control"]
 
 SERVICE = "Better service"
 RESOLUTION = "resolution_rate"
 CONTACT = "contact_share"
-#: The mime type of a widget view: JupyterLab renders it, the report drops it.
-from cxlib.run.report import WIDGET_MIME  # noqa: F401  (what the report drops)
 
 
 def cut_control(touchpoint: str) -> str:
@@ -63,7 +62,7 @@ class WhatIf:
 
     def __init__(self, prepared: roi.Prepared, scenarios=None, *, currency: str | None = None):
         self.prepared = prepared
-        file_scenarios, self.currency = roi._scenario_list(scenarios, currency)
+        file_scenarios, self.currency = roi.scenarios_and_currency(scenarios, currency)
         m = prepared.measured
         self.touchpoints = list(m.touchpoints)
         self.measured_contact = float(prepared.c_hat)
@@ -114,7 +113,7 @@ class WhatIf:
         result = self.result(**levers)
         if result is None:
             return None
-        t = roi.roi_table(result)
+        t = roi_text.roi_table(result)
         t.columns.name, t.index.name = t.index.name, None
         return t
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import cxlib
 import cxlib.present.plots
 from cxlib.analyses import roi
+from cxlib.features import roi_inputs
+from cxlib.models import roi_engine
 from cxlib.models.churn import ChurnModel
+from cxlib.present import roi as roi_text
 from cxlib.exceptions import DataError
 from cxlib.data.simulate import write_dataset
 
@@ -51,7 +53,7 @@ def test_scenarios_from_yaml_text_dict_and_list(tmp_path):
     items = [{"name": "b", "kind": "experience", "change": {"touchpoint": "Delivery", "bad_rate_cut": 0.5}}]
     (s,), cur = roi.load_scenarios(items)
     assert s.change == {"touchpoint": "delivery", "bad_rate_cut": 0.5} and cur == "EUR"
-    assert "delivery" in s.describe()
+    assert "delivery" in roi_text.describe(s)
 
 
 @pytest.mark.parametrize(
@@ -91,13 +93,13 @@ def test_unknown_touchpoint_names_it_and_lists_the_known_ones(world):
 def test_expected_multiplier_matches_brute_force_with_timing_and_cap(world):
     """E[HR_u^min(U,cap) HR_r^min(R,cap)] on each day: closed form against simulated event paths."""
     data, model, _ = world
-    measured = roi.measure(data)
-    engine = roi._Engine(measured, model, 200.0)
+    measured = roi_inputs.measure(data)
+    engine = roi_engine.Engine(measured, model, 200.0)
     delay = np.array([0.4, 0.3, 0.2, 0.1])
     lam, q, lu, lr = 0.02, 0.45, np.log(1.6), np.log(1.15)  # a heavy rate, so the cap (5) binds
-    inp = roi._Inputs(log_a=np.zeros((1, 1)), log_hr_u=lu, log_hr_r=lr, lam_early=lam, lam_settled=lam, q=q, delay=delay)
-    mu_u, mu_r = engine._means(inp)
-    closed = engine._factor(mu_u, lu)[-1, 0] * engine._factor(mu_r, lr)[-1, 0]
+    inp = roi_engine.Inputs(log_a=np.zeros((1, 1)), log_hr_u=lu, log_hr_r=lr, lam_early=lam, lam_settled=lam, q=q, delay=delay)
+    mu_u, mu_r = engine.future_means(inp)
+    closed = engine.multiplier_table(mu_u, lu)[-1, 0] * engine.multiplier_table(mu_r, lr)[-1, 0]
     rng = np.random.default_rng(5)
     n, days, W, cap = 40_000, engine.n_days, engine.W, engine.cap
     x = engine.y
@@ -120,9 +122,9 @@ def test_expected_multiplier_matches_brute_force_with_timing_and_cap(world):
     np.testing.assert_allclose(closed[check], brute, rtol=0.01)
     # at a low rate the cap does not bind: steady state is the generating function with the delay correction
     low = 0.002
-    inp = roi._Inputs(log_a=np.zeros((1, 1)), log_hr_u=lu, log_hr_r=lr, lam_early=low, lam_settled=low, q=q, delay=delay)
-    mu_u, mu_r = engine._means(inp)
-    f = engine._factor(mu_u, lu)[-1, 0] * engine._factor(mu_r, lr)[-1, 0]
+    inp = roi_engine.Inputs(log_a=np.zeros((1, 1)), log_hr_u=lu, log_hr_r=lr, lam_early=low, lam_settled=low, q=q, delay=delay)
+    mu_u, mu_r = engine.future_means(inp)
+    f = engine.multiplier_table(mu_u, lu)[-1, 0] * engine.multiplier_table(mu_r, lr)[-1, 0]
     mean_delay = float(np.arange(len(delay)) @ delay)
     pgf = np.exp(low * ((W * (1 - q) + q * mean_delay) * (np.exp(lu) - 1) + q * (W - mean_delay) * (np.exp(lr) - 1)))
     assert f[150] == pytest.approx(pgf, rel=1e-4)
@@ -186,7 +188,7 @@ def test_first_response_without_a_measured_link_is_not_estimated(world):
     row = result.table.set_index("scenario").loc["faster"]
     assert not row.estimable and np.isnan(row.retained_revenue)
     assert "first response" in row.note and "cannot be estimated" in row.note
-    assert "Not estimated: faster" in roi.recommendation(result)
+    assert "Not estimated: faster" in roi_text.recommendation(result)
 
 
 def test_baseline_and_rates_are_reported(world):
@@ -209,39 +211,18 @@ def test_baseline_and_rates_are_reported(world):
 
 def test_tables_and_recommendation(world):
     result = _evaluate(world, None)  # the default file
-    full = roi.roi_table(result)
+    full = roi_text.roi_table(result)
     assert list(full.index) == [s.name for s in result.scenarios]
-    small, sentence = roi.summary_section(result)
+    small, sentence = roi_text.summary_section(result)
     assert list(small.columns) == ["kind", "net benefit over 12 months", "ROI", "probability of being best"]
     assert small.index.name == "scenario"
     assert isinstance(sentence, str) and sentence
-    beats = roi.beats_table(result)
+    beats = roi_text.beats_table(result)
     assert beats.shape == (len(result.scenarios),) * 2
-    d = result.to_dict()
+    d = roi_text.as_dict(result)
     assert {"settings", "baseline", "rates", "scenarios", "beats", "recommendation", "notes"} <= set(d)
     est = result.table[result.table["estimable"]]
     assert est["p_best"].sum() == pytest.approx(1.0)
-
-
-def _fake(net, p_beats, p_pos, cost=100.0):
-    names = [f"s{i}" for i in range(len(net))]
-    table = pd.DataFrame({
-        "scenario": names, "kind": ["service", "experience"][: len(net)], "what": "", "yearly_cost": cost, "cost": cost,
-        "estimable": True, "retained_revenue": np.add(net, cost), "net_benefit": net,
-        "net_benefit_low": np.subtract(net, 50), "net_benefit_high": np.add(net, 50), "break_even_cost": np.add(net, cost),
-        "p_positive": p_pos, "p_best": 0.5, "note": "",
-    })
-    beats = pd.DataFrame([[np.nan, p_beats], [1 - p_beats, np.nan]], index=names, columns=names)
-    return roi.ROIResult([], table, pd.DataFrame(), beats, {}, pd.DataFrame(),
-                         {"alpha": 0.05, "currency": "EUR", "horizon_months": 12.0})
-
-
-def test_recommendation_says_when_the_evidence_does_not_separate():
-    assert "does not separate" in roi.recommendation(_fake([200.0, 150.0], 0.7, [0.99, 0.98]))
-    clear = roi.recommendation(_fake([200.0, 50.0], 0.99, [0.99, 0.8]))
-    assert clear.startswith("s0 (service) is the better investment") and "99%" in clear
-    assert "None of the investments pays" in roi.recommendation(_fake([-200.0, -300.0], 0.99, [0.0, 0.0]))
-    assert "not settled" in roi.recommendation(_fake([20.0, -300.0], 0.99, [0.6, 0.0]))
 
 
 def test_plot_net_benefit(world):
@@ -258,3 +239,49 @@ def test_model_with_other_window_is_refused(world):
     other = ChurnModel(window_days=60).fit(data)
     with pytest.raises(ValueError, match="window_days"):
         roi.evaluate(data, None, model=other, draws=2, process_draws=0)
+
+
+def test_an_analysis_never_fits_a_model_silently(world):
+    """No model, or one not fitted: a clear error before any query, never a quiet fit."""
+    from cxlib.analyses import cost
+    from cxlib.exceptions import NotFittedError
+
+    data, _, _ = world
+    with pytest.raises(TypeError, match="needs model=: a fitted ChurnModel"):
+        roi.evaluate(data, None, draws=2, process_draws=0)
+    with pytest.raises(TypeError, match="roi.prepare needs model="):
+        roi.prepare(data, draws=2)
+    with pytest.raises(TypeError, match="cost.evaluate needs model="):
+        cost.evaluate(data, draws=2)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        roi.prepare(data, model=ChurnModel(), draws=2)
+
+
+def test_segments_of_constant_state_equal_the_day_by_day_sum(world):
+    """The engine's runs of constant state give the midpoint rule summed day by day, customer by customer."""
+    data, model, _ = world
+    measured = roi_inputs.measure(data)
+    engine = roi_engine.Engine(measured, model, 12 * roi.MONTH_DAYS)
+    inp = roi_engine.Inputs(log_a=np.log([[0.002, 0.001, 0.0007]] * len(engine.segments)), log_hr_u=np.log(1.5),
+                            log_hr_r=np.log(1.1), lam_early=0.01, lam_settled=0.004, q=0.5,
+                            delay=np.array([0.4, 0.3, 0.2, 0.1]))
+    mu_u, mu_r = engine.future_means(inp)
+    Fu, Fr = engine.multiplier_table(mu_u, inp.log_hr_u), engine.multiplier_table(mu_r, inp.log_hr_r)
+    n, days, W = engine.n_customers, engine.n_days, engine.W
+    ku, kr = np.zeros((n, days), dtype=int), np.zeros((n, days), dtype=int)
+    d = np.arange(days)
+    for i, e, c in zip(*engine.known_events):
+        end = c if np.isfinite(c) and c <= 0 else e + W
+        ku[i] += (d >= e + 1) & (d <= end)
+        if np.isfinite(c) and c <= 0:
+            kr[i] += (d >= c + 1) & (d <= e + W)
+    ku, kr = np.minimum(ku, engine.cap), np.minimum(kr, engine.cap)
+    cls = engine.mu_class[engine.tau][:, None]
+    a = np.exp(inp.log_a)[engine.seg[:, None], engine.band[engine.tau]]
+    h = a * Fu[cls, ku, d[None, :]] * Fr[cls, kr, d[None, :]] * engine.x[None, :]
+    C = np.cumsum(h, axis=1)
+    months = (np.exp(-(C - 0.5 * h)) * engine.x).sum(axis=1) / roi.MONTH_DAYS
+    value_months, survivors = engine.run(inp)
+    assert engine.n_known > 100 and engine.n_segments < n * 3, "known customers, and fewer segments than days"
+    assert value_months == pytest.approx(float(engine.value @ months), rel=1e-12)
+    assert survivors == pytest.approx(float(np.exp(-C[:, -1]).sum()), rel=1e-12)

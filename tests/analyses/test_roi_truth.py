@@ -137,6 +137,10 @@ def test_confounded_world_with_touchpoint_effects(confounded_world):
 
 
 def _check_scenarios(cfg, data, as_of, model=None):
+    from cxlib.models.churn import ChurnModel
+
+    if model is None:  # the analysis never fits one: the default model, fitted on data up to T
+        model = ChurnModel().fit(data, as_of=as_of)
     scenarios = [
         roi.Scenario("resolve 90%", "service", {"resolution_rate": 0.9}, yearly_cost=10_000),
         roi.Scenario("delivery bad rate halved", "experience", {"touchpoint": "delivery", "bad_rate_cut": 0.5},

@@ -231,12 +231,14 @@ def test_rejected_customer_row_and_nothing_accepted(tmp_path):
 
 def test_roi_refuses_values_that_are_not_finite(small_world):
     from cxlib.analyses import roi
+    from cxlib.models.churn import ChurnModel
 
     with cxlib.load(small_world) as data, warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow warnings on the way
         data.con.execute("UPDATE staged_customers SET monthly_value = 1e308")  # past the loader's bound
+        model = ChurnModel().fit(data)
         with pytest.raises(ValueError, match="not finite"):
-            roi.evaluate(data, draws=20, process_draws=0, progress=False)
+            roi.evaluate(data, model=model, draws=20, process_draws=0, progress=False)
 
 
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(

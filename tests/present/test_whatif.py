@@ -12,6 +12,7 @@ import cxlib
 from cxlib.features import metrics
 from cxlib.run import report
 from cxlib.analyses import roi
+from cxlib.present import roi as roi_text
 from cxlib.present import whatif
 from cxlib.models.churn import ChurnModel
 from cxlib.exceptions import ThinEvidenceWarning
@@ -48,7 +49,7 @@ def test_a_slider_moves_the_table_to_roi_evaluate_at_that_setting(base):
     levers = {whatif.cut_control("delivery"): 0.8}
     expected = _evaluate(data, model, w.scenarios(**levers))
     pd.testing.assert_frame_equal(w.result(**levers).table, expected.table)
-    table = roi.roi_table(expected)
+    table = roi_text.roi_table(expected)
     table.columns.name, table.index.name = table.index.name, None
     assert moved == table.to_html(classes="cx-whatif")
     assert "Fix delivery" in moved and "80%" in moved

@@ -16,6 +16,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--draws", type=int, default=200, help="draws of the uncertain inputs for the intervals (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     parser.add_argument("--currency", default="EUR", help="currency of monthly_value (default EUR)")
+    parser.add_argument("--by-touchpoint", action="store_true",
+                        help="fit the churn model with one effect per touchpoint, so each touchpoint has its own cost "
+                             "(default: one pooled effect, the same cost at every touchpoint)")
     options.add_definitions(parser)
     options.add_json(parser)
 
@@ -24,10 +27,14 @@ def main(args) -> int:
     import pandas as pd
 
     from cxlib.analyses import cost
+    from cxlib.models.churn import ChurnModel
     from cxlib.present import summary
 
     with options.open_data(args) as data:
-        result = cost.evaluate(data, horizon_months=args.horizon_months, draws=args.draws, seed=args.seed,
+        # the analysis takes a fitted model and never fits one: fitted here, once, on data up to as_of
+        model = ChurnModel(window_days=args.window_days, resolution_days=args.resolution_days,
+                           by_touchpoint=args.by_touchpoint).fit(data)
+        result = cost.evaluate(data, model=model, horizon_months=args.horizon_months, draws=args.draws, seed=args.seed,
                                window_days=args.window_days, resolution_days=args.resolution_days,
                                currency=args.currency)
     if args.json:

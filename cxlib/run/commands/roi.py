@@ -27,11 +27,17 @@ def main(args) -> int:
     import pandas as pd
 
     from cxlib.analyses import roi
+    from cxlib.models.churn import ChurnModel
+    from cxlib.present import format as fmt
+    from cxlib.present import roi as roi_text
 
     with options.open_data(args) as data:
+        # the analysis takes a fitted model and never fits one: fitted here, once, on data up to as_of
+        model = ChurnModel(window_days=args.window_days, resolution_days=args.resolution_days).fit(data)
         result = roi.evaluate(
             data,
             args.scenarios,
+            model=model,
             horizon_months=args.horizon_months,
             draws=args.draws,
             seed=args.seed,
@@ -41,18 +47,18 @@ def main(args) -> int:
             progress=not (args.no_progress or args.json),
         )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps(roi_text.as_dict(result), indent=2, ensure_ascii=False))
         return 0
     b = result.baseline
     print(
         f"ROI over {result.settings['horizon_months']:g} months for the {b['customers']:,} customers active at "
         f"{result.settings['as_of']} ({result.settings['draws']} draws, seed {result.settings['seed']})"
     )
-    print(f"baseline: {b['expected_churn']:,.0f} expected to leave; expected revenue {roi.money(b['expected_revenue'], result.currency)}")
+    print(f"baseline: {b['expected_churn']:,.0f} expected to leave; expected revenue {fmt.money(b['expected_revenue'], result.currency)}")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
-        print(roi.roi_table(result).T.to_string())
+        print(roi_text.roi_table(result).T.to_string())
     print()
-    print(roi.recommendation(result))
+    print(roi_text.recommendation(result))
     for note in result.notes:
         print(f"note: {note}")
     return 0
