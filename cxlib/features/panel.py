@@ -27,7 +27,12 @@ fits on a table of a few hundred rows whatever the number of customers. Everythi
 the data set's engine through ``data.query``: DuckDB in process (it scans CSV or Parquet out
 of core), or Spark (:mod:`cxlib.data.spark`), which runs the same SQL text transpiled by sqlglot.
 Time differences are written ``date_diff('day' | 'microsecond', a, b)`` rather than
-``epoch(b - a)`` or ``CAST(b - a AS INTEGER)``: the same integers on both engines.
+``epoch(b - a)`` or ``CAST(b - a AS INTEGER)``: the same integers on both engines. Who is at
+risk, the literals and the day checks are :mod:`cxlib.features.sql`'s, the one definition each.
+
+The churn model's other inputs are here too: :func:`sample_customers` (a reproducible sample
+for ``customers``), :func:`engagement_bands` (each customer's band on a day) and
+:func:`bad_touchpoints` (the touchpoints of the per-touchpoint terms).
 """
 
 from __future__ import annotations

@@ -1059,7 +1059,8 @@ def backtest(data, *, cutoff=None, model: RiskModel | None = None, progress: boo
     the settings (default ``RiskModel()``); it is fitted here with cutoff ``cutoff``.
     The survival baseline is fitted on the person-time before ``cutoff``.
     """
-    from cxlib.models.churn import ChurnModel, engagement_bands
+    from cxlib.features.panel import engagement_bands
+    from cxlib.models.churn import ChurnModel
 
     model = RiskModel() if model is None else model
     h = int(model.horizon_days)
@@ -1071,7 +1072,7 @@ def backtest(data, *, cutoff=None, model: RiskModel | None = None, progress: boo
         raise DataError(f"no customer active at {e.date()} churned in the next {h} days: nothing to evaluate")
     baseline = ChurnModel(window_days=model.window_days, resolution_days=model.resolution_days).fit(data, as_of=e)
     if baseline.engagement:  # each customer's experience-rate band at the cutoff, as the model adjusted for it
-        bands = engagement_bands(data, e)
+        bands = engagement_bands(data, as_of=e)
         test = test.assign(engagement=bands.reindex(test["customer_id"].astype(str)).to_numpy())
     scores = pd.DataFrame({"customer_id": test["customer_id"].to_numpy(), "churned": test["churned"].to_numpy()})
     scores["model"] = fitted.predict_risk(test).to_numpy()
