@@ -32,8 +32,12 @@ class RejectedRowsError(DataError):
     """Raised in strict mode when the load set any row aside."""
 
 
-class NotFittedError(CxError, ValueError):
-    """A model method that needs ``fit`` was called before it."""
+class NotFittedError(CxError, ValueError, AttributeError):
+    """A model method that needs ``fit`` was called before it.
+
+    Also an ``AttributeError``, as scikit-learn's: ``hasattr(model, "summary")`` is False
+    before ``fit``, and code written for scikit-learn's estimators catches it.
+    """
 
 
 class NotebookFailed(CxError, RuntimeError):

@@ -232,7 +232,7 @@ def backtest(data, *, estimator, baseline, as_of=None, progress: bool = False) -
     (the latest day whose next period is known). Fitting here is this analysis's job (module
     docstring): copies are fitted, the arguments stay as they were.
     """
-    from cxlib.models.churn import engagement_bands
+    from cxlib.features.panel import engagement_bands
 
     model = unfitted_copy(estimator, name="estimator")
     survival = unfitted_copy(baseline, name="baseline")
@@ -244,7 +244,7 @@ def backtest(data, *, estimator, baseline, as_of=None, progress: bool = False) -
         raise DataError(f"no customer active at {e.date()} churned in the next {h} days: nothing to evaluate")
     survival.fit(data, as_of=e)
     if survival.engagement:  # each customer's experience-rate band at the day, as the model adjusted for it
-        bands = engagement_bands(data, e)
+        bands = engagement_bands(data, as_of=e)
         test = test.assign(engagement=bands.reindex(test["customer_id"].astype(str)).to_numpy())
     scores = pd.DataFrame({"customer_id": test["customer_id"].to_numpy(), "churned": test["churned"].to_numpy()})
     scores["model"] = model.predict_risk(test).to_numpy()

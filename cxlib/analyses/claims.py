@@ -126,8 +126,10 @@ def _engagement_sql(data, as_of, customer: str, day: str, engagement: bool) -> t
     if not engagement:
         return "", "", ""
     from cxlib.features.definitions import experience_rate_max_steps, experience_rate_sql
+    from cxlib.features.sql import timestamp_sql, utc_naive
 
-    spans = experience_rate_sql(_panel._timestamp_literal(as_of), max_steps=experience_rate_max_steps(data, as_of))
+    spans = experience_rate_sql(as_of_sql=timestamp_sql(utc_naive(as_of)),
+                                max_steps=experience_rate_max_steps(data, as_of=as_of))
     join = (f"LEFT JOIN er ON er.customer_id = {customer} AND er.from_day <= {day} "
             f"AND (er.to_day IS NULL OR {day} < er.to_day)")
     return f", er AS ({spans})", join, ", coalesce(er.rate_band, 0) AS engagement"

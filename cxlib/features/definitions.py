@@ -19,6 +19,7 @@ transpiles to Spark SQL faithfully.
 from __future__ import annotations
 
 from cxlib.config import RESOLUTION_DAYS
+from cxlib.features.sql import check_days, utc_naive
 
 ROUTINE_TOUCHPOINT = "how_to"
 #: Survey answers recorded as rows of their own (the NPS template): feedback on a touch, not a
@@ -32,9 +33,7 @@ def bad_experiences_sql(*, resolution_days: int = RESOLUTION_DAYS, source: str =
     ``source`` names the table or CTE of interactions to read (e.g. one cut at an analysis
     date); a name, never text from data.
     """
-    days = int(resolution_days)
-    if days < 0:
-        raise ValueError(f"resolution_days must be >= 0, not {resolution_days}")
+    days = check_days(resolution_days=resolution_days)["resolution_days"]
     if not source.isidentifier():
         raise ValueError(f"source must be a table name, not {source!r}")
     return f"""
@@ -80,8 +79,8 @@ def _check_rate_bands(bands) -> tuple[float, ...]:
 
 
 def experience_rate_sql(
-    as_of_sql: str,
     *,
+    as_of_sql: str,
     max_steps: int,
     step_days: int | None = None,
     bands=None,
@@ -171,10 +170,9 @@ def _default_bands():
     return EXPERIENCE_RATE_BANDS
 
 
-def experience_rate_max_steps(data, as_of, *, step_days: int | None = None) -> int:
+def experience_rate_max_steps(data, *, as_of, step_days: int | None = None) -> int:
     """The ``max_steps`` :func:`experience_rate_sql` needs for ``data`` at ``as_of``: the longest tenure in steps."""
     from cxlib.config import ENGAGEMENT_STEP_DAYS
-    from cxlib.data.load import utc_naive
 
     step = int(ENGAGEMENT_STEP_DAYS if step_days is None else step_days)
     first = data.query("SELECT min(signup_at) AS first FROM customers")["first"].iloc[0]

@@ -27,7 +27,12 @@ fits on a table of a few hundred rows whatever the number of customers. Everythi
 the data set's engine through ``data.query``: DuckDB in process (it scans CSV or Parquet out
 of core), or Spark (:mod:`cxlib.data.spark`), which runs the same SQL text transpiled by sqlglot.
 Time differences are written ``date_diff('day' | 'microsecond', a, b)`` rather than
-``epoch(b - a)`` or ``CAST(b - a AS INTEGER)``: the same integers on both engines.
+``epoch(b - a)`` or ``CAST(b - a AS INTEGER)``: the same integers on both engines. Who is at
+risk, the literals and the day checks are :mod:`cxlib.features.sql`'s, the one definition each.
+
+The churn model's other inputs are here too: :func:`sample_customers` (a reproducible sample
+for ``customers``), :func:`engagement_bands` (each customer's band on a day) and
+:func:`bad_touchpoints` (the touchpoints of the per-touchpoint terms).
 """
 
 from __future__ import annotations
@@ -38,7 +43,13 @@ import numpy as np
 import pandas as pd
 
 from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
-from cxlib.features.definitions import bad_experiences_sql, experience_rate_max_steps, experience_rate_sql
+from cxlib.features.definitions import (
+    ROUTINE_TOUCHPOINT,
+    bad_experiences_sql,
+    experience_rate_max_steps,
+    experience_rate_sql,
+)
+from cxlib.features.sql import check_days, signed_up_before_sql, text_sql, timestamp_sql, utc_naive
 
 #: Start of each tenure band, in whole days since the signup day.
 TENURE_BANDS = (0, 90, 365)
@@ -70,14 +81,10 @@ def days_since_labels(bands=DAYS_SINCE_BANDS, *, window_days: int = WINDOW_DAYS)
 
 
 def _check_days_since(bands, window_days) -> tuple[int, ...]:
-    bands = tuple(int(b) for b in bands)
+    bands = tuple(check_days(**{f"days_since_bands[{k}]": b for k, b in enumerate(bands)}).values())
     if not bands or bands[0] != 1 or list(bands) != sorted(set(bands)) or bands[-1] > window_days:
         raise ValueError(f"days_since_bands must start at 1 and increase inside the window, not {bands}")
     return bands
-
-
-def _sql_text(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def tenure_labels(bands=TENURE_BANDS) -> list[str]:
@@ -105,15 +112,6 @@ def _check_bands(bands) -> tuple[int, ...]:
     return bands
 
 
-def _check(window_days, resolution_days) -> tuple[int, int]:
-    w, r = int(window_days), int(resolution_days)
-    if w < 1:
-        raise ValueError(f"window_days must be >= 1, not {window_days}")
-    if r < 0:
-        raise ValueError(f"resolution_days must be >= 0, not {resolution_days}")
-    return w, r
-
-
 def _band_case(expr: str, bands) -> str:
     labels = tenure_labels(bands)
     whens = " ".join(
@@ -122,15 +120,28 @@ def _band_case(expr: str, bands) -> str:
     return f"CASE {whens} END"
 
 
-def _timestamp_literal(as_of) -> str:
-    from cxlib.data.load import utc_naive
+def _customers_cte(as_of_sql: str, only: str, *, resolution_days: int) -> str:
+    """The panel's first two CTEs: ``cust``, the customers at risk before ``as_of_sql`` (when each one's
+    time at risk ends, whether it ends in churn), and ``be``, their bad experiences before it.
 
-    return f"TIMESTAMP '{utc_naive(as_of).isoformat(sep=' ')}'"
+    ``only`` restricts both to a sample (``AND customer_id IN (...)``, or empty).
+    """
+    return f"""cust AS (
+        SELECT customer_id, segment, signup_at, CAST(signup_at AS DATE) AS s0,
+               least(coalesce(churned_at, {as_of_sql}), {as_of_sql}) AS end_at,
+               coalesce(churned_at <= {as_of_sql}, false) AS churned
+        FROM customers
+        WHERE {signed_up_before_sql(as_of_sql)} {only}
+    ), be AS (
+        SELECT b.customer_id, b.touchpoint, b.day, b.resolved_on
+        FROM ({bad_experiences_sql(resolution_days=resolution_days)}) b
+        WHERE b."at" < {as_of_sql} {only.replace('customer_id IN', 'b.customer_id IN')}
+    )"""
 
 
 def intervals_sql(
-    as_of,
     *,
+    as_of,
     window_days: int = WINDOW_DAYS,
     resolution_days: int = RESOLUTION_DAYS,
     tenure_bands=TENURE_BANDS,
@@ -153,9 +164,10 @@ def intervals_sql(
     ``customers`` optionally names a table or view with a ``customer_id`` column: only those
     customers are in the panel (a sample).
     """
-    w, r = _check(window_days, resolution_days)
+    days = check_days(window_days=window_days, resolution_days=resolution_days)
+    w, r = days["window_days"], days["resolution_days"]
     bands = _check_bands(tenure_bands)
-    as_of_sql = _timestamp_literal(as_of)
+    as_of_sql = timestamp_sql(utc_naive(as_of))
     only = f"AND customer_id IN (SELECT customer_id FROM {customers})" if customers else ""
     if terms != "pooled" or good:
         return _terms_intervals_sql(
@@ -167,7 +179,7 @@ def intervals_sql(
     # Resolved in time to count as resolved inside the window (always, when resolution_days < window_days).
     moves = f"(resolved_on IS NOT NULL AND resolved_on + 1 <= day + {w})"
     if engagement:
-        er = experience_rate_sql(as_of_sql, max_steps=engagement_steps)
+        er = experience_rate_sql(as_of_sql=as_of_sql, max_steps=engagement_steps)
         er_only = only.replace("customer_id IN", "e.customer_id IN")
         engagement_cte = f""", er AS ({er}), er_moves AS (
         SELECT e.customer_id, e.from_day AS d, 0 AS du, 0 AS dr,
@@ -180,17 +192,7 @@ def intervals_sql(
     else:
         engagement_cte = de = engagement_rows = sum_de = run_de = col_de = out_de = ""
     return f"""
-    WITH cust AS (
-        SELECT customer_id, segment, signup_at, CAST(signup_at AS DATE) AS s0,
-               least(coalesce(churned_at, {as_of_sql}), {as_of_sql}) AS end_at,
-               coalesce(churned_at <= {as_of_sql}, false) AS churned
-        FROM customers
-        WHERE signup_at < {as_of_sql} {only}
-    ), be AS (
-        SELECT b.customer_id, b.day, b.resolved_on
-        FROM ({bad_experiences_sql(resolution_days=r)}) b
-        WHERE b."at" < {as_of_sql} {only.replace('customer_id IN', 'b.customer_id IN')}
-    ){engagement_cte}, changes AS (
+    WITH {_customers_cte(as_of_sql, only, resolution_days=r)}{engagement_cte}, changes AS (
         SELECT customer_id, day + 1 AS d, 1 AS du, 0 AS dr{de} FROM be
         UNION ALL
         SELECT customer_id, resolved_on + 1, -1, 1{de} FROM be WHERE {moves}
@@ -252,7 +254,7 @@ def _terms_intervals_sql(as_of_sql, w, r, bands, only, terms, touchpoints, since
     values = ", ".join(f"({st}, {lo}, {hi}, {b})" for b, (lo, hi) in enumerate(cuts) for st in (0, 1))
     if terms == "touchpoint":
         tp_index = "CASE be.touchpoint " + " ".join(
-            f"WHEN {_sql_text(tp)} THEN {k}" for k, tp in enumerate(touchpoints)) + " END"
+            f"WHEN {text_sql(tp)} THEN {k}" for k, tp in enumerate(touchpoints)) + " END"
         col = f"2 * ({tp_index}) + v.st"
     elif terms == "days_since":
         col = "2 * v.b + v.st"
@@ -260,7 +262,6 @@ def _terms_intervals_sql(as_of_sql, w, r, bands, only, terms, touchpoints, since
         col = "v.st"
     k_good = len(counts)
     n_cols = k_good + (1 if good else 0)
-    b_only = only.replace("customer_id IN", "b.customer_id IN")
     good_cte = ""
     if good:
         good_cte = f""", good_x AS (
@@ -273,7 +274,7 @@ def _terms_intervals_sql(as_of_sql, w, r, bands, only, terms, touchpoints, since
     else:
         good_rows = ""
     if engagement:
-        er = experience_rate_sql(as_of_sql, max_steps=steps)
+        er = experience_rate_sql(as_of_sql=as_of_sql, max_steps=steps)
         engagement_cte = f""", er AS ({er}), er_moves AS (
         SELECT e.customer_id, e.from_day AS d, -1 AS col,
                e.rate_band - coalesce(lag(e.rate_band) OVER (PARTITION BY e.customer_id ORDER BY e.from_day), 0) AS delta
@@ -289,17 +290,7 @@ def _terms_intervals_sql(as_of_sql, w, r, bands, only, terms, touchpoints, since
     runs = ", ".join(f"sum(d{k}) OVER w AS c{k}" for k in range(n_cols))
     cols = ", ".join(f"CAST(p.c{k} AS INTEGER) AS {name}" for k, name in enumerate(names))
     return f"""
-    WITH cust AS (
-        SELECT customer_id, segment, signup_at, CAST(signup_at AS DATE) AS s0,
-               least(coalesce(churned_at, {as_of_sql}), {as_of_sql}) AS end_at,
-               coalesce(churned_at <= {as_of_sql}, false) AS churned
-        FROM customers
-        WHERE signup_at < {as_of_sql} {only}
-    ), be AS (
-        SELECT b.customer_id, b.touchpoint, b.day, b.resolved_on
-        FROM ({bad_experiences_sql(resolution_days=r)}) b
-        WHERE b."at" < {as_of_sql} {b_only}
-    ), sub AS (
+    WITH {_customers_cte(as_of_sql, only, resolution_days=r)}, sub AS (
         SELECT be.customer_id, {col} AS col,
                CASE WHEN v.st = 0 THEN be.day + v.lo ELSE greatest(be.day + v.lo, be.resolved_on + 1) END AS lo,
                CASE WHEN v.st = 0 THEN least(be.day + v.hi, CASE WHEN {moves} THEN be.resolved_on ELSE be.day + {w} END)
@@ -403,10 +394,10 @@ def intervals(
     ``terms``, ``touchpoints``, ``days_since_bands``, ``engagement``, ``good``: as in :func:`intervals_sql`.
     """
     as_of = data.as_of if as_of is None else as_of
-    steps = experience_rate_max_steps(data, as_of) if engagement else 1
+    steps = experience_rate_max_steps(data, as_of=as_of) if engagement else 1
     with _sample_view(data, customers) as view:
         sql = intervals_sql(
-            as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view,
+            as_of=as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view,
             terms=terms, touchpoints=touchpoints, days_since_bands=days_since_bands, engagement=engagement,
             engagement_steps=steps, good=good,
         )
@@ -440,11 +431,11 @@ def aggregate(
     trailing count of good experiences.
     """
     as_of = data.as_of if as_of is None else as_of
-    steps = experience_rate_max_steps(data, as_of) if engagement else 1
+    steps = experience_rate_max_steps(data, as_of=as_of) if engagement else 1
     counts = count_columns(terms, touchpoints=touchpoints, days_since_bands=days_since_bands) + (["good"] if good else [])
     with _sample_view(data, customers) as view:
         sql = intervals_sql(
-            as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view,
+            as_of=as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view,
             terms=terms, touchpoints=touchpoints, days_since_bands=days_since_bands, engagement=engagement,
             engagement_steps=steps, good=good,
         )
@@ -453,3 +444,45 @@ def aggregate(
         frame[col] = frame[col].astype("int64")
     frame["exposure_days"] = frame["exposure_days"].astype(float)
     return frame
+
+
+# ---------------------------------------------------------------------- the churn model's other inputs
+
+
+def sample_customers(data, sample: int | None, *, seed: int = 0) -> list[str] | None:
+    """A reproducible random sample of customer ids (None: everyone)."""
+    ids = data.query("SELECT customer_id FROM customers ORDER BY customer_id")["customer_id"].astype(str)
+    if sample is None or sample >= len(ids):
+        return None
+    rng = np.random.default_rng(seed)
+    return sorted(ids.to_numpy()[rng.choice(len(ids), size=int(sample), replace=False)].tolist())
+
+
+def engagement_bands(data, *, as_of=None) -> pd.Series:
+    """Each customer's experience-rate band index on the day of ``as_of`` (index: customer_id).
+
+    The band the churn model adjusted for (:func:`cxlib.features.definitions.experience_rate_sql`, the
+    panel's ``engagement`` column), for predictions customer by customer (the risk list's survival baseline).
+    """
+    as_of = data.as_of if as_of is None else as_of
+    t = timestamp_sql(utc_naive(as_of))
+    sql = experience_rate_sql(as_of_sql=t, max_steps=experience_rate_max_steps(data, as_of=as_of))
+    frame = data.query(
+        f"""SELECT customer_id, rate_band FROM ({sql}) er
+        WHERE er.from_day <= CAST({t} AS DATE) AND (er.to_day IS NULL OR CAST({t} AS DATE) < er.to_day)"""
+    )
+    return pd.Series(frame["rate_band"].to_numpy(dtype=int), index=frame["customer_id"].astype(str).to_numpy(),
+                     name="engagement")
+
+
+def bad_touchpoints(data, *, as_of=None) -> list[str]:
+    """Touchpoints with bad experiences before ``as_of``, the most frequent first: the churn model's
+    per-touchpoint terms."""
+    as_of = data.as_of if as_of is None else as_of
+    frame = data.query(
+        f"""SELECT touchpoint, count(*) AS n FROM interactions
+        WHERE kind = 'experience' AND outcome = 'bad' AND "at" < {timestamp_sql(utc_naive(as_of))}
+          AND touchpoint <> '{ROUTINE_TOUCHPOINT}'
+        GROUP BY touchpoint ORDER BY n DESC, touchpoint"""
+    )
+    return frame["touchpoint"].astype(str).tolist()

@@ -39,23 +39,29 @@ confounding remains (on that world 1.77 and 1.06). :func:`negative_control` meas
 adjusted HR of *good* experiences should be 1. ``unadjusted_`` keeps the model without the
 adjustment, fitted on the same table summed over the bands, so a reader sees what it changed.
 
-:func:`cox_cross_check` fits the same covariates with lifelines' ``CoxTimeVaryingFitter``
-on a sample of customers (tenure as the time scale, so the tenure bands are absorbed by the
-Cox baseline), side by side with the Poisson model on the same sample.
+The reviewer's checks (the Cox cross-check, E-values, the negative control) are in
+:mod:`cxlib.models.checks`; the model's text and figure are :func:`cxlib.present.tables.churn_summary_table`
+and :func:`cxlib.present.plots.plot_hazard_ratios`. Each :meth:`ChurnModel.fit` logs one line
+"churn model fitted" on the ``cxlib.models.churn`` logger (INFO), so a run can count its fits.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.base import BaseEstimator
 
-from cxlib.features import panel as _panel
 from cxlib.config import EXPERIENCE_RATE_PER_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
-from cxlib.features.definitions import ROUTINE_TOUCHPOINT, experience_rate_labels
 from cxlib.exceptions import DataError, NotFittedError, ThinEvidenceWarning
+from cxlib.features import panel as _panel
+from cxlib.features.definitions import experience_rate_labels
+from cxlib.features.sql import signed_up_before_sql, timestamp_sql, utc_naive
+
+_log = logging.getLogger(__name__)
 
 INTERCEPT = "baseline"
 COUNTS = ("unresolved", "resolved")
@@ -119,7 +125,7 @@ def _term(kind: str, level: str | None) -> str:
     return kind if level is None else f"{kind}[{level}]"
 
 
-class ChurnModel:
+class ChurnModel(BaseEstimator):
     """Hazard ratios of churn for trailing bad experiences, adjusted for segment and tenure.
 
     Parameters
@@ -187,7 +193,7 @@ class ChurnModel:
         ``customers`` restricts the fit to those customer ids (a sample).
         """
         terms = self._terms()
-        touchpoints = _bad_touchpoints(data, as_of) if terms == "touchpoint" else ()
+        touchpoints = _panel.bad_touchpoints(data, as_of=as_of) if terms == "touchpoint" else ()
         table = _panel.aggregate(
             data,
             window_days=self.window_days,
@@ -203,6 +209,7 @@ class ChurnModel:
         table.attrs["touchpoints"] = list(touchpoints)
         self.fit_aggregated(table, as_of=data.as_of if as_of is None else as_of)
         self.churned_share_ = _churned_share_of(data, as_of, customers)
+        _log_fit(self, data, customers=customers)
         return self
 
     def _terms(self) -> str:
@@ -345,12 +352,6 @@ class ChurnModel:
                 self.unadjusted_ = ChurnModel(**params, engagement=False).fit_aggregated(collapsed, as_of=as_of)
         return self
 
-    def get_params(self) -> dict:
-        """The constructor's settings (scikit-learn's convention)."""
-        names = ("window_days", "resolution_days", "count_cap", "alpha", "tenure_bands", "tenure_reference",
-                 "segment_reference", "engagement", "by_touchpoint", "by_days_since")
-        return {n: getattr(self, n) for n in names}
-
     def count_term(self, kind: str, touchpoint: str | None = None) -> str:
         """The ``params_`` name of the coefficient for one bad experience of ``kind`` on ``touchpoint``.
 
@@ -457,30 +458,6 @@ class ChurnModel:
             frame["unadjusted_ci_high"] = u.confidence_intervals_["ci_high"].reindex(covariates)
         return frame
 
-    def summary_table(self) -> pd.DataFrame:
-        """The summary as text a manager reads: ``1.30 (1.21–1.40)``."""
-        from cxlib.present.format import number_interval
-
-        s = self.summary
-        level = f"hazard ratio ({100 * (1 - self.alpha):.0f}% interval)"
-        table = pd.DataFrame(
-            {
-                "covariate": s.index,
-                "meaning": s["meaning"].to_numpy(),
-                level: [
-                    f"not estimable: {why}" if why else number_interval(h, lo, hi)
-                    for h, lo, hi, why in zip(s["hazard_ratio"], s["ci_low"], s["ci_high"], s["not_estimable"])
-                ],
-                "p-value": [_format_p(p) for p in s["p_value"]],
-            }
-        )
-        if "unadjusted_hr" in s:
-            table["not adjusted for engagement"] = [
-                "–" if not np.isfinite(h) else number_interval(h, lo, hi)
-                for h, lo, hi in zip(s["unadjusted_hr"], s["unadjusted_ci_low"], s["unadjusted_ci_high"])
-            ]
-        return table
-
     def contrast(self, numerator: str, denominator: str) -> dict:
         """Ratio of two hazard ratios (e.g. resolved against unresolved) with a delta-method interval."""
         self._check_fitted()
@@ -573,314 +550,31 @@ class ChurnModel:
         out = pd.DataFrame(np.exp(-cum), index=pd.Index(t, name="days"), columns=frame.index)
         return out
 
-    # ------------------------------------------------------------------ display
-
-    def plot(self, *, ax=None):
-        """Hazard ratios with their intervals on a log scale."""
-        from cxlib.present.plots.churn import plot_hazard_ratios
-
-        self._check_fitted()
-        return plot_hazard_ratios(self.summary, ax=ax)
-
-    def print_summary(self) -> None:
-        self._check_fitted()
-        print(
-            f"ChurnModel: {self.n_events_:,} churn events over {self.exposure_days_ / 365.25:,.0f} customer-years; "
-            f"baseline daily hazard {self.baseline_hazard_:.2e} ({self.reference_['segment']}, "
-            f"{self.reference_['tenure_band']}, no bad experience)"
-        )
-        print(self.summary_table().to_string(index=False))
-
     def __repr__(self) -> str:
         state = f"{self.n_events_:,} events" if hasattr(self, "params_") else "not fitted"
         return f"ChurnModel(window_days={self.window_days}, resolution_days={self.resolution_days}, count_cap={self.count_cap}; {state})"
 
 
+def _log_fit(model: ChurnModel, data, *, customers) -> None:
+    """One INFO line "churn model fitted" per fit, attributed to the fit's caller (``funcName``);
+    ``record.churn_fit`` holds the facts a counter filters on (as of, the data's as of, sample)."""
+    facts = {
+        "as_of": str(model.as_of_), "data_as_of": str(data.as_of), "sample": customers is not None,
+        "events": int(model.n_events_), "engagement": bool(model.engagement),
+    }
+    who = "all customers" if customers is None else "a sample of customers"
+    _log.info("churn model fitted: %s events, %s, as of %s", f"{model.n_events_:,}", who, facts["as_of"],
+              extra={"churn_fit": facts}, stacklevel=3)
+
+
 def _churned_share_of(data, as_of, customers) -> float | None:
     """Share of the customers (signed up before ``as_of``) who churned by then; None for a sample."""
-    from cxlib.features.panel import _timestamp_literal
-
     if customers is not None:
         return None
-    t = _timestamp_literal(data.as_of if as_of is None else as_of)
+    t = timestamp_sql(utc_naive(data.as_of if as_of is None else as_of))
     frame = data.query(
-        f"SELECT avg(CASE WHEN churned_at <= {t} THEN 1.0 ELSE 0.0 END) AS share FROM customers WHERE signup_at < {t}"
+        f"SELECT avg(CASE WHEN churned_at <= {t} THEN 1.0 ELSE 0.0 END) AS share FROM customers"
+        f" WHERE {signed_up_before_sql(t)}"
     )
     value = frame["share"].iloc[0]
     return None if pd.isna(value) else float(value)
-
-
-def _bad_touchpoints(data, as_of) -> list[str]:
-    """Touchpoints with bad experiences before ``as_of``, the most frequent first (per-touchpoint terms)."""
-    from cxlib.features.panel import _timestamp_literal
-
-    as_of = data.as_of if as_of is None else as_of
-    frame = data.query(
-        f"""SELECT touchpoint, count(*) AS n FROM interactions
-        WHERE kind = 'experience' AND outcome = 'bad' AND "at" < {_timestamp_literal(as_of)}
-          AND touchpoint <> '{ROUTINE_TOUCHPOINT}'
-        GROUP BY touchpoint ORDER BY n DESC, touchpoint"""
-    )
-    return frame["touchpoint"].astype(str).tolist()
-
-
-def _format_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-# ---------------------------------------------------------------------- Cox cross-check
-
-
-def sample_customers(data, sample: int | None, *, seed: int = 0) -> list[str] | None:
-    """A reproducible random sample of customer ids (None: everyone)."""
-    ids = data.query("SELECT customer_id FROM customers ORDER BY customer_id")["customer_id"].astype(str)
-    if sample is None or sample >= len(ids):
-        return None
-    rng = np.random.default_rng(seed)
-    return sorted(ids.to_numpy()[rng.choice(len(ids), size=int(sample), replace=False)].tolist())
-
-
-def cox_long_table(intervals: pd.DataFrame, *, count_cap: int, segment_reference: str, segments,
-                   engagement_levels=None, engagement_reference: str | None = None) -> pd.DataFrame:
-    """lifelines' long format from panel intervals: tenure (days since signup_at) as the time scale.
-
-    ``engagement_levels`` (band index → label, e.g. a fitted model's ``engagement_levels_``)
-    adds the experience-rate bands other than ``engagement_reference`` as indicators.
-    """
-    long = pd.DataFrame(
-        {
-            "customer_id": intervals["customer_id"].to_numpy(),
-            "start": (intervals["start_at"] - intervals["signup_at"]).dt.total_seconds().to_numpy() / 86400.0,
-            "stop": (intervals["stop_at"] - intervals["signup_at"]).dt.total_seconds().to_numpy() / 86400.0,
-            "event": intervals["event"].astype(int).to_numpy(),
-            "unresolved": np.minimum(intervals["unresolved"].to_numpy(), count_cap),
-            "resolved": np.minimum(intervals["resolved"].to_numpy(), count_cap),
-        }
-    )
-    seg = intervals["segment"].astype(str).to_numpy()
-    for s in segments:
-        if s != segment_reference:
-            long[_segment_column(s)] = (seg == s).astype(float)
-    if engagement_levels:
-        band = intervals["engagement"].to_numpy(dtype=int)
-        for k, label in engagement_levels.items():
-            # band 0 (the first 30 days) is a function of tenure, Cox's time scale: its baseline absorbs it
-            if label != engagement_reference and int(k) != 0:
-                long[_engagement_column(label)] = (band == int(k)).astype(float)
-    return long[long["stop"] > long["start"]].reset_index(drop=True)
-
-
-def fit_cox(long: pd.DataFrame, *, alpha: float = 0.05):
-    """lifelines' CoxTimeVaryingFitter on a long table from :func:`cox_long_table`."""
-    from lifelines import CoxTimeVaryingFitter
-
-    ctv = CoxTimeVaryingFitter(alpha=alpha)
-    ctv.fit(long, id_col="customer_id", event_col="event", start_col="start", stop_col="stop")
-    return ctv
-
-
-def cox_cross_check(
-    data,
-    *,
-    sample: int | None = 5_000,
-    seed: int = 0,
-    window_days: int = WINDOW_DAYS,
-    resolution_days: int = RESOLUTION_DAYS,
-    count_cap: int = _panel.COUNT_CAP,
-    alpha: float = 0.05,
-    as_of=None,
-    engagement: bool = True,
-) -> pd.DataFrame:
-    """Hazard ratios of the Poisson model and of lifelines' Cox model on the same sample.
-
-    The Cox model uses tenure as its time scale, so its baseline absorbs the tenure bands;
-    both models adjust for the segments and (``engagement``, the default, as the churn model)
-    for the experience-rate bands: the same adjusted covariates; the rows compared are the
-    trailing counts and the segments (the first band, the first 30 days of tenure, is absorbed
-    by the Cox baseline, so the bands' own ratios are not compared).
-    ``ratio`` is the Cox hazard ratio over the Poisson one (1 = agreement).
-    """
-    ids = sample_customers(data, sample, seed=seed)
-    model = ChurnModel(window_days=window_days, resolution_days=resolution_days, count_cap=count_cap, alpha=alpha,
-                       engagement=engagement)
-    model.fit(data, as_of=as_of, customers=ids)
-    iv = _panel.intervals(
-        data, window_days=window_days, resolution_days=resolution_days, tenure_bands=model.tenure_bands,
-        as_of=as_of, customers=ids, engagement=engagement,
-    )
-    long = cox_long_table(
-        iv, count_cap=count_cap, segment_reference=model.reference_["segment"], segments=model.segments_,
-        engagement_levels=getattr(model, "engagement_levels_", None),
-        engagement_reference=model.reference_.get("engagement"),
-    )
-    ctv = fit_cox(long, alpha=alpha)
-    cs = ctv.summary
-    covariates = [c for c in model.columns_[1:] if c in cs.index and not c.startswith("engagement[")]
-    lo, hi = f"exp(coef) lower {100 * (1 - alpha):.0f}%", f"exp(coef) upper {100 * (1 - alpha):.0f}%"
-    ps = model.summary.loc[covariates]
-    frame = pd.DataFrame(
-        {
-            "meaning": ps["meaning"],
-            "poisson_hr": ps["hazard_ratio"],
-            "poisson_ci_low": ps["ci_low"],
-            "poisson_ci_high": ps["ci_high"],
-            "cox_hr": cs.loc[covariates, "exp(coef)"].to_numpy(),
-            "cox_ci_low": cs.loc[covariates, lo].to_numpy(),
-            "cox_ci_high": cs.loc[covariates, hi].to_numpy(),
-        },
-        index=pd.Index(covariates, name="covariate"),
-    )
-    frame["ratio"] = frame["cox_hr"] / frame["poisson_hr"]
-    frame.attrs.update(
-        {"customers": int(long["customer_id"].nunique()), "events": int(long["event"].sum()), "intervals": len(long)}
-    )
-    return frame
-
-
-def cross_check_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The cross-check as text: both hazard ratios with intervals, side by side."""
-    from cxlib.present.format import number_interval
-
-    return pd.DataFrame(
-        {
-            "covariate": frame.index,
-            "Poisson (all of the sample's person-time)": [
-                number_interval(*v) for v in zip(frame["poisson_hr"], frame["poisson_ci_low"], frame["poisson_ci_high"])
-            ],
-            "Cox (lifelines)": [number_interval(*v) for v in zip(frame["cox_hr"], frame["cox_ci_low"], frame["cox_ci_high"])],
-            "Cox / Poisson": [f"{r:.3f}" for r in frame["ratio"]],
-        }
-    )
-
-
-# ---------------------------------------------------------------------- reviewer's checks
-
-
-def e_value(hr: float, ci_low: float | None = None, ci_high: float | None = None, *, common: bool = False) -> dict:
-    """The E-value of a hazard ratio and of its interval's limit nearest 1 (VanderWeele & Ding 2017).
-
-    The minimum strength of association, on the risk-ratio scale, that an unmeasured
-    confounder would need with both the exposure and the outcome to explain the estimate
-    away. For a rare outcome the HR is taken as a risk ratio; for a common one (``common``:
-    more than 15% have the outcome by the end of follow-up) it is first turned into one with
-    their approximation ``RR = (1 − 0.5^√HR) / (1 − 0.5^√(1/HR))``. A ratio below 1 is
-    inverted first. The interval's E-value is 1 when the interval includes 1.
-    """
-
-    def rr(h):
-        h = float(h)
-        if common:
-            return (1 - 0.5 ** np.sqrt(h)) / (1 - 0.5 ** np.sqrt(1 / h))
-        return h
-
-    def ev(r):
-        r = 1 / r if r < 1 else r
-        return float(r + np.sqrt(r * (r - 1)))
-
-    if not (np.isfinite(hr) and hr > 0):
-        return {"e_value": np.nan, "e_value_ci": np.nan}
-    point = ev(rr(hr))
-    if ci_low is None or ci_high is None or not (np.isfinite(ci_low) and np.isfinite(ci_high)):
-        return {"e_value": point, "e_value_ci": np.nan}
-    if ci_low <= 1 <= ci_high:
-        limit = 1.0
-    else:
-        limit = ev(rr(ci_low if hr > 1 else ci_high))
-    return {"e_value": point, "e_value_ci": limit}
-
-
-def e_values(model: ChurnModel, *, common: bool | None = None) -> pd.DataFrame:
-    """E-values of the model's trailing-count hazard ratios (index: covariate).
-
-    ``common`` (None: decided from the panel) says whether churn is common over the follow-up
-    (more than 15% of the customers churned), which changes the conversion of the HR.
-    Columns: ``hazard_ratio, ci_low, ci_high, e_value, e_value_ci``.
-    """
-    model._check_fitted()
-    if common is None:
-        common = _churned_share(model) > 0.15
-    s = model.summary.loc[list(model.count_terms_)]
-    rows = [e_value(r.hazard_ratio, r.ci_low, r.ci_high, common=common) for r in s.itertuples()]
-    frame = pd.concat([s[["meaning", "hazard_ratio", "ci_low", "ci_high"]], pd.DataFrame(rows, index=s.index)], axis=1)
-    frame.attrs["common_outcome"] = bool(common)
-    return frame
-
-
-def _churned_share(model: ChurnModel) -> float:
-    """Share of the model's customers who churned by ``as_of`` (1 when unknown: the common-outcome
-    conversion, which gives the smaller, more cautious E-value for a HR above 1)."""
-    share = getattr(model, "churned_share_", None)
-    return 1.0 if share is None else float(share)
-
-
-class _GoodControlModel(ChurnModel):
-    """The churn model with one more trailing count: *good* experiences (the negative control)."""
-
-    def _count_terms(self, table: pd.DataFrame) -> dict:
-        return {**super()._count_terms(table), "good": "good"}
-
-    def fit(self, data, *, as_of=None, customers=None) -> ChurnModel:
-        table = _panel.aggregate(
-            data, window_days=self.window_days, resolution_days=self.resolution_days, tenure_bands=self.tenure_bands,
-            count_cap=self.count_cap, as_of=as_of, customers=customers, engagement=bool(self.engagement), good=True,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ThinEvidenceWarning)
-            return self.fit_aggregated(table, as_of=data.as_of if as_of is None else as_of)
-
-
-def negative_control(
-    data,
-    *,
-    sample: int | None = 5_000,
-    seed: int = 0,
-    window_days: int = WINDOW_DAYS,
-    resolution_days: int = RESOLUTION_DAYS,
-    count_cap: int = 20,
-    alpha: float = 0.05,
-    as_of=None,
-) -> pd.DataFrame:
-    """The negative control: the HR of each *good* experience in the trailing window.
-
-    A good experience does not drive a customer away, so once the model adjusts for what
-    makes customers differ, its hazard ratio should be 1. The trailing count of good
-    experiences is added to the churn model's covariates, on a sample of customers (good
-    experiences are most rows, which splits the person-time finely), adjusted for engagement
-    and, for comparison, not. Rows ``adjusted``, ``unadjusted``; columns ``hazard_ratio,
-    ci_low, ci_high, p_value, covers_one``. ``count_cap`` caps the good count (default 20:
-    good experiences are frequent).
-    """
-    ids = sample_customers(data, sample, seed=seed)
-    out = {}
-    for name, engagement in (("adjusted", True), ("unadjusted", False)):
-        model = _GoodControlModel(window_days=window_days, resolution_days=resolution_days, count_cap=count_cap,
-                                  alpha=alpha, engagement=engagement).fit(data, as_of=as_of, customers=ids)
-        r = model.summary.loc["good"]
-        out[name] = {"hazard_ratio": float(r.hazard_ratio), "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
-                     "p_value": float(r.p_value), "covers_one": bool(r.ci_low <= 1 <= r.ci_high)}
-    frame = pd.DataFrame.from_dict(out, orient="index")
-    frame.index.name = "model"
-    frame.attrs["customers"] = len(ids) if ids is not None else None
-    return frame
-
-
-def engagement_bands(data, as_of=None) -> pd.Series:
-    """Each customer's experience-rate band index on the day of ``as_of`` (index: customer_id).
-
-    The band the churn model adjusted for (:func:`cxlib.features.definitions.experience_rate_sql`),
-    for predictions customer by customer (the risk list's survival baseline).
-    """
-    from cxlib.features.definitions import experience_rate_max_steps, experience_rate_sql
-    from cxlib.features.panel import _timestamp_literal
-
-    as_of = data.as_of if as_of is None else as_of
-    t = _timestamp_literal(as_of)
-    sql = experience_rate_sql(t, max_steps=experience_rate_max_steps(data, as_of))
-    frame = data.query(
-        f"""SELECT customer_id, rate_band FROM ({sql}) er
-        WHERE er.from_day <= CAST({t} AS DATE) AND (er.to_day IS NULL OR CAST({t} AS DATE) < er.to_day)"""
-    )
-    return pd.Series(frame["rate_band"].to_numpy(dtype=int), index=frame["customer_id"].astype(str).to_numpy(),
-                     name="engagement")

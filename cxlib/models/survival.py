@@ -5,6 +5,7 @@ observed that long before ``as_of``) are followed, from that landmark on, in gro
 the landmark by their bad experiences in the first ``landmark_days`` (0, 1, 2, 3+). Fixing
 the groups at the landmark avoids the immortal-time bias of grouping customers by what
 happens to them later (a customer who stays longer has more time to have bad experiences).
+Numbers only: :func:`cxlib.present.tables.survival_table` is their text.
 """
 
 from __future__ import annotations
@@ -120,17 +121,3 @@ def survival_at(curves: pd.DataFrame, days=(90, 180, 365)) -> pd.DataFrame:
             row[f"ci_high_{d}d"] = float(g["ci_high"].iloc[i])
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def survival_table(curves: pd.DataFrame, days=(90, 180, 365)) -> pd.DataFrame:
-    """:func:`survival_at` as text: ``91.2% (90.5–91.9%)`` per group and day."""
-    from cxlib.present.format import pct_interval
-
-    at = survival_at(curves, days)
-    out = pd.DataFrame({"bad experiences": at["group"], "customers": at["customers"].map("{:,}".format)})
-    for d in days:
-        if f"ci_low_{d}d" in at:
-            out[f"still a customer after {d} days"] = [
-                pct_interval(v, lo, hi) for v, lo, hi in zip(at[f"survival_{d}d"], at[f"ci_low_{d}d"], at[f"ci_high_{d}d"])
-            ]
-    return out

@@ -1,6 +1,8 @@
 """Formatting tables for readers: numbers with units, intervals as "6.1% (5.8–6.4%)".
 
-Formatting only: the numbers come from :mod:`cxlib.features.metrics` and the models.
+Formatting only: the numbers come from :mod:`cxlib.features.metrics` and the models
+(:class:`cxlib.models.churn.ChurnModel`'s ``summary``, :mod:`cxlib.models.checks`,
+:mod:`cxlib.models.survival`), which hand back numbers and never format them.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cxlib.models.survival import survival_at
 from cxlib.present.format import number_interval, pct, pct_interval
 
 
@@ -21,8 +24,73 @@ def rate_table(frame: pd.DataFrame, *, rate: str, n: str, keys, label: str) -> p
     return one_header_row(out) if len(keys) == 1 else out
 
 
+def churn_summary_table(model) -> pd.DataFrame:
+    """A fitted :class:`~cxlib.models.churn.ChurnModel`'s summary as text a manager reads: ``1.30 (1.21–1.40)``."""
+    s = model.summary
+    level = f"hazard ratio ({100 * (1 - model.alpha):.0f}% interval)"
+    table = pd.DataFrame(
+        {
+            "covariate": s.index,
+            "meaning": s["meaning"].to_numpy(),
+            level: [
+                f"not estimable: {why}" if why else number_interval(h, lo, hi)
+                for h, lo, hi, why in zip(s["hazard_ratio"], s["ci_low"], s["ci_high"], s["not_estimable"])
+            ],
+            "p-value": [_format_p(p) for p in s["p_value"]],
+        }
+    )
+    if "unadjusted_hr" in s:
+        table["not adjusted for engagement"] = [
+            "–" if not np.isfinite(h) else number_interval(h, lo, hi)
+            for h, lo, hi in zip(s["unadjusted_hr"], s["unadjusted_ci_low"], s["unadjusted_ci_high"])
+        ]
+    return table
+
+
+def churn_summary_text(model) -> str:
+    """A fitted churn model in plain text (``cx churn``): one line on its events and baseline, then the table."""
+    head = (
+        f"ChurnModel: {model.n_events_:,} churn events over {model.exposure_days_ / 365.25:,.0f} customer-years; "
+        f"baseline daily hazard {model.baseline_hazard_:.2e} ({model.reference_['segment']}, "
+        f"{model.reference_['tenure_band']}, no bad experience)"
+    )
+    return head + "\n" + churn_summary_table(model).to_string(index=False)
+
+
+def _format_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def cross_check_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`cxlib.models.checks.cox_cross_check` as text: both hazard ratios with intervals, side by side."""
+    return pd.DataFrame(
+        {
+            "covariate": frame.index,
+            "Poisson (all of the sample's person-time)": [
+                number_interval(*v) for v in zip(frame["poisson_hr"], frame["poisson_ci_low"], frame["poisson_ci_high"])
+            ],
+            "Cox (lifelines)": [number_interval(*v) for v in zip(frame["cox_hr"], frame["cox_ci_low"], frame["cox_ci_high"])],
+            "Cox / Poisson": [f"{r:.3f}" for r in frame["ratio"]],
+        }
+    )
+
+
+def survival_table(curves: pd.DataFrame, days=(90, 180, 365)) -> pd.DataFrame:
+    """:func:`cxlib.models.survival.survival_at` as text: ``91.2% (90.5–91.9%)`` per group and day."""
+    at = survival_at(curves, days)
+    out = pd.DataFrame({"bad experiences": at["group"], "customers": at["customers"].map("{:,}".format)})
+    for d in days:
+        if f"ci_low_{d}d" in at:
+            out[f"still a customer after {d} days"] = [
+                pct_interval(v, lo, hi) for v, lo, hi in zip(at[f"survival_{d}d"], at[f"ci_low_{d}d"], at[f"ci_high_{d}d"])
+            ]
+    return out
+
+
 def negative_control_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """:func:`cxlib.models.churn.negative_control` as text: the HR of each good experience, adjusted and not."""
+    """:func:`cxlib.models.checks.negative_control` as text: the HR of each good experience, adjusted and not."""
     names = {"adjusted": "adjusted for engagement", "unadjusted": "not adjusted"}
     return pd.DataFrame(
         {
@@ -48,7 +116,7 @@ def negative_control_text(frame: pd.DataFrame) -> str:
 
 
 def e_value_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """:func:`cxlib.models.churn.e_values` as text."""
+    """:func:`cxlib.models.checks.e_values` as text."""
     return pd.DataFrame(
         {
             "covariate": frame.index,

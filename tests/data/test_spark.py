@@ -130,7 +130,7 @@ def test_hazard_ratios_are_identical(world):
 def test_sampled_intervals_are_identical(world):
     """A sample of customer ids is registered as a view in either engine."""
     duck, sdata, _, _ = world
-    from cxlib.models.churn import sample_customers
+    from cxlib.features.panel import sample_customers
 
     ids = sample_customers(duck, 50, seed=1)
     assert ids == sample_customers(sdata, 50, seed=1)

@@ -270,7 +270,7 @@ def test_bad_experience_follow_up(tiny):
 
 def test_homogeneity_matches_scipy():
     bad, n = np.array([40, 90, 45]), np.array([800, 900, 1000])
-    chi2, dof, p, resid = metrics._homogeneity(bad, n)
+    chi2, dof, p, resid = metrics.experience._homogeneity(bad, n)
     expected = stats.chi2_contingency(np.vstack([bad, n - bad]).T, correction=False)
     assert chi2 == pytest.approx(expected[0]) and p == pytest.approx(expected[1]) and dof == expected[2]
     assert np.argmax(np.abs(resid)) == 1

@@ -180,3 +180,20 @@ def test_panel_matches_a_day_by_day_computation(tiny_world):  # noqa: F811
     assert (merged["unresolved"] > 0).any() and (merged["resolved"] > 0).any()  # the check has teeth
     np.testing.assert_allclose(merged["exposure_days"], merged["exposure_days_slow"], atol=1e-6)
     assert agg["events"].sum() == churned
+
+
+def test_metrics_and_the_panel_count_the_same_customers_at_a_signup_moment(tmp_path):
+    """At a moment equal to a signup (C's, Dec 20 18:00) that customer is not yet known: one rule, features/sql.py's."""
+    from cxlib.features import metrics
+
+    (tmp_path / "customers.csv").write_text(CUSTOMERS)
+    (tmp_path / "interactions.csv").write_text(INTERACTIONS)
+    with cxlib.load(tmp_path, as_of="2024-12-20 18:00:00") as data:
+        iv = panel.intervals(data, window_days=W, resolution_days=R, tenure_bands=BANDS)
+        known = set(iv["customer_id"])
+        active = known - set(iv.loc[iv["event"], "customer_id"])
+        assert known == {"A", "B"} and active == {"A"}  # C signs up at as_of: no time at risk yet
+        recent = metrics.recent_bad_experiences(data, window_days=W, resolution_days=R)
+        assert int(recent["customers"].sum()) == len(active)
+        journeys = metrics.journey_transitions(data)
+        assert int(journeys.loc[journeys["from_step"] == metrics.START, "from_total"].iloc[0]) == len(known)

@@ -9,9 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlib.features import panel
-from cxlib.models.churn import ChurnModel, cox_cross_check
 from cxlib.exceptions import NotFittedError, ThinEvidenceWarning
+from cxlib.features import panel
+from cxlib.models.checks import cox_cross_check
+from cxlib.models.churn import ChurnModel
+from cxlib.present.plots import plot_hazard_ratios
+from cxlib.present.tables import churn_summary_table
 from tests._worlds import RECOVERY_SEEDS
 
 
@@ -84,7 +87,7 @@ def test_fit_contract_and_summary(fits, recovery_worlds):  # noqa: F811
     ).fetchall()[0][0]
     assert model.n_events_ == churned
     assert 0 <= model.capped_share_ < 0.01
-    assert "1." in model.summary_table().iloc[0, 2]
+    assert "1." in churn_summary_table(model).iloc[0, 2]
     # predictions: the reference pattern's hazard is the baseline, survival is exp(-h t)
     ref = model.predict_hazard(pd.DataFrame({"unresolved": [0, 2]}))
     assert ref.iloc[0] == pytest.approx(model.baseline_hazard_)
@@ -96,7 +99,7 @@ def test_fit_contract_and_summary(fits, recovery_worlds):  # noqa: F811
     h_new = model.predict_hazard(pd.DataFrame({"tenure_band": ["0–89 days"]})).iloc[0]
     assert moving.loc[90.0, 0] == pytest.approx(math.exp(-90 * h_new))
     assert moving.loc[120.0, 0] == pytest.approx(math.exp(-90 * h_new - 30 * model.baseline_hazard_))
-    ax = model.plot()
+    ax = plot_hazard_ratios(model)
     assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel() and ax.get_xscale() == "log"
 
 
@@ -148,3 +151,46 @@ def test_cox_cross_check_agrees_within_5_percent(recovery_worlds):  # noqa: F811
     assert frame.attrs["customers"] == 4_000
     assert ((frame["ratio"] - 1).abs() < 0.05).all(), frame["ratio"].to_dict()
     np.testing.assert_allclose(frame["cox_ci_low"] / frame["poisson_ci_low"], 1, atol=0.05)
+
+
+def test_scikit_learn_conventions(fits):
+    """get_params / clone copy a fitted model's settings, unfitted; NotFittedError is also an AttributeError."""
+    from sklearn.base import clone
+
+    fitted = fits[RECOVERY_SEEDS[0]][0]
+    tuned = ChurnModel(window_days=60, count_cap=3, by_touchpoint=True)
+    copy = clone(tuned)
+    assert copy.get_params() == tuned.get_params() and copy is not tuned
+    assert clone(fitted).get_params() == fitted.get_params()
+    assert not hasattr(clone(fitted), "params_"), "a clone has the settings, not what was learned"
+    assert set(ChurnModel().get_params()) == {
+        "window_days", "resolution_days", "count_cap", "alpha", "tenure_bands", "tenure_reference",
+        "segment_reference", "engagement", "by_touchpoint", "by_days_since"}
+    assert issubclass(NotFittedError, AttributeError) and issubclass(NotFittedError, ValueError)
+    assert not hasattr(ChurnModel(), "summary"), "hasattr answers False before fit"
+    with pytest.raises(AttributeError):
+        ChurnModel().touchpoints_
+
+
+def test_each_fit_logs_one_line_naming_its_caller(tiny_world, caplog):
+    """What a run counts: one INFO line "churn model fitted" per fit on the cxlib logger, with the caller."""
+    import logging
+
+    import cxlib
+    from cxlib.features.panel import sample_customers
+
+    path, truth = tiny_world
+    with cxlib.load(path, as_of=truth["as_of"]) as data, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        caplog.set_level(logging.INFO, logger="cxlib")
+        model = ChurnModel(engagement=False).fit(data)
+        ChurnModel().fit(data, customers=sample_customers(data, 200, seed=2))
+        cox_cross_check(data, sample=200, seed=2, engagement=False)
+    fits_logged = [r for r in caplog.records if r.getMessage().startswith("churn model fitted")]
+    assert len(fits_logged) == 3, [r.getMessage() for r in fits_logged]
+    assert all(r.name.startswith("cxlib.") and r.levelno == logging.INFO for r in fits_logged)
+    first, sampled, cox = fits_logged
+    assert first.funcName == "test_each_fit_logs_one_line_naming_its_caller" and cox.funcName == "cox_cross_check"
+    assert first.churn_fit["sample"] is False and sampled.churn_fit["sample"] is True
+    assert first.churn_fit["events"] == model.n_events_
+    assert first.churn_fit["as_of"] == first.churn_fit["data_as_of"] == str(data.as_of)

@@ -15,7 +15,10 @@ import pytest
 
 import cxlib
 from cxlib.features import panel
-from cxlib.models.churn import ChurnModel, e_value, e_values, negative_control, sample_customers
+from cxlib.features.panel import sample_customers
+from cxlib.models.checks import e_value, e_values, negative_control
+from cxlib.models.churn import ChurnModel
+from cxlib.present.tables import churn_summary_table
 from cxlib.features.definitions import experience_rate_labels
 from cxlib.data.simulate import PRESETS, SimulationConfig, preset, simulate, write_dataset
 
@@ -69,7 +72,7 @@ def test_count_term_and_the_table_the_adjustment_adds(fitted):
     # the unadjusted figures sum the same panel over the bands: same events and exposure
     assert model.unadjusted_.n_events_ == model.n_events_
     assert model.unadjusted_.exposure_days_ == pytest.approx(model.exposure_days_)
-    assert "not adjusted for engagement" in model.summary_table().columns
+    assert "not adjusted for engagement" in churn_summary_table(model).columns
 
 
 def test_negative_control_good_experiences(confounded):

@@ -1,7 +1,8 @@
 """Churn figures: hazard ratios, the Cox cross-check, survival curves and the claims.
 
-Each takes a tidy frame from :mod:`cxlib.models.churn`, :mod:`cxlib.models.survival` or
-:mod:`cxlib.analyses.claims` and returns its Axes; nothing is shown or saved here.
+Each takes a tidy frame (or a fitted model) from :mod:`cxlib.models.churn`, :mod:`cxlib.models.checks`,
+:mod:`cxlib.models.survival` or :mod:`cxlib.analyses.claims` and returns its Axes; nothing is shown
+or saved here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import seaborn as sns
 
 from cxlib.present.plots.axes import current_axes
 
-
-
 _TICKS = (0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0)
 
 
@@ -29,8 +28,12 @@ def _log_ticks(ax) -> None:
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
 
 
-def plot_hazard_ratios(summary: pd.DataFrame, *, ax=None):
-    """Hazard ratios with their intervals on a log scale (from ``ChurnModel.summary``)."""
+def plot_hazard_ratios(model, *, ax=None):
+    """A fitted :class:`~cxlib.models.churn.ChurnModel`'s hazard ratios with their intervals, on a log scale.
+
+    ``model`` may also be its ``summary`` frame (a model read back from a run's results, or a subset of rows).
+    """
+    summary = model if isinstance(model, pd.DataFrame) else model.summary
     ax = current_axes(ax)
     frame = summary.iloc[::-1]
     y = np.arange(len(frame))
@@ -48,7 +51,7 @@ def plot_hazard_ratios(summary: pd.DataFrame, *, ax=None):
 
 
 def plot_cross_check(frame: pd.DataFrame, *, ax=None):
-    """Poisson and Cox hazard ratios side by side (from ``churn.cox_cross_check``)."""
+    """Poisson and Cox hazard ratios side by side (from ``checks.cox_cross_check``)."""
     ax = current_axes(ax)
     frame = frame.iloc[::-1]
     y = np.arange(len(frame))

@@ -69,6 +69,7 @@ def _number(value) -> float | None:
 
 def main(args) -> int:
     from cxlib.models.churn import ChurnModel
+    from cxlib.present.tables import churn_summary_text
 
     with options.open_data(args) as data:
         model = ChurnModel(
@@ -78,5 +79,5 @@ def main(args) -> int:
         if args.json:
             print(json.dumps(result_object(model), indent=2))
         else:
-            model.print_summary()
+            print(churn_summary_text(model))
     return 0
