@@ -44,6 +44,9 @@ ENGAGEMENT_SKIP_DAYS = 0  # experiences of the first days after signup (onboardi
 EXPERIENCE_RATE_PER_DAYS = 30  # the rate is experiences per this many days since the signup day
 EXPERIENCE_RATE_BANDS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0)  # lower bounds of the rate bands
 
+#: Draws of the uncertain inputs behind the ROI's and the cost's intervals (the library, cx and the notebooks).
+ROI_DRAWS = 200
+
 #: The demo data set: what `make report` generates when data/demo/ is missing.
 DEMO_CUSTOMERS = 10_000
 DEMO_SEED = 42

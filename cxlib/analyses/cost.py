@@ -43,12 +43,10 @@ import numpy as np
 import pandas as pd
 
 from cxlib.analyses import roi
-from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.config import RESOLUTION_DAYS, ROI_DRAWS, WINDOW_DAYS
 
 __all__ = ["CostResult", "evaluate", "coefficient_names", "truth"]
 
-#: Draws behind the intervals when :func:`evaluate` prepares the ROI engine itself.
-DRAWS = 200
 KINDS = ("unresolved", "resolved")
 
 
@@ -173,7 +171,7 @@ def evaluate(
     model=None,
     as_of=None,
     horizon_months: float = 12,
-    draws: int = DRAWS,
+    draws: int = ROI_DRAWS,
     seed: int = 0,
     alpha: float = 0.05,
     window_days: int = WINDOW_DAYS,

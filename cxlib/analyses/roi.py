@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cxlib.config import DEFAULT_SCENARIOS, RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.config import DEFAULT_SCENARIOS, RESOLUTION_DAYS, ROI_DRAWS, WINDOW_DAYS
 from cxlib.analyses.roi_scenarios import (
     ALL_TOUCHPOINTS,
     Scenario,
@@ -274,7 +274,7 @@ def prepare(
     model=None,
     as_of=None,
     horizon_months: float = 12,
-    draws: int = 400,
+    draws: int = ROI_DRAWS,
     seed: int = 0,
     alpha: float = 0.05,
     window_days: int = WINDOW_DAYS,
@@ -350,7 +350,7 @@ def evaluate(
     model=None,
     as_of=None,
     horizon_months: float = 12,
-    draws: int = 400,
+    draws: int = ROI_DRAWS,
     seed: int = 0,
     alpha: float = 0.05,
     window_days: int = WINDOW_DAYS,

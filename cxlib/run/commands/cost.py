@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from cxlib.config import ROI_DRAWS
 from cxlib.run.commands import options
 
 HELP = "What one more bad experience costs in revenue per active customer, per touchpoint, with intervals."
@@ -13,7 +14,8 @@ def add_arguments(parser) -> None:
     options.add_data(parser, engine=True)
     parser.add_argument("--as-of", default=None, help="the analysis date (ISO 8601, UTC); default: the latest timestamp in the data")
     parser.add_argument("--horizon-months", type=float, default=12, help="months over which revenue is counted (default 12)")
-    parser.add_argument("--draws", type=int, default=200, help="draws of the uncertain inputs for the intervals (default 200)")
+    parser.add_argument("--draws", type=int, default=ROI_DRAWS,
+                        help=f"draws of the uncertain inputs for the intervals (default {ROI_DRAWS})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     parser.add_argument("--currency", default="EUR", help="currency of monthly_value (default EUR)")
     parser.add_argument("--by-touchpoint", action="store_true",

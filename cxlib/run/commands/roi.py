@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from cxlib.config import ROI_DRAWS
 from cxlib.run.commands import options
 
 HELP = "ROI of service against experience investments: revenue retained, net benefit, break-even, with intervals."
@@ -14,7 +15,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--scenarios", default=None, help="YAML file of scenarios (default: the shipped cxlib/analyses/scenarios/default.yaml)")
     parser.add_argument("--as-of", default=None, help="the analysis date (ISO 8601, UTC); default: the latest timestamp in the data")
     parser.add_argument("--horizon-months", type=float, default=12, help="months over which revenue is counted (default 12)")
-    parser.add_argument("--draws", type=int, default=200, help="draws of the uncertain inputs for the intervals (default 200)")
+    parser.add_argument("--draws", type=int, default=ROI_DRAWS,
+                        help=f"draws of the uncertain inputs for the intervals (default {ROI_DRAWS})")
     parser.add_argument("--process-draws", type=int, default=100,
                         help="simulated futures of the base for the interval of what is actually retained (default 100; 0 skips)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
