@@ -85,7 +85,8 @@ if os.environ.get("CXLAB_TEST_FIT_LOG"):
         with open(os.environ["CXLAB_TEST_FIT_LOG"], "a") as f:
             f.write(json.dumps({"pid": os.getpid(), "as_of": str(kwargs.get("as_of")), "data_as_of": str(data.as_of),
                                 "sample": kwargs.get("customers") is not None,
-                                "caller": sys._getframe(1).f_code.co_name}) + "\\n")
+                                "caller": sys._getframe(1).f_code.co_name,
+                                "model": repr(sorted(self.get_params().items()))}) + "\\n")
         return _fit(self, data, *args, **kwargs)
 
     _churn.ChurnModel.fit = fit

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import cxlib
 
-__all__ = ["Results", "load", "save"]
+__all__ = ["Results", "load", "once", "save"]
 
 _SUFFIX = ".pkl"
 
@@ -86,6 +86,23 @@ def load(results_dir, name: str, *, key: dict | None = None):
     if payload.get("key") != _normal(key) or payload.get("cxlib_version") != cxlib.__version__:
         return None
     return payload["value"]
+
+
+def once(compute):
+    """``compute`` wrapped to run at most once, on the first call, in memory (nothing is saved).
+
+    For an input that only some results need: ``prepared = once(lambda: roi.prepare(...))``, then
+    ``kept.get("roi", lambda: roi.evaluate_prepared(prepared(), ...))`` prepares nothing when every
+    result that needs it is already saved.
+    """
+    computed: list = []
+
+    def value():
+        if not computed:
+            computed.append(compute())
+        return computed[0]
+
+    return value
 
 
 class Results:

@@ -31,3 +31,11 @@ def test_an_empty_results_dir_keeps_nothing(tmp_path, monkeypatch):
     kept.get("claims", lambda: calls.append(1) or "x")
     assert len(calls) == 2 and results.save("", "claims", "x") is None
     assert not list(tmp_path.iterdir())
+
+
+def test_once_computes_on_the_first_call_only_and_not_at_all_if_never_called():
+    calls = []
+    value = results.once(lambda: calls.append(1) or "prepared")
+    assert calls == [], "nothing is computed before it is asked for"
+    assert value() == "prepared" and value() == "prepared"
+    assert calls == [1], "and then once"

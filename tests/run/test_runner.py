@@ -22,8 +22,9 @@ from tests._notebooks import tiny_notebook
 from tests._worlds import HOSTILE
 
 
-def test_a_run_fits_the_churn_model_once_and_the_summary_reads_it(good_run):
-    """The churn model of the data (all customers, up to as_of) is fitted in one notebook of the run only.
+def test_a_run_fits_each_churn_model_once_and_the_summary_reads_them(good_run):
+    """Each churn model of the data (all customers, up to as_of) is fitted in one notebook of the run only:
+    the pooled one (the churn section, the claims) and the one per touchpoint (the ROI, the cost).
 
     Not counted: fits on a sample or at an earlier cutoff (the risk backtest's baseline), and
     the Cox cross-check's own Poisson fit (on its sample, which on a small world is everyone).
@@ -32,12 +33,18 @@ def test_a_run_fits_the_churn_model_once_and_the_summary_reads_it(good_run):
     full = [f for f in result.fits if not f["sample"] and f["as_of"] in ("None", f["data_as_of"])
             and f["caller"] != "cox_cross_check"]
     assert len({f["pid"] for f in result.fits}) >= 2, "the spy sees the kernels' fits"
-    assert len(full) == 1, f"the churn model was fitted {len(full)} times: {full}"
+    by_model = {}
+    for f in full:
+        by_model.setdefault(f["model"], []).append(f)
+    assert len(by_model) == 2, f"two churn models, pooled and per touchpoint: {list(by_model)}"
+    for model, fits in by_model.items():
+        assert len(fits) == 1, f"the churn model {model} was fitted {len(fits)} times: {fits}"
     record = json.loads((result.run_dir / "run.json").read_text())
     steps = {n["notebook"]: n["step"] for n in record["notebooks"]}
     assert steps["00_summary.ipynb"] == len(NOTEBOOKS), "the summary runs last, after what it reads"
     kept = {p.name for p in (result.run_dir / "results").iterdir()}
-    assert {"churn_model.pkl", "claims.pkl", "roi.pkl", "risk_list.pkl"} <= kept
+    assert {"churn_model.pkl", "churn_model_by_touchpoint.pkl", "claims.pkl", "roi.pkl", "cost.pkl",
+            "risk_list.pkl"} <= kept
 
 
 def test_run_writes_report_record_latest_and_index(good_run):
