@@ -2,13 +2,16 @@
 
     python benchmarks/bench_churn_coverage.py [--seeds 20] [--customers 20000] [--out benchmarks/results/churn_coverage.md]
     python benchmarks/bench_churn_coverage.py --preset confounded --out benchmarks/results/churn_coverage_confounded.md
+    python benchmarks/bench_churn_coverage.py --preset confounded --window-experiences --negative-control --out ...
     python benchmarks/bench_churn_coverage.py --preset demo --by-touchpoint --customers 50000 --seeds 3 \
         --out benchmarks/results/churn_touchpoints.md
 
 ``--preset confounded`` is the world where engagement differs between customers (the
 confounder): the trailing counts are compared with the truth, adjusted and, beside them, not
 adjusted. ``--by-touchpoint`` fits a pair of hazard ratios per touchpoint and compares them
-with ``truth["hazard"]["hr_by_touchpoint"]``.
+with ``truth["hazard"]["hr_by_touchpoint"]``. ``--window-experiences`` fits
+``ChurnModel(window_experiences=True)`` (the adjustment with the trailing count of experiences);
+``--negative-control`` adds :func:`cxlib.models.checks.negative_control` (with the same adjustment).
 
 For each seed: simulate, load (validated), fit; count per covariate whether the 95% interval
 covers the true hazard ratio, and the relative error of the estimate. With 20 seeds a
@@ -28,9 +31,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cxlib  # noqa: E402
+from cxlib.models.checks import negative_control  # noqa: E402
 from cxlib.models.churn import ChurnModel  # noqa: E402
 from cxlib.data.simulate import preset, write_dataset  # noqa: E402
-from tests.test_churn import true_hazard_ratios  # noqa: E402
+from tests.models.test_churn import true_hazard_ratios  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -41,15 +45,23 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "churn_coverage.md")
     parser.add_argument("--preset", default="default", help="the simulated world (cxlib.data.simulate.PRESETS)")
     parser.add_argument("--by-touchpoint", action="store_true", help="per-touchpoint hazard ratios")
+    parser.add_argument("--window-experiences", action="store_true",
+                        help="adjust also for the trailing count of experiences (ChurnModel(window_experiences=True))")
+    parser.add_argument("--negative-control", action="store_true",
+                        help="also the negative control (HR of good experiences, truth 1) on its default sample")
     args = parser.parse_args(argv)
 
-    rows = []
+    rows, controls = [], []
     started = time.perf_counter()
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         with tempfile.TemporaryDirectory(prefix="cx-coverage-") as tmp:
             truth = write_dataset(tmp, args.customers, seed=seed, fmt="parquet", config=preset(args.preset))
             with cxlib.load(tmp, as_of=truth["as_of"]) as data:
-                model = ChurnModel(by_touchpoint=args.by_touchpoint).fit(data)
+                model = ChurnModel(by_touchpoint=args.by_touchpoint, window_experiences=args.window_experiences).fit(data)
+                if args.negative_control:
+                    nc = negative_control(data, window_experiences=args.window_experiences)
+                    controls.append({"seed": seed, **{f"{m}_{k}": nc.loc[m, k] for m in nc.index
+                                                      for k in ("hazard_ratio", "covers_one")}})
         true_hr = true_hazard_ratios(truth)
         if args.by_touchpoint:
             true_hr = pd.Series({model.count_term(k, tp): hrs[k] for tp, hrs in truth["hazard"]["hr_by_touchpoint"].items()
@@ -85,11 +97,13 @@ def main(argv=None) -> int:
         mean_unadjusted=("unadjusted", "mean"),
     )
     seconds = time.perf_counter() - started
+    adjustment = ("adjusted for engagement: experience-rate band and trailing count of experiences, "
+                  "window_experiences=True" if args.window_experiences else "adjusted for engagement")
     lines = [
         "# ChurnModel: coverage of the 95% intervals over simulated worlds",
         "",
         f"{args.seeds} seeds ({args.first_seed}–{args.first_seed + args.seeds - 1}), {args.customers:,} customers each, "
-        f"world `{args.preset}`, default model (adjusted for engagement; window 90 days, resolution 3 days, cap 5)"
+        f"world `{args.preset}`, model ({adjustment}; window 90 days, resolution 3 days, cap 5)"
         f"{', per touchpoint' if args.by_touchpoint else ''}; {seconds:.0f} s in all (a machine shared with other jobs).",
         "",
         "| covariate | truth | mean estimate | mean rel. error | max abs rel. error | covered | mean unadjusted |",
@@ -102,6 +116,20 @@ def main(argv=None) -> int:
         )
     total = int(frame["covered"].sum())
     lines += ["", f"All intervals: {total}/{len(frame)} cover the truth ({100 * total / len(frame):.1f}%).", ""]
+    if controls:
+        nc = pd.DataFrame(controls)
+        lines += [
+            "Negative control (`negative_control`: the HR of each good experience in the trailing window, "
+            "truth 1; its default sample of 5,000 customers per seed):",
+            "",
+            "| model | mean HR | min | max | 95% interval covers 1 |",
+            "|---|---|---|---|---|",
+        ]
+        for m in ("adjusted", "unadjusted"):
+            hr = nc[f"{m}_hazard_ratio"]
+            lines.append(f"| {m} | {hr.mean():.3f} | {hr.min():.3f} | {hr.max():.3f} | "
+                         f"{int(nc[f'{m}_covers_one'].sum())}/{len(nc)} |")
+        lines.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))

@@ -43,6 +43,9 @@ ENGAGEMENT_STEP_DAYS = 30  # the experience rate is brought up to date every thi
 ENGAGEMENT_SKIP_DAYS = 0  # experiences of the first days after signup (onboarding) left out of the rate
 EXPERIENCE_RATE_PER_DAYS = 30  # the rate is experiences per this many days since the signup day
 EXPERIENCE_RATE_BANDS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0)  # lower bounds of the rate bands
+#: ... and, with ChurnModel(window_experiences=True), the recent part of it: experiences of any
+#: outcome in the trailing window of the bad counts, in bands (lower bounds)
+WINDOW_EXPERIENCE_BANDS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 18, 20, 22, 25, 30)
 
 #: Draws of the uncertain inputs behind the ROI's and the cost's intervals (the library, cx and the notebooks).
 ROI_DRAWS = 200

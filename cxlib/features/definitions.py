@@ -54,6 +54,56 @@ def bad_experiences_sql(*, resolution_days: int = RESOLUTION_DAYS, source: str =
     """
 
 
+def touches_sql(as_of_sql: str, *, source: str = "interactions", only: str = "") -> str:
+    """The experiences that measure engagement, per customer and day: ``customer_id, day, n``.
+
+    ``experience`` rows of any outcome before ``as_of_sql``, survey answers of their own
+    (:data:`SURVEY_TOUCHPOINT`) left out: the touches both :func:`experience_rate_sql` and the
+    trailing count of experiences (:func:`window_experience_band_sql`) count. ``only`` is an
+    extra SQL condition on ``i.customer_id`` (a sample).
+    """
+    if not source.isidentifier():
+        raise ValueError(f"source must be a table name, not {source!r}")
+    return f"""
+    SELECT i.customer_id, CAST(i."at" AS DATE) AS day, count(*) AS n FROM {source} i
+    WHERE {_TOUCH} AND i."at" < {as_of_sql} {only}
+    GROUP BY 1, 2
+    """
+
+
+#: An experience row that counts as a touch of the journey (alias ``i``).
+_TOUCH = f"i.kind = 'experience' AND i.touchpoint IS DISTINCT FROM '{SURVEY_TOUCHPOINT}'"
+
+
+def window_experience_labels(bands=None) -> list[str]:
+    """Labels of the bands of the trailing count of experiences, by band index: ``0``, ``12–13``, ``30+``."""
+    bands = _check_count_bands(_default_window_bands() if bands is None else bands)
+    labels = []
+    for lo, hi in zip(bands, [*bands[1:], None]):
+        labels.append(f"{lo}+" if hi is None else str(lo) if hi == lo + 1 else f"{lo}–{hi - 1}")
+    return labels
+
+
+def window_experience_band_sql(expr: str, bands=None) -> str:
+    """SQL: the band index (of :func:`window_experience_labels`) of a trailing count of experiences ``expr``."""
+    bands = _check_count_bands(_default_window_bands() if bands is None else bands)
+    whens = " ".join(f"WHEN {expr} >= {lo} THEN {i}" for i, lo in reversed(list(enumerate(bands))))
+    return f"CASE {whens} END"
+
+
+def _default_window_bands():
+    from cxlib.config import WINDOW_EXPERIENCE_BANDS
+
+    return WINDOW_EXPERIENCE_BANDS
+
+
+def _check_count_bands(bands) -> tuple[int, ...]:
+    bands = tuple(int(b) for b in bands)
+    if not bands or bands[0] != 0 or list(bands) != sorted(set(bands)):
+        raise ValueError(f"experience-count bands must start at 0 and increase, not {bands}")
+    return bands
+
+
 def experience_rate_labels(bands=None, *, step_days: int | None = None) -> list[str]:
     """Labels of the experience-rate bands of :func:`experience_rate_sql`, by band index.
 
@@ -136,7 +186,7 @@ def experience_rate_sql(
                CAST(floor(date_diff('day', c.s0, CAST(i."at" AS DATE)) / {step}) AS INTEGER) + 1 AS k,
                count(*) AS n
         FROM {source} i JOIN er_cust c ON c.customer_id = i.customer_id
-        WHERE i.kind = 'experience' AND i.touchpoint IS DISTINCT FROM '{SURVEY_TOUCHPOINT}' AND i."at" < {as_of_sql}
+        WHERE {_TOUCH} AND i."at" < {as_of_sql}
           AND date_diff('day', c.s0, CAST(i."at" AS DATE)) >= {skip}
         GROUP BY 1, 2
     ), er_grid AS (

@@ -48,6 +48,8 @@ from cxlib.features.definitions import (
     bad_experiences_sql,
     experience_rate_max_steps,
     experience_rate_sql,
+    touches_sql,
+    window_experience_band_sql,
 )
 from cxlib.features.sql import check_days, signed_up_before_sql, text_sql, timestamp_sql, utc_naive
 
@@ -152,6 +154,7 @@ def intervals_sql(
     engagement: bool = False,
     engagement_steps: int = 1,
     good: bool = False,
+    window_experiences: bool = False,
 ) -> str:
     """SQL for the unaggregated panel: one row per customer and interval.
 
@@ -160,20 +163,24 @@ def intervals_sql(
     (:func:`count_columns` of ``terms``), ``exposure_days, event``; with ``engagement`` also
     ``engagement`` (the experience-rate band index of :func:`cxlib.features.definitions.experience_rate_sql`,
     which needs ``engagement_steps``: :func:`cxlib.features.definitions.experience_rate_max_steps`);
-    with ``good`` also ``good``, the trailing count of *good* experiences (the negative control).
+    with ``engagement`` and ``window_experiences`` also ``experiences`` (the trailing count of
+    experiences of any outcome, :func:`cxlib.features.definitions.touches_sql`, in the same window as
+    the bad ones); with ``good`` also ``good``, the trailing count of *good* experiences (the negative control).
     ``customers`` optionally names a table or view with a ``customer_id`` column: only those
     customers are in the panel (a sample).
     """
     days = check_days(window_days=window_days, resolution_days=resolution_days)
     w, r = days["window_days"], days["resolution_days"]
     bands = _check_bands(tenure_bands)
+    if window_experiences and not engagement:
+        raise ValueError("window_experiences is part of the engagement adjustment: it needs engagement=True")
     as_of_sql = timestamp_sql(utc_naive(as_of))
     only = f"AND customer_id IN (SELECT customer_id FROM {customers})" if customers else ""
     if terms != "pooled" or good:
         return _terms_intervals_sql(
             as_of_sql, w, r, bands, only, terms, touchpoints,
             _check_days_since(days_since_bands, w) if terms == "days_since" else tuple(days_since_bands),
-            engagement, engagement_steps, good,
+            engagement, engagement_steps, good, window_experiences,
         )
     band_values = ", ".join(f"({b})" for b in bands)
     # Resolved in time to count as resolved inside the window (always, when resolution_days < window_days).
@@ -189,6 +196,17 @@ def intervals_sql(
         de, engagement_rows = ", 0 AS de", "UNION ALL SELECT customer_id, d, du, dr, de FROM er_moves"
         sum_de, run_de, col_de, out_de = ", sum(ch.de) AS de", ", sum(de) OVER w AS engagement", (
             ", CAST(p.engagement AS INTEGER) AS engagement"), ", engagement"
+        if window_experiences:
+            engagement_cte += f", touch AS ({touches_sql(as_of_sql, only=only.replace('customer_id IN', 'i.customer_id IN'))})"
+            # the trailing count of experiences of any outcome: +n the day after, -n after the window
+            de = ", 0 AS de, 0 AS dx"
+            engagement_rows = f"""UNION ALL SELECT customer_id, d, du, dr, de, 0 FROM er_moves
+        UNION ALL SELECT customer_id, day + 1, 0, 0, 0, n FROM touch
+        UNION ALL SELECT customer_id, day + {w + 1}, 0, 0, 0, -n FROM touch"""
+            sum_de += ", sum(ch.dx) AS dx"
+            run_de += ", sum(dx) OVER w AS experiences"
+            col_de += ", CAST(p.experiences AS INTEGER) AS experiences"
+            out_de += ", experiences"
     else:
         engagement_cte = de = engagement_rows = sum_de = run_de = col_de = out_de = ""
     return f"""
@@ -234,14 +252,16 @@ def intervals_sql(
     """
 
 
-def _terms_intervals_sql(as_of_sql, w, r, bands, only, terms, touchpoints, since, engagement, steps, good) -> str:
+def _terms_intervals_sql(as_of_sql, w, r, bands, only, terms, touchpoints, since, engagement, steps, good,
+                         window_experiences=False) -> str:
     """The panel with trailing counts by touchpoint or by days-since band (and the good count).
 
     Each bad experience of day ``e`` is cut into sub-spans of constant (status, band): unresolved
     on days ``e+1 .. resolved_on`` (or ``e+window``), resolved from ``resolved_on + 1`` to
     ``e+window``, each cut again at the days-since bands; a sub-span adds 1 to its column from
     its first day and removes it the day after its last. The same event list as the pooled
-    panel, one column per term.
+    panel, one column per term (with ``window_experiences`` the trailing count of experiences of
+    any outcome is one more, the last).
     """
     counts = count_columns(terms, touchpoints=touchpoints, days_since_bands=since)
     band_values = ", ".join(f"({b})" for b in bands)
@@ -281,11 +301,18 @@ def _terms_intervals_sql(as_of_sql, w, r, bands, only, terms, touchpoints, since
         FROM er e WHERE true {only.replace("customer_id IN", "e.customer_id IN")}
     )"""
         engagement_rows = "UNION ALL SELECT customer_id, d, -2, delta FROM er_moves"
+        if window_experiences:
+            engagement_cte += f", touch AS ({touches_sql(as_of_sql, only=only.replace('customer_id IN', 'i.customer_id IN'))})"
+            engagement_rows += f"""
+        UNION ALL SELECT customer_id, day + 1, {n_cols}, n FROM touch
+        UNION ALL SELECT customer_id, day + {w + 1}, {n_cols}, -n FROM touch"""
         sum_e = ", sum(CASE WHEN ch.col = -2 THEN ch.delta ELSE 0 END) AS de"
         run_e, col_e, out_e = ", sum(de) OVER w AS engagement", ", CAST(p.engagement AS INTEGER) AS engagement", ", engagement"
     else:
         engagement_cte = engagement_rows = sum_e = run_e = col_e = out_e = ""
     names = [*counts, "good"] if good else counts
+    if engagement and window_experiences:  # the trailing count of experiences of any outcome, the last column
+        names, n_cols = [*names, "experiences"], n_cols + 1
     sums = ", ".join(f"sum(CASE WHEN ch.col = {k} THEN ch.delta ELSE 0 END) AS d{k}" for k in range(n_cols))
     runs = ", ".join(f"sum(d{k}) OVER w AS c{k}" for k in range(n_cols))
     cols = ", ".join(f"CAST(p.c{k} AS INTEGER) AS {name}" for k, name in enumerate(names))
@@ -333,21 +360,26 @@ def _terms_intervals_sql(as_of_sql, w, r, bands, only, terms, touchpoints, since
     """
 
 
-def aggregate_sql(intervals: str, *, count_cap: int = COUNT_CAP, counts=STATUSES, engagement: bool = False) -> str:
+def aggregate_sql(intervals: str, *, count_cap: int = COUNT_CAP, counts=STATUSES, engagement: bool = False,
+                  window_experiences: bool = False) -> str:
     """Sufficient statistics of ``intervals`` (SQL): events and exposure per covariate pattern.
 
     ``counts``: the trailing-count columns (capped at ``count_cap``); ``engagement``: group by
-    the experience-rate band too.
+    the experience-rate band too; ``window_experiences`` (with ``engagement``): and by the band
+    (:func:`cxlib.features.definitions.window_experience_band_sql`) of the trailing count of experiences.
     """
     cap = int(count_cap)
     if cap < 1:
         raise ValueError(f"count_cap must be >= 1, not {count_cap}")
     counts = list(counts)
-    keys = ["segment", "tenure_band", *(["engagement"] if engagement else []), *counts]
+    touches = engagement and window_experiences
+    keys = ["segment", "tenure_band", *(["engagement"] if engagement else []), *(["experiences"] if touches else []), *counts]
     capped = ", ".join(f"least({c}, {cap}) AS {c}" for c in counts)
     over = " OR ".join(f"{c} > {cap}" for c in counts)
+    bands = ("engagement, " if engagement else "") + (
+        f"{window_experience_band_sql('experiences')} AS experiences, " if touches else "")
     return f"""
-    SELECT segment, tenure_band, {"engagement, " if engagement else ""}{capped},
+    SELECT segment, tenure_band, {bands}{capped},
            CAST(count(*) FILTER (event) AS BIGINT) AS events,
            sum(exposure_days) AS exposure_days,
            count(*) AS intervals,
@@ -386,12 +418,14 @@ def intervals(
     days_since_bands=DAYS_SINCE_BANDS,
     engagement: bool = False,
     good: bool = False,
+    window_experiences: bool = False,
 ) -> pd.DataFrame:
     """The unaggregated panel as a DataFrame (one row per customer and interval).
 
     For small data, a sample (``customers``: an iterable of customer ids) or tests; the
     model uses :func:`aggregate`, which never brings the intervals into Python.
-    ``terms``, ``touchpoints``, ``days_since_bands``, ``engagement``, ``good``: as in :func:`intervals_sql`.
+    ``terms``, ``touchpoints``, ``days_since_bands``, ``engagement``, ``good``, ``window_experiences``: as in
+    :func:`intervals_sql` (``experiences`` here is the count itself, not its band).
     """
     as_of = data.as_of if as_of is None else as_of
     steps = experience_rate_max_steps(data, as_of=as_of) if engagement else 1
@@ -399,7 +433,7 @@ def intervals(
         sql = intervals_sql(
             as_of=as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view,
             terms=terms, touchpoints=touchpoints, days_since_bands=days_since_bands, engagement=engagement,
-            engagement_steps=steps, good=good,
+            engagement_steps=steps, good=good, window_experiences=window_experiences,
         )
         frame = data.query(f"{sql} ORDER BY customer_id, start_at")
     frame["event"] = frame["event"].astype(bool)
@@ -420,6 +454,7 @@ def aggregate(
     days_since_bands=DAYS_SINCE_BANDS,
     engagement: bool = False,
     good: bool = False,
+    window_experiences: bool = False,
 ) -> pd.DataFrame:
     """Events and exposure (days) per segment, tenure band and capped trailing counts.
 
@@ -427,8 +462,9 @@ def aggregate(
     ``segments × bands × (cap + 1)²`` rows (pooled counts). ``capped_intervals`` counts intervals whose
     counts were above ``count_cap`` and pooled with it. ``terms`` (:data:`TERMS`) chooses the
     count columns (:func:`count_columns`); ``engagement`` adds the experience-rate band
-    (``engagement``, an index: :func:`cxlib.features.definitions.experience_rate_labels`); ``good`` the
-    trailing count of good experiences.
+    (``engagement``, an index: :func:`cxlib.features.definitions.experience_rate_labels`); with it,
+    ``window_experiences`` the band of the trailing count of experiences (``experiences``, an index:
+    :func:`cxlib.features.definitions.window_experience_labels`); ``good`` the trailing count of good experiences.
     """
     as_of = data.as_of if as_of is None else as_of
     steps = experience_rate_max_steps(data, as_of=as_of) if engagement else 1
@@ -437,10 +473,12 @@ def aggregate(
         sql = intervals_sql(
             as_of=as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view,
             terms=terms, touchpoints=touchpoints, days_since_bands=days_since_bands, engagement=engagement,
-            engagement_steps=steps, good=good,
+            engagement_steps=steps, good=good, window_experiences=window_experiences,
         )
-        frame = data.query(aggregate_sql(sql, count_cap=count_cap, counts=counts, engagement=engagement))
-    for col in (*counts, *(["engagement"] if engagement else []), "events", "intervals", "capped_intervals"):
+        frame = data.query(aggregate_sql(sql, count_cap=count_cap, counts=counts, engagement=engagement,
+                                         window_experiences=window_experiences))
+    bands = [*(["engagement"] if engagement else []), *(["experiences"] if engagement and window_experiences else [])]
+    for col in (*counts, *bands, "events", "intervals", "capped_intervals"):
         frame[col] = frame[col].astype("int64")
     frame["exposure_days"] = frame["exposure_days"].astype(float)
     return frame
@@ -486,3 +524,16 @@ def bad_touchpoints(data, *, as_of=None) -> list[str]:
         GROUP BY touchpoint ORDER BY n DESC, touchpoint"""
     )
     return frame["touchpoint"].astype(str).tolist()
+
+
+def churned_share(data, as_of=None, customers=None) -> float | None:
+    """Share of the customers (signed up before ``as_of``) who churned by then; None for a sample."""
+    if customers is not None:
+        return None
+    t = timestamp_sql(utc_naive(data.as_of if as_of is None else as_of))
+    frame = data.query(
+        f"SELECT avg(CASE WHEN churned_at <= {t} THEN 1.0 ELSE 0.0 END) AS share FROM customers"
+        f" WHERE {signed_up_before_sql(t)}"
+    )
+    value = frame["share"].iloc[0]
+    return None if pd.isna(value) else float(value)

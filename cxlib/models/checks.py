@@ -19,21 +19,24 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS, WINDOW_EXPERIENCE_BANDS
 from cxlib.exceptions import ThinEvidenceWarning
 from cxlib.features import panel as _panel
 from cxlib.features.panel import sample_customers
-from cxlib.models.churn import ChurnModel, _engagement_column, _segment_column
+from cxlib.models.churn import ChurnModel, _engagement_column, _experiences_column, _segment_column
 
 # ---------------------------------------------------------------------- Cox cross-check
 
 
 def cox_long_table(intervals: pd.DataFrame, *, count_cap: int, segment_reference: str, segments,
-                   engagement_levels=None, engagement_reference: str | None = None) -> pd.DataFrame:
+                   engagement_levels=None, engagement_reference: str | None = None,
+                   experience_levels=None, experience_reference: str | None = None) -> pd.DataFrame:
     """lifelines' long format from panel intervals: tenure (days since signup_at) as the time scale.
 
     ``engagement_levels`` (band index → label, e.g. a fitted model's ``engagement_levels_``)
-    adds the experience-rate bands other than ``engagement_reference`` as indicators.
+    adds the experience-rate bands other than ``engagement_reference`` as indicators;
+    ``experience_levels`` (``experience_levels_``, with ``window_experiences``) the bands of the
+    trailing count of experiences (the panel's ``experiences``) other than ``experience_reference``.
     """
     long = pd.DataFrame(
         {
@@ -55,7 +58,19 @@ def cox_long_table(intervals: pd.DataFrame, *, count_cap: int, segment_reference
             # band 0 (the first 30 days) is a function of tenure, Cox's time scale: its baseline absorbs it
             if label != engagement_reference and int(k) != 0:
                 long[_engagement_column(label)] = (band == int(k)).astype(float)
+    if experience_levels:
+        band = np.searchsorted(np.asarray(WINDOW_EXPERIENCE_BANDS), intervals["experiences"].to_numpy(), side="right") - 1
+        for k, label in experience_levels.items():
+            if label != experience_reference:
+                long[_experiences_column(label)] = (band == int(k)).astype(float)
     return long[long["stop"] > long["start"]].reset_index(drop=True)
+
+
+def _estimable(model, levels, column) -> dict | None:
+    """The band levels whose term the model could estimate (a band without a churn event has no Cox term either)."""
+    if not levels:
+        return levels
+    return {k: label for k, label in levels.items() if column(label) not in model.not_estimable_}
 
 
 def fit_cox(long: pd.DataFrame, *, alpha: float = 0.05):
@@ -78,6 +93,7 @@ def cox_cross_check(
     alpha: float = 0.05,
     as_of=None,
     engagement: bool = True,
+    window_experiences: bool = False,
 ) -> pd.DataFrame:
     """Hazard ratios of the Poisson model and of lifelines' Cox model on the same sample.
 
@@ -85,25 +101,32 @@ def cox_cross_check(
     both models adjust for the segments and (``engagement``, the default, as the churn model)
     for the experience-rate bands: the same adjusted covariates; the rows compared are the
     trailing counts and the segments (the first band, the first 30 days of tenure, is absorbed
-    by the Cox baseline, so the bands' own ratios are not compared).
+    by the Cox baseline, so the bands' own ratios are not compared). ``window_experiences`` (as the
+    churn model's) adds the bands of the trailing count of experiences to both; then only the bands
+    the Poisson model could estimate go to Cox (a band without a churn event makes the Cox fit singular).
     ``ratio`` is the Cox hazard ratio over the Poisson one (1 = agreement).
     """
     ids = sample_customers(data, sample, seed=seed)
     model = ChurnModel(window_days=window_days, resolution_days=resolution_days, count_cap=count_cap, alpha=alpha,
-                       engagement=engagement)
+                       engagement=engagement, window_experiences=window_experiences)
     model.fit(data, as_of=as_of, customers=ids)
     iv = _panel.intervals(
         data, window_days=window_days, resolution_days=resolution_days, tenure_bands=model.tenure_bands,
-        as_of=as_of, customers=ids, engagement=engagement,
+        as_of=as_of, customers=ids, engagement=engagement, window_experiences=window_experiences,
     )
+    engagement_levels = getattr(model, "engagement_levels_", None)
+    experience_levels = None
+    if window_experiences:
+        engagement_levels = _estimable(model, engagement_levels, _engagement_column)
+        experience_levels = _estimable(model, model.experience_levels_, _experiences_column)
     long = cox_long_table(
         iv, count_cap=count_cap, segment_reference=model.reference_["segment"], segments=model.segments_,
-        engagement_levels=getattr(model, "engagement_levels_", None),
-        engagement_reference=model.reference_.get("engagement"),
+        engagement_levels=engagement_levels, engagement_reference=model.reference_.get("engagement"),
+        experience_levels=experience_levels, experience_reference=model.reference_.get("experiences"),
     )
     ctv = fit_cox(long, alpha=alpha)
     cs = ctv.summary
-    covariates = [c for c in model.columns_[1:] if c in cs.index and not c.startswith("engagement[")]
+    covariates = [c for c in model.columns_[1:] if c in cs.index and not c.startswith(("engagement[", "experiences["))]
     lo, hi = f"exp(coef) lower {100 * (1 - alpha):.0f}%", f"exp(coef) upper {100 * (1 - alpha):.0f}%"
     ps = model.summary.loc[covariates]
     frame = pd.DataFrame(
@@ -195,6 +218,7 @@ class _GoodControlModel(ChurnModel):
         table = _panel.aggregate(
             data, window_days=self.window_days, resolution_days=self.resolution_days, tenure_bands=self.tenure_bands,
             count_cap=self.count_cap, as_of=as_of, customers=customers, engagement=bool(self.engagement), good=True,
+            window_experiences=self._window_experiences(),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ThinEvidenceWarning)
@@ -211,6 +235,7 @@ def negative_control(
     count_cap: int = 20,
     alpha: float = 0.05,
     as_of=None,
+    window_experiences: bool = False,
 ) -> pd.DataFrame:
     """The negative control: the HR of each *good* experience in the trailing window.
 
@@ -220,13 +245,14 @@ def negative_control(
     experiences are most rows, which splits the person-time finely), adjusted for engagement
     and, for comparison, not. Rows ``adjusted``, ``unadjusted``; columns ``hazard_ratio,
     ci_low, ci_high, p_value, covers_one``. ``count_cap`` caps the good count (default 20:
-    good experiences are frequent).
+    good experiences are frequent). ``window_experiences``: the adjusted model's, as the churn model's.
     """
     ids = sample_customers(data, sample, seed=seed)
     out = {}
     for name, engagement in (("adjusted", True), ("unadjusted", False)):
         model = _GoodControlModel(window_days=window_days, resolution_days=resolution_days, count_cap=count_cap,
-                                  alpha=alpha, engagement=engagement).fit(data, as_of=as_of, customers=ids)
+                                  alpha=alpha, engagement=engagement,
+                                  window_experiences=window_experiences and engagement).fit(data, as_of=as_of, customers=ids)
         r = model.summary.loc["good"]
         out[name] = {"hazard_ratio": float(r.hazard_ratio), "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
                      "p_value": float(r.p_value), "covers_one": bool(r.ci_low <= 1 <= r.ci_high)}

@@ -39,6 +39,14 @@ confounding remains (on that world 1.77 and 1.06). :func:`negative_control` meas
 adjusted HR of *good* experiences should be 1. ``unadjusted_`` keeps the model without the
 adjustment, fitted on the same table summed over the bands, so a reader sees what it changed.
 
+``window_experiences=True`` (off by default, so no figure changes; the ROI's engagement shift must
+first average over its bands) adds the trailing count of experiences of any outcome in the bad
+counts' window, banded (``config.WINDOW_EXPERIENCE_BANDS``): the rate is up to 30 days old and a
+band is a range, so each experience of the window, bad or good, still tells of usage; given the
+window's count, which experiences were bad is a thinning independent of usage. On the confounded
+world (20 seeds, measured on branch ``coverage``, ``benchmarks/results/churn_coverage.md``) the
+unresolved HR went 1.742 → 1.791 (truth 1.8), its interval covering 10/20 → 20/20 (resolved 18/20 → 20/20).
+
 The reviewer's checks (the Cox cross-check, E-values, the negative control) are in
 :mod:`cxlib.models.checks`; the model's text and figure are :func:`cxlib.present.tables.churn_summary_table`
 and :func:`cxlib.present.plots.plot_hazard_ratios`. Each :meth:`ChurnModel.fit` logs one line
@@ -58,8 +66,7 @@ from sklearn.base import BaseEstimator
 from cxlib.config import EXPERIENCE_RATE_PER_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
 from cxlib.exceptions import DataError, NotFittedError, ThinEvidenceWarning
 from cxlib.features import panel as _panel
-from cxlib.features.definitions import experience_rate_labels
-from cxlib.features.sql import signed_up_before_sql, timestamp_sql, utc_naive
+from cxlib.features.definitions import experience_rate_labels, window_experience_labels
 
 _log = logging.getLogger(__name__)
 
@@ -120,6 +127,9 @@ def _engagement_column(level: str) -> str:
     return f"engagement[{level}]"
 
 
+_experiences_column = "experiences[{}]".format  # a term of the trailing count of experiences
+
+
 def _term(kind: str, level: str | None) -> str:
     """The ``params_`` name of a trailing-count term: ``unresolved`` or ``unresolved[delivery]``."""
     return kind if level is None else f"{kind}[{level}]"
@@ -144,6 +154,9 @@ class ChurnModel(BaseEstimator):
         Index of the reference tenure band (default 1: ``90–364 days``).
     segment_reference:
         Reference segment; default the segment with the most exposure.
+    window_experiences:
+        With ``engagement``, adjust also for the banded trailing count of experiences (``experiences[...]``
+        terms; off by default; the module docstring says why: coverage 10/20 → 20/20 on the confounded world).
 
     Attributes (after ``fit``)
     --------------------------
@@ -170,8 +183,10 @@ class ChurnModel(BaseEstimator):
         engagement: bool = True,
         by_touchpoint: bool = False,
         by_days_since: bool = False,
+        window_experiences: bool = False,
     ):
         self.engagement = engagement
+        self.window_experiences = window_experiences
         self.by_touchpoint = by_touchpoint
         self.by_days_since = by_days_since
         self.window_days = window_days
@@ -205,12 +220,19 @@ class ChurnModel(BaseEstimator):
             terms=terms,
             touchpoints=touchpoints,
             engagement=bool(self.engagement),
+            window_experiences=self._window_experiences(),
         )
         table.attrs["touchpoints"] = list(touchpoints)
         self.fit_aggregated(table, as_of=data.as_of if as_of is None else as_of)
-        self.churned_share_ = _churned_share_of(data, as_of, customers)
+        self.churned_share_ = _panel.churned_share(data, as_of, customers)
         _log_fit(self, data, customers=customers)
         return self
+
+    def _window_experiences(self) -> bool:
+        """Whether the engagement adjustment includes the banded trailing count of experiences."""
+        if self.window_experiences and not self.engagement:
+            raise ValueError("window_experiences is part of the engagement adjustment: it needs engagement=True")
+        return bool(self.window_experiences)
 
     def _terms(self) -> str:
         if self.by_touchpoint and self.by_days_since:
@@ -242,6 +264,8 @@ class ChurnModel(BaseEstimator):
         needed = {"segment", "tenure_band", *count_terms.values(), "events", "exposure_days"}
         if self.engagement:
             needed.add("engagement")
+        if self._window_experiences():
+            needed.add("experiences")
         missing = needed - set(table.columns)
         if missing:
             raise DataError(f"the aggregated panel lacks columns {sorted(missing)}")
@@ -250,12 +274,8 @@ class ChurnModel(BaseEstimator):
         table.attrs.update(attrs)
         dropped = table["exposure_days"] <= 0
         if table.loc[dropped, "events"].sum() > 0:
-            warnings.warn(
-                f"{int(table.loc[dropped, 'events'].sum())} churn event(s) with no time at risk "
-                "(churned at the signup moment) are left out of the fit",
-                ThinEvidenceWarning,
-                stacklevel=2,
-            )
+            warnings.warn(f"{int(table.loc[dropped, 'events'].sum())} churn event(s) with no time at risk "
+                          "(churned at the signup moment) are left out of the fit", ThinEvidenceWarning, stacklevel=2)
         fit_table = table.loc[~dropped].reset_index(drop=True)
         n_events = int(fit_table["events"].sum())
         if n_events == 0:
@@ -280,17 +300,19 @@ class ChurnModel(BaseEstimator):
         columns = [INTERCEPT, *count_terms]
         columns += [_segment_column(s) for s in segments if s != ref_segment]
         columns += [_tenure_column(b) for b in bands if b != ref_band]
-        if self.engagement:
-            labels_e = experience_rate_labels()
-            exposure_by_e = fit_table.groupby("engagement")["exposure_days"].sum()
-            levels = [int(k) for k in exposure_by_e.index if exposure_by_e[k] > 0]
-            # reference: the band with the most exposure after the first step (band 0 is the first
-            # 30 days of tenure, a band of time rather than of usage)
-            later = exposure_by_e[exposure_by_e.index != 0]
-            ref_e = int((later if len(later) else exposure_by_e).idxmax())
-            self.engagement_levels_ = {k: labels_e[k] for k in levels}
-            self.reference_["engagement"] = labels_e[ref_e]
-            columns += [_engagement_column(labels_e[k]) for k in levels if k != ref_e]
+        # reference of the experience rate: the band with the most exposure after the first step (band
+        # 0 is the first 30 days of tenure, a band of time rather than of usage); of the window's count: the most
+        for key, on, labels_k, column, attr in (
+            ("engagement", self.engagement, experience_rate_labels, _engagement_column, "engagement_levels_"),
+            ("experiences", self._window_experiences(), window_experience_labels, _experiences_column, "experience_levels_"),
+        ):
+            if on:
+                labels_k, exposure = labels_k(), fit_table.groupby(key)["exposure_days"].sum()
+                later = exposure[exposure.index != 0] if key == "engagement" else exposure
+                ref = int((later if len(later) else exposure).idxmax())
+                setattr(self, attr, {int(k): labels_k[int(k)] for k in exposure.index if exposure[k] > 0})
+                self.reference_[key] = labels_k[ref]
+                columns += [column(label) for k, label in getattr(self, attr).items() if k != ref]
         self.columns_ = columns
 
         X = self._design(fit_table)
@@ -336,9 +358,7 @@ class ChurnModel(BaseEstimator):
         self.log_likelihood_ = float(result.llf)
         self.result_ = result
         if n_events < MIN_EVENTS:
-            warnings.warn(
-                f"only {n_events} churn events: hazard ratios are imprecise", ThinEvidenceWarning, stacklevel=2
-            )
+            warnings.warn(f"only {n_events} churn events: hazard ratios are imprecise", ThinEvidenceWarning, stacklevel=2)
         self.unadjusted_ = None
         if self.engagement:
             # the same panel without the engagement split: the figures the adjustment changed
@@ -346,7 +366,7 @@ class ChurnModel(BaseEstimator):
             sums = [c for c in ("events", "exposure_days", "intervals", "capped_intervals") if c in table.columns]
             collapsed = table.groupby(keys, as_index=False, sort=True)[sums].sum()
             collapsed.attrs.update(table.attrs)
-            params = {k: v for k, v in self.get_params().items() if k != "engagement"}
+            params = {k: v for k, v in self.get_params().items() if k not in ("engagement", "window_experiences")}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ThinEvidenceWarning)  # warned above for the same events
                 self.unadjusted_ = ChurnModel(**params, engagement=False).fit_aggregated(collapsed, as_of=as_of)
@@ -397,15 +417,19 @@ class ChurnModel(BaseEstimator):
             X[name] = np.minimum(frame[source].to_numpy(dtype=float), cap)
         seg = frame["segment"].astype(str).to_numpy()
         band = frame["tenure_band"].astype(str).to_numpy()
-        eng = None
+        eng = touches = None
         if self.engagement:
             labels = experience_rate_labels()
             eng = np.array(labels, dtype=object)[frame["engagement"].to_numpy(dtype=int)]
+        if self._window_experiences():
+            touches = np.array(window_experience_labels(), dtype=object)[frame["experiences"].to_numpy(dtype=int)]
         for col in self.columns_[1 + len(self.count_terms_) :]:
             if col.startswith("segment["):
                 X[col] = (seg == col[len("segment[") : -1]).astype(float)
             elif col.startswith("engagement["):
                 X[col] = (eng == col[len("engagement[") : -1]).astype(float)
+            elif col.startswith("experiences["):
+                X[col] = (touches == col[len("experiences[") : -1]).astype(float)
             else:
                 X[col] = (band == col[len("tenure[") : -1]).astype(float)
         return X[self.columns_]
@@ -426,6 +450,9 @@ class ChurnModel(BaseEstimator):
         if column.startswith("engagement["):
             return (f"experience rate {column[11:-1]} a {EXPERIENCE_RATE_PER_DAYS} days against "
                     f"{self.reference_['engagement']}")
+        if column.startswith("experiences["):
+            return (f"{column[12:-1]} experiences of any outcome in the last {self.window_days} days against "
+                    f"{self.reference_['experiences']}")
         return f"tenure {column[7:-1]} against {self.reference_['tenure_band']}"
 
     @property
@@ -493,6 +520,9 @@ class ChurnModel(BaseEstimator):
         if self.engagement and "engagement" not in frame:
             ref = self.reference_["engagement"]
             frame["engagement"] = next(k for k, label in self.engagement_levels_.items() if label == ref)
+        if self._window_experiences() and "experiences" not in frame:
+            ref = self.reference_["experiences"]
+            frame["experiences"] = next(k for k, label in self.experience_levels_.items() if label == ref)
         if "segment" not in frame:
             frame["segment"] = self.reference_["segment"]
         unknown = set(frame["segment"].astype(str)) - set(self.segments_)
@@ -514,7 +544,8 @@ class ChurnModel(BaseEstimator):
         Columns: the count terms (``unresolved``, ``resolved`` or ``unresolved[delivery]``…,
         default 0), ``segment`` (default the reference), ``tenure_band`` or ``tenure_days``
         (default the reference band), ``engagement`` (experience-rate band index, default the
-        reference band).
+        reference band); with ``window_experiences``, ``experiences`` (band index of the trailing
+        count of experiences, default the reference band).
         """
         self._check_fitted()
         frame = self._rows(covariates)
@@ -566,15 +597,3 @@ def _log_fit(model: ChurnModel, data, *, customers) -> None:
     _log.info("churn model fitted: %s events, %s, as of %s", f"{model.n_events_:,}", who, facts["as_of"],
               extra={"churn_fit": facts}, stacklevel=3)
 
-
-def _churned_share_of(data, as_of, customers) -> float | None:
-    """Share of the customers (signed up before ``as_of``) who churned by then; None for a sample."""
-    if customers is not None:
-        return None
-    t = timestamp_sql(utc_naive(data.as_of if as_of is None else as_of))
-    frame = data.query(
-        f"SELECT avg(CASE WHEN churned_at <= {t} THEN 1.0 ELSE 0.0 END) AS share FROM customers"
-        f" WHERE {signed_up_before_sql(t)}"
-    )
-    value = frame["share"].iloc[0]
-    return None if pd.isna(value) else float(value)
