@@ -261,6 +261,11 @@ def check_fitted(model, *, window_days: int, resolution_days: int, caller: str) 
         )
     if not hasattr(model, "params_") or not hasattr(model, "count_term"):
         raise NotFittedError(f"{caller}: the churn model is not fitted yet: call fit(data, as_of=...) first")
+    if getattr(model, "window_experiences", False):
+        raise ValueError(
+            f"{caller}: the ROI cannot yet value a churn model fitted with window_experiences=True (its baseline "
+            "averages over the experience-count bands, which the engine does not); fit one without it"
+        )
     if (int(model.window_days), int(model.resolution_days)) != (int(window_days), int(resolution_days)):
         raise ValueError(
             f"{caller}: the churn model was fitted with other window_days or resolution_days "

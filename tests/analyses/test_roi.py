@@ -257,6 +257,15 @@ def test_an_analysis_never_fits_a_model_silently(world):
         roi.prepare(data, model=ChurnModel(), draws=2)
 
 
+def test_a_model_with_the_window_experience_count_is_refused_not_misvalued(world):
+    """The engine's baseline does not average over the window count's bands yet: a clear error, no wrong money."""
+    data, _, _ = world
+    model = ChurnModel(window_experiences=True)
+    model.params_ = None  # what a fitted model has; the refusal comes before any use of it
+    with pytest.raises(ValueError, match="window_experiences=True"):
+        roi.prepare(data, model=model, draws=2)
+
+
 def test_segments_of_constant_state_equal_the_day_by_day_sum(world):
     """The engine's runs of constant state give the midpoint rule summed day by day, customer by customer."""
     data, model, _ = world

@@ -165,7 +165,7 @@ def test_scikit_learn_conventions(fits):
     assert not hasattr(clone(fitted), "params_"), "a clone has the settings, not what was learned"
     assert set(ChurnModel().get_params()) == {
         "window_days", "resolution_days", "count_cap", "alpha", "tenure_bands", "tenure_reference",
-        "segment_reference", "engagement", "by_touchpoint", "by_days_since"}
+        "segment_reference", "engagement", "window_experiences", "by_touchpoint", "by_days_since"}
     assert issubclass(NotFittedError, AttributeError) and issubclass(NotFittedError, ValueError)
     assert not hasattr(ChurnModel(), "summary"), "hasattr answers False before fit"
     with pytest.raises(AttributeError):
