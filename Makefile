@@ -40,8 +40,8 @@ postgresql: ## Install Debian's postgresql for the PostgreSQL source tests (the 
 
 spark: setup java ## Install what the Spark engine needs: pyspark (the [spark] extra) and Java 17
 
-test: setup chromium java postgresql ## Run the test suite (library, CLI, notebooks through papermill, report in Chromium, Spark local, a PostgreSQL server)
-	$(PY) -m pytest
+test: setup chromium java postgresql ## Run the test suite in two processes (library, CLI, notebooks through papermill, report in Chromium, Spark local, a PostgreSQL server)
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 bench: setup ## Measure speed and memory; figures go to benchmarks/RESULTS.md
 	$(PY) benchmarks/run_all.py
