@@ -140,6 +140,14 @@ _SHARED = {
     "tests/run/test_report_browser.py": "whole report runs",
     "tests/models/test_churn.py": "recovery worlds",
     "tests/analyses/test_claims.py": "recovery worlds",
+    # Kernels started over TCP (papermill, JupyterLab, jupyter_client) take a free port by binding and
+    # releasing it: two started at the same moment in two workers can be handed the same port and
+    # cross their messages (seen: a papermill run waiting forever on an idle kernel). They run in one
+    # worker, one after the other; a run's kernels (cx run) talk over IPC and are safe anywhere.
+    "tests/run/test_notebooks.py": "kernels over TCP",
+    "tests/run/test_cli_churn.py": "kernels over TCP",
+    "tests/run/test_jupyterlab_browser.py": "kernels over TCP",
+    "tests/run/test_wheel.py": "kernels over TCP",
 }
 
 
