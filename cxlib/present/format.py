@@ -47,3 +47,21 @@ def money_interval(value, low, high, currency: str = "EUR") -> str:
         return "–"
     strip = len(currency) + 1
     return f"{money(value, currency)} ({money(low, currency)[strip:]} to {money(high, currency)[strip:]})"
+
+
+def money_per_customer(value, currency: str = "EUR") -> str:
+    """Money per customer: cents below 100 (``EUR 26.40``), else :func:`money`."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    if abs(value) >= 100:
+        return money(value, currency)
+    return f"{currency} {value:,.2f}".replace("-", "\u2212")
+
+
+def money_per_customer_interval(value, low, high, currency: str = "EUR") -> str:
+    """``EUR 26.40 (12.10 to 41.00)``: :func:`money_per_customer` with its interval."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    strip = len(currency) + 1
+    low, high = (money_per_customer(v, currency)[strip:] for v in (low, high))
+    return f"{money_per_customer(value, currency)} ({low} to {high})"

@@ -32,7 +32,8 @@ import pandas as pd
 from cxlib.config import HORIZON_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
 from cxlib.analyses.churn_cost import SCENARIOS
 from cxlib.present.caveats import caveat_texts
-from cxlib.present.format import number_interval, pct_interval
+from cxlib.present.format import money_per_customer, money_per_customer_interval, number_interval, pct_interval
+from cxlib.present.tables import one_header_row
 
 
 _ORDINALS = {1: "first", 2: "second", 3: "third"}
@@ -47,13 +48,6 @@ def escape_markdown(text) -> str:
     """
     escaped = html.escape(str(text), quote=False).replace('"', "&quot;")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
-
-
-def _one_header_row(frame: pd.DataFrame) -> pd.DataFrame:
-    """The index's name moved to the columns' name, so pandas draws one header row, not two."""
-    frame = frame.copy()
-    frame.columns.name, frame.index.name = frame.index.name, None
-    return frame
 
 
 def _markdown(text: str):
@@ -101,7 +95,7 @@ def headline(data, *, resolution_days: int = RESOLUTION_DAYS, alpha: float = 0.0
         ("NPS (points, −100 to 100)", number_interval(nps["value"], nps["low"], nps["high"], digits=0),
          f"{n['nps']:,} answers"),
     ]
-    return _one_header_row(pd.DataFrame(rows, columns=["measure", "value (95% interval)", "based on"]).set_index("measure"))
+    return one_header_row(pd.DataFrame(rows, columns=["measure", "value (95% interval)", "based on"]).set_index("measure"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -143,7 +137,7 @@ def claims_verdicts(results: pd.DataFrame) -> pd.DataFrame:
             "verdict": table["verdict"].to_numpy(),
         }
     )
-    return _one_header_row(out.set_index("claim"))
+    return one_header_row(out.set_index("claim"))
 
 
 _COUNTED_FROM = {
@@ -183,7 +177,7 @@ def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
         f"{_signed(1000 * e)} ({_signed(1000 * lo)} to {_signed(1000 * hi)})"
         for s, e, lo, hi, w in zip(cost.index, cost["extra_churn"], cost["extra_low"], cost["extra_high"], why)
     ]
-    return _one_header_row(pd.DataFrame(
+    return one_header_row(pd.DataFrame(
         {
             f"churn within {horizon} days (95% interval)": [
                 pct_interval(p, lo, hi) for p, lo, hi in zip(cost["churn"], cost["churn_low"], cost["churn_high"])
@@ -312,24 +306,6 @@ def recommendation(cost: pd.DataFrame, *, max_ratio_width: float = 0.25, facts: 
 # What one bad experience costs in money, per touchpoint (cxlib.analyses.cost)
 
 
-def _money(value, currency: str) -> str:
-    """Money per customer: cents below 100 (``EUR 26.40``), else :func:`cxlib.present.format.money`."""
-    from cxlib.present.format import money
-
-    if value is None or not np.isfinite(value):
-        return "–"
-    if abs(value) >= 100:
-        return money(value, currency)
-    return f"{currency} {value:,.2f}".replace("-", "\u2212")
-
-
-def _money_interval(value, low, high, currency: str) -> str:
-    if value is None or not np.isfinite(value):
-        return "–"
-    strip = len(currency) + 1
-    return f"{_money(value, currency)} ({_money(low, currency)[strip:]} to {_money(high, currency)[strip:]})"
-
-
 def cost_money_table(cost) -> pd.DataFrame:
     """:func:`cxlib.analyses.cost.evaluate` as text: per touchpoint, revenue lost per active customer, with intervals."""
     t, cur = cost.table, cost.currency
@@ -338,11 +314,11 @@ def cost_money_table(cost) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             f"one left unresolved: revenue lost over {months} ({level} interval)": [
-                _money_interval(v, lo, hi, cur) for v, lo, hi in zip(t["unresolved"], t["unresolved_low"], t["unresolved_high"])],
+                money_per_customer_interval(v, lo, hi, cur) for v, lo, hi in zip(t["unresolved"], t["unresolved_low"], t["unresolved_high"])],
             "one that service resolves": [
-                _money_interval(v, lo, hi, cur) for v, lo, hi in zip(t["resolved"], t["resolved_low"], t["resolved_high"])],
+                money_per_customer_interval(v, lo, hi, cur) for v, lo, hi in zip(t["resolved"], t["resolved_low"], t["resolved_high"])],
             "resolving one is worth": [
-                _money_interval(v, lo, hi, cur) for v, lo, hi in zip(t["resolving"], t["resolving_low"], t["resolving_high"])],
+                money_per_customer_interval(v, lo, hi, cur) for v, lo, hi in zip(t["resolving"], t["resolving_low"], t["resolving_high"])],
             "extra customers lost per 1,000, one left unresolved": [
                 number_interval(1000 * v, 1000 * lo, 1000 * hi, digits=1)
                 for v, lo, hi in zip(t["churn_unresolved"], t["churn_unresolved_low"], t["churn_unresolved_high"])],
@@ -362,18 +338,18 @@ def cost_sentence(cost) -> str:
     if s.get("per_touchpoint") and worst["touchpoint"] != best["touchpoint"]:
         at = f" at {escape_markdown(worst['touchpoint'])}"
         where = (f" That is the most costly touchpoint; the least is {escape_markdown(best['touchpoint'])} "
-                 f"({_money(best['unresolved'], cur)}); the table has each.")
+                 f"({money_per_customer(best['unresolved'], cur)}); the table has each.")
     else:
         at = ""
         where = " The churn model has one coefficient for every touchpoint, so the cost is the same at each."
     return (
         f"**One bad experience{at} left unresolved costs "
-        f"{_money_interval(worst['unresolved'], worst['unresolved_low'], worst['unresolved_high'], cur)} "
+        f"{money_per_customer_interval(worst['unresolved'], worst['unresolved_low'], worst['unresolved_high'], cur)} "
         f"of revenue per customer over {months}**, averaged over the {s['customers']:,} customers active at "
         f"{pd.Timestamp(s['as_of']):%Y-%m-%d} (95% interval).{where} One that customer service resolves costs "
-        f"{_money_interval(worst['resolved'], worst['resolved_low'], worst['resolved_high'], cur)}: "
-        f"**resolving one is worth {_money_interval(worst['resolving'], worst['resolving_low'], worst['resolving_high'], cur)}**, "
-        f"and the most it is worth paying to prevent one is its whole cost, {_money(worst['unresolved'], cur)} "
+        f"{money_per_customer_interval(worst['resolved'], worst['resolved_low'], worst['resolved_high'], cur)}: "
+        f"**resolving one is worth {money_per_customer_interval(worst['resolving'], worst['resolving_low'], worst['resolving_high'], cur)}**, "
+        f"and the most it is worth paying to prevent one is its whole cost, {money_per_customer(worst['unresolved'], cur)} "
         f"(preventing it also saves the contact)."
     )
 
@@ -396,7 +372,7 @@ def roi_section(result) -> pd.DataFrame:
     """
     from cxlib.present import roi as roi_text
 
-    return _one_header_row(roi_text.side_by_side(result))
+    return one_header_row(roi_text.side_by_side(result))
 
 
 def roi_recommendation(result):

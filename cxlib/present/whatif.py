@@ -32,6 +32,7 @@ import pandas as pd
 
 from cxlib.analyses import roi
 from cxlib.present import roi as roi_text
+from cxlib.present.tables import one_header_row
 
 __all__ = ["WhatIf", "Slices", "SERVICE", "RESOLUTION", "CONTACT", "cut_control", "cost_control"]
 
@@ -113,9 +114,7 @@ class WhatIf:
         result = self.result(**levers)
         if result is None:
             return None
-        t = roi_text.roi_table(result)
-        t.columns.name, t.index.name = t.index.name, None
-        return t
+        return one_header_row(roi_text.roi_table(result))
 
     def show(self, **levers) -> None:
         """Display the table at these values (the function the sliders drive)."""
