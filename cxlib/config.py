@@ -46,6 +46,9 @@ EXPERIENCE_RATE_BANDS = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2
 #: ... and, with ChurnModel(window_experiences=True), the recent part of it: experiences of any
 #: outcome in the trailing window of the bad counts, in bands (lower bounds)
 WINDOW_EXPERIENCE_BANDS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 18, 20, 22, 25, 30)
+#: ... which the churn model, its Cox cross-check and the negative control include by default
+#: (ChurnModel(window_experiences=...); models/churn.py's docstring says why)
+WINDOW_EXPERIENCES = True
 
 #: Draws of the uncertain inputs behind the ROI's and the cost's intervals (the library, cx and the notebooks).
 ROI_DRAWS = 200

@@ -183,7 +183,7 @@ class Prepared:
     slope_draw: np.ndarray  # first response → resolution
     c_hat: float
     r_hat: float
-    engagement_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))  # exposure share per engagement band
+    engagement_weights: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # exposure share per engagement cell
     _runs: dict = field(default_factory=dict, repr=False)
     _log_a: dict = field(default_factory=dict, repr=False)
     _coefficients: dict = field(default_factory=dict, repr=False)  # per draw: touchpoint log HRs, pooled log HRs
@@ -261,11 +261,6 @@ def check_fitted(model, *, window_days: int, resolution_days: int, caller: str) 
         )
     if not hasattr(model, "params_") or not hasattr(model, "count_term"):
         raise NotFittedError(f"{caller}: the churn model is not fitted yet: call fit(data, as_of=...) first")
-    if getattr(model, "window_experiences", False):
-        raise ValueError(
-            f"{caller}: the ROI cannot yet value a churn model fitted with window_experiences=True (its baseline "
-            "averages over the experience-count bands, which the engine does not); fit one without it"
-        )
     if (int(model.window_days), int(model.resolution_days)) != (int(window_days), int(resolution_days)):
         raise ValueError(
             f"{caller}: the churn model was fitted with other window_days or resolution_days "

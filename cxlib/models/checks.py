@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS, WINDOW_EXPERIENCE_BANDS
+from cxlib.config import WINDOW_EXPERIENCES, RESOLUTION_DAYS, WINDOW_DAYS, WINDOW_EXPERIENCE_BANDS
 from cxlib.exceptions import ThinEvidenceWarning
 from cxlib.features import panel as _panel
 from cxlib.features.panel import sample_customers
@@ -93,7 +93,7 @@ def cox_cross_check(
     alpha: float = 0.05,
     as_of=None,
     engagement: bool = True,
-    window_experiences: bool = False,
+    window_experiences: bool = WINDOW_EXPERIENCES,
 ) -> pd.DataFrame:
     """Hazard ratios of the Poisson model and of lifelines' Cox model on the same sample.
 
@@ -235,7 +235,7 @@ def negative_control(
     count_cap: int = 20,
     alpha: float = 0.05,
     as_of=None,
-    window_experiences: bool = False,
+    window_experiences: bool = WINDOW_EXPERIENCES,
 ) -> pd.DataFrame:
     """The negative control: the HR of each *good* experience in the trailing window.
 

@@ -460,23 +460,65 @@ def log_baseline(model, beta: pd.Series, effective_band: list[str], weights=None
     return np.asarray(rows, dtype=float)
 
 
-def engagement_weights(model) -> np.ndarray:
-    """The exposure share of each engagement band in the model's panel (empty without bands)."""
-    levels = getattr(model, "engagement_levels_", None)
+#: The panel's columns of the engagement adjustment, each with the prefix of its coefficients and its
+#: fitted bands (``ChurnModel.engagement_levels_``, ``experience_levels_``): the experience-rate band
+#: and, with ``window_experiences``, the band of the window's count of experiences.
+_ADJUSTMENT = (("engagement", "engagement", "engagement_levels_"), ("experiences", "experiences", "experience_levels_"))
+
+
+def _adjustment_columns(model) -> list[tuple[str, str, dict]]:
+    """(panel column, coefficient prefix, band index → label) of each adjustment the model has."""
     panel = getattr(model, "panel_", None)
-    if not getattr(model, "engagement", False) or not levels or panel is None or "engagement" not in panel:
-        return np.zeros(0)
-    exposure = panel.groupby("engagement")["exposure_days"].sum()
-    w = np.array([exposure.get(k, 0.0) for k in levels], dtype=float)
-    return w / w.sum() if w.sum() > 0 else np.zeros(0)
+    on = {"engagement": bool(getattr(model, "engagement", False)),
+          "experiences": bool(getattr(model, "engagement", False) and getattr(model, "window_experiences", False))}
+    out = []
+    for column, prefix, attr in _ADJUSTMENT:
+        levels = getattr(model, attr, None)
+        if on[column] and levels and panel is not None and column in panel:
+            out.append((column, prefix, levels))
+    return out
 
 
-def engagement_shift(model, beta: pd.Series, weights: np.ndarray) -> float:
-    """log of the exposure-weighted mean hazard ratio of the engagement bands (0 without them)."""
+def engagement_weights(model) -> pd.Series:
+    """The exposure share of each cell of the engagement adjustment in the model's panel (empty without it).
+
+    A cell is an experience-rate band or, with ``window_experiences``, a pair (rate band, band of
+    the window's count of experiences); the series' index names each cell by its coefficients
+    (``engagement[...]``, ``experiences[...]``: one index level per adjustment). The base's mix of
+    cells is their joint exposure, not the product of the two margins (the two bands are
+    correlated: a customer with a high rate has more experiences in the window).
+    """
+    columns = _adjustment_columns(model)
+    if not columns:
+        return pd.Series(dtype=float)
+    exposure = model.panel_.groupby([c for c, _, _ in columns])["exposure_days"].sum()
+    exposure = exposure[exposure > 0]
+    if not len(exposure) or exposure.sum() <= 0:
+        return pd.Series(dtype=float)
+    cells = exposure.index.to_frame(index=False)
+    names = [cells.iloc[:, i].map(lambda k, p=prefix, lv=levels: f"{p}[{lv.get(int(k))}]")
+             for i, (_, prefix, levels) in enumerate(columns)]
+    return pd.Series(exposure.to_numpy() / exposure.sum(), index=pd.MultiIndex.from_arrays(names))
+
+
+def engagement_shift(model, beta: pd.Series, weights: pd.Series) -> float:
+    """log of the exposure-weighted mean hazard ratio of the engagement cells (0 without them).
+
+    The ROI's base is a mix of cells, each with its own baseline; the scenarios turn bad
+    experiences into good ones or unresolved into resolved, never change the number of
+    experiences, so a customer's cell is the same in every scenario and the mix's mean hazard
+    ratio is the baseline's shift. It gives every customer the mix of the whole base: customers
+    with a bad experience, who meet more touchpoints, sit in cells of a lower baseline than the
+    mean (an approximation; ``tests/analyses/test_roi_truth.py`` checks the ROI on the confounded world).
+    A cell whose band has no coefficient (the reference, or a band not estimable) has ratio 1.
+    """
     if not len(weights):
         return 0.0
-    hr = np.array([np.exp(beta.get(f"engagement[{label}]", 0.0)) for label in model.engagement_levels_.values()])
-    return float(np.log(weights @ hr))
+    log_hr = np.zeros(len(weights))
+    for level in range(weights.index.nlevels):
+        names = weights.index.get_level_values(level)
+        log_hr += beta.reindex(names).fillna(0.0).to_numpy(dtype=float)
+    return float(np.log(weights.to_numpy() @ np.exp(log_hr)))
 
 
 def effective_bands(model) -> tuple[list[str], list[str]]:
