@@ -2,15 +2,17 @@
 
     python benchmarks/bench_churn_coverage.py [--seeds 20] [--customers 20000] [--out benchmarks/results/churn_coverage.md]
     python benchmarks/bench_churn_coverage.py --preset confounded --out benchmarks/results/churn_coverage_confounded.md
-    python benchmarks/bench_churn_coverage.py --preset confounded --window-experiences --negative-control --out ...
+    python benchmarks/bench_churn_coverage.py --preset confounded --negative-control --out ...
+    python benchmarks/bench_churn_coverage.py --preset confounded --rate-alone --out ...
     python benchmarks/bench_churn_coverage.py --preset demo --by-touchpoint --customers 50000 --seeds 3 \
         --out benchmarks/results/churn_touchpoints.md
 
 ``--preset confounded`` is the world where engagement differs between customers (the
 confounder): the trailing counts are compared with the truth, adjusted and, beside them, not
 adjusted. ``--by-touchpoint`` fits a pair of hazard ratios per touchpoint and compares them
-with ``truth["hazard"]["hr_by_touchpoint"]``. ``--window-experiences`` fits
-``ChurnModel(window_experiences=True)`` (the adjustment with the trailing count of experiences);
+with ``truth["hazard"]["hr_by_touchpoint"]``. The model is the default one (adjusted for the
+experience rate and the window's count of experiences); ``--rate-alone`` fits
+``ChurnModel(window_experiences=False)`` (the experience rate only, the default before 2026-12-03);
 ``--negative-control`` adds :func:`cxlib.models.checks.negative_control` (with the same adjustment).
 
 For each seed: simulate, load (validated), fit; count per covariate whether the 95% interval
@@ -45,21 +47,23 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "churn_coverage.md")
     parser.add_argument("--preset", default="default", help="the simulated world (cxlib.data.simulate.PRESETS)")
     parser.add_argument("--by-touchpoint", action="store_true", help="per-touchpoint hazard ratios")
-    parser.add_argument("--window-experiences", action="store_true",
-                        help="adjust also for the trailing count of experiences (ChurnModel(window_experiences=True))")
+    parser.add_argument("--rate-alone", action="store_true",
+                        help="adjust for the experience rate only, not the window's count of experiences "
+                             "(ChurnModel(window_experiences=False))")
     parser.add_argument("--negative-control", action="store_true",
                         help="also the negative control (HR of good experiences, truth 1) on its default sample")
     args = parser.parse_args(argv)
 
+    window_experiences = not args.rate_alone
     rows, controls = [], []
     started = time.perf_counter()
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         with tempfile.TemporaryDirectory(prefix="cx-coverage-") as tmp:
             truth = write_dataset(tmp, args.customers, seed=seed, fmt="parquet", config=preset(args.preset))
             with cxlib.load(tmp, as_of=truth["as_of"]) as data:
-                model = ChurnModel(by_touchpoint=args.by_touchpoint, window_experiences=args.window_experiences).fit(data)
+                model = ChurnModel(by_touchpoint=args.by_touchpoint, window_experiences=window_experiences).fit(data)
                 if args.negative_control:
-                    nc = negative_control(data, window_experiences=args.window_experiences)
+                    nc = negative_control(data, window_experiences=window_experiences)
                     controls.append({"seed": seed, **{f"{m}_{k}": nc.loc[m, k] for m in nc.index
                                                       for k in ("hazard_ratio", "covers_one")}})
         true_hr = true_hazard_ratios(truth)
@@ -97,8 +101,9 @@ def main(argv=None) -> int:
         mean_unadjusted=("unadjusted", "mean"),
     )
     seconds = time.perf_counter() - started
-    adjustment = ("adjusted for engagement: experience-rate band and trailing count of experiences, "
-                  "window_experiences=True" if args.window_experiences else "adjusted for engagement")
+    adjustment = ("adjusted for engagement: experience-rate band and trailing count of experiences "
+                  "(the default)" if window_experiences else "adjusted for the experience rate alone, "
+                  "window_experiences=False")
     lines = [
         "# ChurnModel: coverage of the 95% intervals over simulated worlds",
         "",

@@ -142,7 +142,9 @@ def survival_probability(churn_model, frame: pd.DataFrame, *, horizon_days: int 
 
     Segment and tenure as at the day (tenure moves on through its bands); the trailing
     counts and (a model adjusted for engagement, when ``frame`` has ``engagement``) the
-    experience-rate band at the day are held fixed over the horizon (an approximation).
+    experience-rate band at the day and (with ``window_experiences``, when ``frame`` has
+    ``experience_band``: :func:`cxlib.features.panel.window_experience_bands`) the band of the
+    window's count of experiences are held fixed over the horizon (an approximation).
     """
     cov = pd.DataFrame(
         {
@@ -161,6 +163,12 @@ def survival_probability(churn_model, frame: pd.DataFrame, *, horizon_days: int 
         ref = next(k for k, label in levels.items() if label == churn_model.reference_["engagement"])
         band = pd.to_numeric(pd.Series(frame["engagement"].to_numpy()), errors="coerce")
         cov["engagement"] = [int(b) if pd.notna(b) and int(b) in levels else ref for b in band]
+    experience_levels = getattr(churn_model, "experience_levels_", None)
+    if churn_model._window_experiences() and experience_levels and "experience_band" in frame:
+        # the band of the window's count of experiences at the day (held over the horizon), as the model's
+        ref = next(k for k, label in experience_levels.items() if label == churn_model.reference_["experiences"])
+        band = pd.to_numeric(pd.Series(frame["experience_band"].to_numpy()), errors="coerce").fillna(0)
+        cov["experiences"] = [int(b) if int(b) in experience_levels else ref for b in band]
     surv = churn_model.predict_survival(cov, [float(horizon_days)])
     return 1.0 - surv.iloc[0].to_numpy(dtype=float)
 
@@ -232,7 +240,7 @@ def backtest(data, *, estimator, baseline, as_of=None, progress: bool = False) -
     (the latest day whose next period is known). Fitting here is this analysis's job (module
     docstring): copies are fitted, the arguments stay as they were.
     """
-    from cxlib.features.panel import engagement_bands
+    from cxlib.features.panel import engagement_bands, window_experience_bands
 
     model = unfitted_copy(estimator, name="estimator")
     survival = unfitted_copy(baseline, name="baseline")
@@ -246,6 +254,9 @@ def backtest(data, *, estimator, baseline, as_of=None, progress: bool = False) -
     if survival.engagement:  # each customer's experience-rate band at the day, as the model adjusted for it
         bands = engagement_bands(data, as_of=e)
         test = test.assign(engagement=bands.reindex(test["customer_id"].astype(str)).to_numpy())
+    if survival._window_experiences():  # ... and the band of the window's count of experiences
+        counts = window_experience_bands(data, as_of=e, window_days=survival.window_days)
+        test = test.assign(experience_band=counts.reindex(test["customer_id"].astype(str)).fillna(0).to_numpy(dtype=int))
     scores = pd.DataFrame({"customer_id": test["customer_id"].to_numpy(), "churned": test["churned"].to_numpy()})
     scores["model"] = model.predict_risk(test).to_numpy()
     scores["survival model"] = survival_probability(survival, test, horizon_days=h)

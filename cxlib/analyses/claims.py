@@ -55,7 +55,7 @@ from cxlib.analyses.claims_registry import (  # noqa: F401  (the registry's name
     Claim,
     registry,
 )
-from cxlib.config import HORIZON_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.config import HORIZON_DAYS, RESOLUTION_DAYS
 from cxlib.exceptions import NotFittedError, ThinEvidenceWarning
 from cxlib.features import panel as _panel
 from cxlib.features.definitions import ROUTINE_TOUCHPOINT, bad_experiences_sql
@@ -325,8 +325,8 @@ def evaluate(
     *,
     model,
     horizon_days: int = HORIZON_DAYS,
-    window_days: int = WINDOW_DAYS,
-    resolution_days: int = RESOLUTION_DAYS,
+    window_days: int | None = None,
+    resolution_days: int | None = None,
     max_width: float = 0.10,
     max_ratio_width: float = 0.25,
     alpha: float = 0.05,
@@ -337,7 +337,9 @@ def evaluate(
     """Every claim of :data:`REGISTRY` with estimate, interval, verdict and its evidence (index: claim id).
 
     ``model``: a fitted :class:`cxlib.models.churn.ChurnModel` (required: this analysis never
-    fits one; fit it with the same ``window_days`` and ``resolution_days`` and ``as_of``). A
+    fits one; fit it with the ``as_of`` given here). ``window_days`` and ``resolution_days``
+    are the model's (None, the default); given, they must be the model's, else a ValueError
+    (the claims' definitions and the model's hazard ratios would speak of different counts). A
     term the model could not estimate (``model.not_estimable_``) makes the claims that rest on
     it inconclusive, with its reason.
 
@@ -358,6 +360,11 @@ def evaluate(
         )
     if not hasattr(model, "hazard_ratios_"):
         raise NotFittedError("claims.evaluate needs a fitted ChurnModel: call model.fit(data) first")
+    for name, given in (("window_days", window_days), ("resolution_days", resolution_days)):
+        if given is not None and int(given) != int(getattr(model, name)):
+            raise ValueError(f"claims.evaluate: {name}={given}, but the churn model was fitted with "
+                             f"{name}={getattr(model, name)}: pass the model's or leave it out")
+    window_days, resolution_days = int(model.window_days), int(model.resolution_days)
     z = stats.norm.ppf(1 - alpha / 2)
     h = int(horizon_days)
     fmt = {"horizon": h, "window": int(window_days), "resolution": int(resolution_days)}

@@ -513,6 +513,25 @@ def engagement_bands(data, *, as_of=None) -> pd.Series:
                      name="engagement")
 
 
+def window_experience_bands(data, *, as_of=None, window_days: int = WINDOW_DAYS) -> pd.Series:
+    """Each customer's band of the window's count of experiences on the day of ``as_of`` (index: customer_id).
+
+    The band the churn model adjusted for with ``window_experiences`` (the panel's ``experiences``
+    column: an experience of day ``e`` counts on days ``e+1 … e+window_days``), for predictions
+    customer by customer (the risk list's survival baseline). Customers with none are left out (band 0).
+    """
+    as_of = data.as_of if as_of is None else as_of
+    w = check_days(window_days=window_days)["window_days"]
+    t = timestamp_sql(utc_naive(as_of))
+    frame = data.query(
+        f"""SELECT customer_id, {window_experience_band_sql('sum(n)')} AS band FROM ({touches_sql(t)}) x
+        WHERE x.day >= CAST({t} AS DATE) - INTERVAL {w} DAY AND x.day < CAST({t} AS DATE)
+        GROUP BY customer_id"""
+    )
+    return pd.Series(frame["band"].to_numpy(dtype=int), index=frame["customer_id"].astype(str).to_numpy(),
+                     name="experiences")
+
+
 def bad_touchpoints(data, *, as_of=None) -> list[str]:
     """Touchpoints with bad experiences before ``as_of``, the most frequent first: the churn model's
     per-touchpoint terms."""

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from cxlib.config import WINDOW_EXPERIENCES, RESOLUTION_DAYS, WINDOW_DAYS, WINDOW_EXPERIENCE_BANDS
+from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS, WINDOW_EXPERIENCE_BANDS, WINDOW_EXPERIENCES
 from cxlib.exceptions import ThinEvidenceWarning
 from cxlib.features import panel as _panel
 from cxlib.features.panel import sample_customers
@@ -107,6 +107,7 @@ def cox_cross_check(
     ``ratio`` is the Cox hazard ratio over the Poisson one (1 = agreement).
     """
     ids = sample_customers(data, sample, seed=seed)
+    window_experiences = bool(window_experiences and engagement)  # part of the engagement adjustment, as in ChurnModel
     model = ChurnModel(window_days=window_days, resolution_days=resolution_days, count_cap=count_cap, alpha=alpha,
                        engagement=engagement, window_experiences=window_experiences)
     model.fit(data, as_of=as_of, customers=ids)
@@ -246,6 +247,12 @@ def negative_control(
     and, for comparison, not. Rows ``adjusted``, ``unadjusted``; columns ``hazard_ratio,
     ci_low, ci_high, p_value, covers_one``. ``count_cap`` caps the good count (default 20:
     good experiences are frequent). ``window_experiences``: the adjusted model's, as the churn model's.
+
+    With the window's count of experiences in the adjustment (the default), the good count is
+    that count less the bad ones wherever a count band is one wide, so it is identified only
+    where the bands are wider or the counts capped: its interval is wider (on the confounded
+    test world 0.98–1.12, against 0.97–1.03 with the rate alone) and it measures the confounding
+    left inside the count's bands. The unadjusted row is the same in both.
     """
     ids = sample_customers(data, sample, seed=seed)
     out = {}

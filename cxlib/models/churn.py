@@ -33,24 +33,20 @@ banded covariate. Why this covariate and not another:
 - it does not adjust for service contacts, which customers on their way out make more of
   (adjusting for them would condition on a consequence of the coming churn).
 
-The rate is brought up to date every 30 days of tenure, so within a step the latest
-experiences are not in it yet, and a band is a range of rates: a little residual
-confounding remains (on that world 1.77 and 1.06). :func:`negative_control` measures it: the
-adjusted HR of *good* experiences should be 1. ``unadjusted_`` keeps the model without the
-adjustment, fitted on the same table summed over the bands, so a reader sees what it changed.
-
-The rate alone is not enough: it is up to 30 days old and a band is a range of rates, so each
-experience of the window, bad or good, still tells of usage. ``window_experiences`` (on by
-default, ``config.WINDOW_EXPERIENCES``) therefore adds the trailing count of experiences of any
-outcome in the bad counts' own window, banded (``config.WINDOW_EXPERIENCE_BANDS``): given the
-window's count, which of its experiences were bad is a thinning independent of usage, so the
-bad counts compare customers who met the same number of touchpoints. It is one more GROUP BY
-key, known at the day at risk (the window ends the day before). On the confounded world (20
-seeds of 20,000 customers, ``benchmarks/results/churn_coverage.md``) the unresolved HR went
-1.742 → 1.791 (truth 1.8), its interval covering the truth 10/20 → 20/20 (resolved 18/20 → 20/20),
-and worlds without confounding recover as before. Like the rate it counts experiences only
-(:func:`cxlib.features.definitions.touches_sql`), never service contacts, which customers on
-their way out make more of. ``window_experiences=False`` keeps the rate alone.
+The rate alone is not enough: it is brought up to date every 30 days of tenure and a band is a
+range of rates, so each experience of the window, bad or good, still tells of usage (on that
+world 1.77 and 1.06). ``window_experiences`` (on by default, ``config.WINDOW_EXPERIENCES``)
+therefore adds the trailing count of experiences of any outcome in the bad counts' own window,
+banded (``config.WINDOW_EXPERIENCE_BANDS``): given it, which of the window's experiences were
+bad is a thinning independent of usage, so the bad counts compare customers who met as many
+touchpoints. One more GROUP BY key, known at the day at risk. On the confounded world (20 seeds
+of 20,000 customers, ``benchmarks/results/churn_coverage.md``) the unresolved HR went 1.742 →
+1.791 (truth 1.8), its interval covering the truth 10/20 → 20/20 (resolved 18/20 → 20/20); worlds
+without confounding recover as before. Like the rate, it counts experiences only
+(:func:`cxlib.features.definitions.touches_sql`). ``window_experiences=False`` keeps the rate
+alone. :func:`negative_control` measures the confounding left: the adjusted HR of *good*
+experiences should be 1. ``unadjusted_`` is the model without the adjustment, fitted on the
+same table summed over the bands, so a reader sees what it changed.
 
 The reviewer's checks (the Cox cross-check, E-values, the negative control) are in
 :mod:`cxlib.models.checks`; the model's text and figure are :func:`cxlib.present.tables.churn_summary_table`
@@ -68,7 +64,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator
 
-from cxlib.config import WINDOW_EXPERIENCES, EXPERIENCE_RATE_PER_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.config import EXPERIENCE_RATE_PER_DAYS, RESOLUTION_DAYS, WINDOW_DAYS, WINDOW_EXPERIENCES
 from cxlib.exceptions import DataError, NotFittedError, ThinEvidenceWarning
 from cxlib.features import panel as _panel
 from cxlib.features.definitions import experience_rate_labels, window_experience_labels
@@ -234,11 +230,8 @@ class ChurnModel(BaseEstimator):
         return self
 
     def _window_experiences(self) -> bool:
-        """Whether the engagement adjustment includes the banded trailing count of experiences.
-
-        The count is part of the engagement adjustment: without ``engagement`` there is none
-        (``ChurnModel(engagement=False)`` is the unadjusted model, whatever ``window_experiences`` says).
-        """
+        """Whether the adjustment has the window's count of experiences: part of the engagement
+        adjustment, so never without ``engagement`` (the unadjusted model, whatever ``window_experiences`` says)."""
         return bool(self.window_experiences and self.engagement)
 
     def _terms(self) -> str:

@@ -23,7 +23,8 @@ CAVEATS: dict[str, tuple[str, str]] = {
         "Segment, tenure (new customers leave more often) and engagement: customers who use the product more "
         "have more experiences of every kind, good and bad, and are also more loyal, so the model compares "
         "customers with the same experience rate (known from the past only, brought up to date every "
-        "{step_days} days). It cannot adjust for anything else that drives both bad experiences and churn; the "
+        "{step_days} days) and the same number of experiences, good or bad, in the window the bad ones are "
+        "counted in. It cannot adjust for anything else that drives both bad experiences and churn; the "
         "negative control and the E-values say how much that could matter. Customers already on their way out "
         "may complain more: service contacts are deliberately not adjusted for.",
     ),

@@ -403,7 +403,7 @@ METHODS_AND_CAVEATS: tuple[tuple[str, str], ...] = (
         "The churn model",
         "A piecewise-exponential (Poisson) survival model of the daily risk of leaving, with the unresolved and "
         "the resolved bad experiences of the last {window_days} days as time-varying counts, adjusted for "
-        "segment, tenure and engagement (the experience rate), cross-checked against a Cox model (lifelines) "
+        "segment, tenure and engagement (the experience rate and the window's count of experiences), cross-checked against a Cox model (lifelines) "
         "on a sample. The cost of a bad "
         "experience in the summary is the revenue the customers active at the end of the data would lose, on "
         "average, if each had one more bad experience today: that model's hazard ratio applied to each customer's "

@@ -161,6 +161,17 @@ def test_evaluate_takes_a_fitted_model_and_never_fits_one(recovery_worlds):  # n
         claims.evaluate(data, model=ChurnModel())
 
 
+def test_evaluate_takes_its_window_and_resolution_from_the_model(evaluated, recovery_worlds):
+    """The claims' counts are the model's: other days than the model's are refused, none given are the model's."""
+    frame, model, *_ = evaluated
+    data, *_ = recovery_worlds[RECOVERY_SEEDS[0]]
+    assert (frame.attrs["window_days"], frame.attrs["resolution_days"]) == (model.window_days, model.resolution_days)
+    with pytest.raises(ValueError, match=f"window_days={model.window_days + 30}.*fitted with window_days={model.window_days}"):
+        claims.evaluate(data, model=model, window_days=model.window_days + 30)
+    with pytest.raises(ValueError, match="resolution_days"):
+        claims.evaluate(data, model=model, resolution_days=model.resolution_days + 1)
+
+
 # ---------------------------------------------------------------------- the statements added 2026-12-01
 
 NEW_IDS = {"switch_after_one_bad_zendesk", "tarp_complaint_outcomes", "recovery_does_not_offset",

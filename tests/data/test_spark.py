@@ -116,6 +116,15 @@ def test_aggregated_panel_is_identical(world):
     assert a["exposure_days"].sum() == pytest.approx(b["exposure_days"].sum(), rel=1e-12)
 
 
+def test_engagement_panel_is_identical(world):
+    """The default model's panel: experience-rate bands and the bands of the window's count of experiences."""
+    duck, sdata, _, _ = world
+    a, b = (panel.aggregate(d, engagement=True, window_experiences=True) for d in (duck, sdata))
+    assert {"engagement", "experiences"} <= set(a.columns) and a["experiences"].nunique() > 3
+    assert_same(a, b)
+    assert a["exposure_days"].sum() == pytest.approx(b["exposure_days"].sum(), rel=1e-12)
+
+
 def test_hazard_ratios_are_identical(world):
     duck, sdata, _, _ = world
     with warnings.catch_warnings():
