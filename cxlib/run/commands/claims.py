@@ -36,8 +36,6 @@ def main(args) -> int:
             data,
             model=model,
             horizon_days=args.horizon_days,
-            window_days=args.window_days,
-            resolution_days=args.resolution_days,
             max_width=args.max_width,
         )
         if args.json:
