@@ -90,8 +90,12 @@ __all__ = [
     "MONTH_DAYS",
     "Engine",
     "Inputs",
+    "class_shifts",
+    "class_weights",
     "effective_bands",
+    "engagement_shift",
     "engagement_weights",
+    "has_engagement",
     "log_baseline",
     "pooled_hr",
     "pooled_terms",
@@ -117,6 +121,10 @@ class Inputs:
     # and the scenario's settled rate of each touchpoint, which weighs them; None: log_hr_u/r as given
     log_hr_tp: np.ndarray | None = None
     lam_tp: np.ndarray | None = None
+    # engagement classes (an engine built on a base with classes): each class's log baseline shift,
+    # added to log_a, and its relative rate of future bad experiences r_c (λ·r_c); None: 0 and 1
+    log_shift: np.ndarray | None = None
+    class_rate: np.ndarray | None = None
 
 
 def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,6 +215,14 @@ class Engine:
         self.band_starts = np.asarray(_panel._check_bands(model.tenure_bands))
         self.tau_max = int(max(self.band_starts[-1], self.early))
         seg = cust["segment"].map(seg_index).to_numpy()
+        # engagement classes (roi_inputs.engagement_classes): a path's group is (segment, class)
+        classes = getattr(measured, "classes", None)
+        has_class = classes is not None and "engagement_class" in cust
+        self.n_class = int(len(classes)) if has_class else 1
+        cls = cust["engagement_class"].to_numpy(dtype=np.int64) if has_class else np.zeros(len(cust), dtype=np.int64)
+        if len(cls) and (cls.min() < 0 or cls.max() >= self.n_class):
+            raise DataError(f"engagement classes must be 0 … {self.n_class - 1}")
+        grp = seg * self.n_class + cls
         tau = np.minimum(cust["tenure_day"].to_numpy(), self.tau_max)
         value = cust["monthly_value"].to_numpy(dtype=float)
         taus = np.arange(self.tau_max + 1)
@@ -233,15 +249,15 @@ class Engine:
         rows = row_of[pos]
         ku = self._counts(len(k_rows), e + 1, c_int, rows)
         kr = self._counts(len(k_rows), c_int[resolved] + 1, e[resolved] + self.W, rows[resolved])
-        # Customers with the same segment, tenure and day-by-day known counts share their
+        # Customers with the same segment, class, tenure and day-by-day known counts share their
         # expected path exactly: one row per such group, weighted by its value and its size.
-        key = np.column_stack([seg[k_rows], tau[k_rows], ku, kr]).astype(np.int32)
+        key = np.column_stack([grp[k_rows], tau[k_rows], ku, kr]).astype(np.int32)
         if len(key):
             key, group = _unique_rows(key)
             group = group.ravel()
         else:
             group = np.zeros(0, dtype=np.int64)
-        self.k_seg, self.k_tau = key[:, 0].astype(np.int64), key[:, 1].astype(np.int64)
+        self.k_group, self.k_tau = key[:, 0].astype(np.int64), key[:, 1].astype(np.int64)
         k_u, k_r = key[:, 2:2 + self.Wk].astype(np.int64), key[:, 2 + self.Wk:].astype(np.int64)
         self.k_value = np.bincount(group, weights=value[k_rows], minlength=len(key))
         self.k_count = np.bincount(group, minlength=len(key)).astype(float)
@@ -249,28 +265,29 @@ class Engine:
         self.horizon_days = float(horizon_days)
         # per customer, for the Monte Carlo of what is actually retained (process_noise)
         self.seg, self.tau, self.value = seg, tau, value
+        self.cls, self.group = cls, grp
         self.known_events = (pos, e, np.where(resolved, c, np.nan))
 
-        # everyone else, grouped by segment and tenure class
+        # everyone else, grouped by segment, engagement class and tenure class
         rest = ~has
-        n_seg = len(self.segments)
-        self.V = np.zeros((n_seg, self.tau_max + 1))
+        n_grp = len(self.segments) * self.n_class
+        self.V = np.zeros((n_grp, self.tau_max + 1))
         self.N = np.zeros_like(self.V)
-        np.add.at(self.V, (seg[rest], tau[rest]), value[rest])
-        np.add.at(self.N, (seg[rest], tau[rest]), 1.0)
+        np.add.at(self.V, (grp[rest], tau[rest]), value[rest])
+        np.add.at(self.N, (grp[rest], tau[rest]), 1.0)
         self.n_customers = len(cust)
         self.n_known = len(k_rows)
 
         # the paths as segments of constant state (see the module docstring)
         E1, C1 = self.early + 1, self.cap + 1
-        base_code = (np.arange(n_seg)[:, None, None] * self.n_band + self.band[None, :, :]) * E1 \
-            + self.mu_class[None, :, None]  # seg × tau × day: state (segment, band, class) without known counts
-        self._common = _Segments(base_code.reshape(n_seg * (self.tau_max + 1), self.n_days), split_at=self.Wk)
+        base_code = (np.arange(n_grp)[:, None, None] * self.n_band + self.band[None, :, :]) * E1 \
+            + self.mu_class[None, :, None]  # group × tau × day: state (group, band, rate class) without known counts
+        self._common = _Segments(base_code.reshape(n_grp * (self.tau_max + 1), self.n_days), split_at=self.Wk)
         self._common_late = self._common.d0 >= self.Wk
         sc = self._common.state_codes
-        self._common_state = (sc // E1 // self.n_band, sc // E1 % self.n_band, sc % E1)  # seg, band, class
+        self._common_state = (sc // E1 // self.n_band, sc // E1 % self.n_band, sc % E1)  # group, band, rate class
         if self.n_groups:
-            known_code = ((base_code[self.k_seg, self.k_tau, : self.Wk] * C1 + k_u) * C1 + k_r)
+            known_code = ((base_code[self.k_group, self.k_tau, : self.Wk] * C1 + k_u) * C1 + k_r)
             # groups whose states agree day by day over the window share that part of the path
             # (they differ only in tenure beyond it, which the common path's tail carries)
             window_paths, self._window_path = _unique_rows(known_code)
@@ -293,6 +310,41 @@ class Engine:
         return np.minimum(np.cumsum(arr, axis=1)[:, : self.Wk], self.cap)
 
     # -- pieces ------------------------------------------------------------------------
+    def group_log_a(self, inp: Inputs) -> np.ndarray:
+        """log daily hazard without bad experiences per group (segment × class, ``segment·n_class + class``) and band."""
+        if inp.log_shift is None and self.n_class == 1:
+            return inp.log_a
+        shift = np.zeros(self.n_class) if inp.log_shift is None else np.asarray(inp.log_shift, dtype=float)
+        if shift.shape != (self.n_class,):
+            raise ValueError(f"log_shift must have one value per engagement class ({self.n_class}), not {shift.shape}")
+        la = np.asarray(inp.log_a, dtype=float)
+        return (la[:, None, :] + shift[None, :, None]).reshape(la.shape[0] * self.n_class, la.shape[1])
+
+    def group_rate(self, inp: Inputs) -> np.ndarray:
+        """The relative rate of future bad experiences of each group (its class's ``r_c``)."""
+        r = np.ones(self.n_class) if inp.class_rate is None else np.asarray(inp.class_rate, dtype=float)
+        if r.shape != (self.n_class,):
+            raise ValueError(f"class_rate must have one value per engagement class ({self.n_class}), not {r.shape}")
+        return np.tile(r, len(self.segments))
+
+    def class_means(self, inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
+        """μ_U, μ_R per (engagement class, future-rate class): row ``class·(early_days + 1) + k``, and day.
+
+        The future bad experiences of class ``c`` are the Poisson process of rate ``λ·r_c``: its
+        means are ``r_c`` times those of :meth:`future_means` (linear in ``λ``).
+        """
+        mu_u, mu_r = self.future_means(inp)
+        if inp.class_rate is None and self.n_class == 1:
+            return mu_u, mu_r
+        r = self.group_rate(inp)[: self.n_class]
+        return tuple((r[:, None, None] * m[None]).reshape(self.n_class * m.shape[0], m.shape[1]) for m in (mu_u, mu_r))
+
+    def _f_row(self, group: np.ndarray, rate_class: np.ndarray) -> np.ndarray:
+        """The row of :meth:`class_means` (and of the multiplier tables) of a state's group and rate class."""
+        if self.n_class == 1:
+            return rate_class
+        return group % self.n_class * (self.early + 1) + rate_class
+
     def lag_probs(self, q: float, delay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """P(unresolved), P(resolved) on lag L = 0..W of an experience (lag 0: not counted yet)."""
         lag = np.arange(self.W + 1)
@@ -366,16 +418,18 @@ class Engine:
         experience, over the whole horizon; ``known``: the states with known counts, over the
         first ``Wk`` days (after that a known customer's path is the common one).
         """
-        mu_u, mu_r = self.future_means(inp)
+        mu_u, mu_r = self.class_means(inp)
         log_hr_u, log_hr_r = self.pooled_log_hrs(inp)
         Fu = self.multiplier_table(mu_u, log_hr_u)
         Fr = self.multiplier_table(mu_r, log_hr_r)
-        a = np.exp(inp.log_a)
+        a = np.exp(self.group_log_a(inp))
         s, b, c = self._common_state
+        c = self._f_row(s, c)
         common = a[s, b][:, None] * Fu[c, 0, :] * Fr[c, 0, :] * self.x[None, :]
         known = None
         if self.n_groups:
             s, b, c, ku, kr = self._known_state
+            c = self._f_row(s, c)
             Wk = self.Wk
             known = a[s, b][:, None] * Fu[c, ku, :Wk] * Fr[c, kr, :Wk] * self.x[None, :Wk]
         return common, known
@@ -402,7 +456,7 @@ class Engine:
             wp = self._window_path
             alive_w = np.bincount(k.path, weights=np.exp(-kb) * ka, minlength=k.n_paths)[wp]
             lam_w = np.bincount(k.path, weights=ko, minlength=k.n_paths)[wp]
-            s, t = self.k_seg, self.k_tau
+            s, t = self.k_group, self.k_tau
             months_k = (alive_w + np.exp(-lam_w) * tail[s, t]) / MONTH_DAYS
             surv_k = np.exp(-lam_w - (C_end - C_w)[s, t])
             value_months += float((self.k_value * months_k).sum())
@@ -479,8 +533,16 @@ def _adjustment_columns(model) -> list[tuple[str, str, dict]]:
     return out
 
 
-def engagement_weights(model) -> pd.Series:
+def has_engagement(model) -> bool:
+    """Whether ``model`` is adjusted for engagement (the ROI then gives each engagement class its baseline and rate)."""
+    return bool(_adjustment_columns(model))
+
+
+def engagement_weights(model, bands=None) -> pd.Series:
     """The exposure share of each cell of the engagement adjustment in the model's panel (empty without it).
+
+    ``bands``: only the cells of these experience-rate bands (an engagement class), their shares
+    within them; None: every cell (the whole base).
 
     A cell is an experience-rate band or, with ``window_experiences``, a pair (rate band, band of
     the window's count of experiences); the series' index names each cell by its coefficients
@@ -493,6 +555,8 @@ def engagement_weights(model) -> pd.Series:
         return pd.Series(dtype=float)
     exposure = model.panel_.groupby([c for c, _, _ in columns])["exposure_days"].sum()
     exposure = exposure[exposure > 0]
+    if bands is not None:
+        exposure = exposure[exposure.index.get_level_values(0).isin([int(b) for b in bands])]
     if not len(exposure) or exposure.sum() <= 0:
         return pd.Series(dtype=float)
     cells = exposure.index.to_frame(index=False)
@@ -519,6 +583,24 @@ def engagement_shift(model, beta: pd.Series, weights: pd.Series) -> float:
         names = weights.index.get_level_values(level)
         log_hr += beta.reindex(names).fillna(0.0).to_numpy(dtype=float)
     return float(np.log(weights.to_numpy() @ np.exp(log_hr)))
+
+
+def class_weights(model, classes: pd.DataFrame) -> list[pd.Series]:
+    """Per engagement class (``roi_inputs.engagement_classes``), the exposure share of each cell within it.
+
+    Class 0 (no rate yet, usage unknown) takes the whole base's mix; so does a class none of whose
+    bands has exposure in the model's panel.
+    """
+    out = []
+    for row in classes.itertuples():
+        w = engagement_weights(model, None if row.engagement_class == 0 else row.bands)
+        out.append(w if len(w) else engagement_weights(model))
+    return out
+
+
+def class_shifts(model, beta: pd.Series, weights: list[pd.Series]) -> np.ndarray:
+    """Each engagement class's baseline shift for coefficients ``beta``: :func:`engagement_shift` within it."""
+    return np.array([engagement_shift(model, beta, w) for w in weights], dtype=float)
 
 
 def effective_bands(model) -> tuple[list[str], list[str]]:
