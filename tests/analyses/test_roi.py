@@ -424,3 +424,8 @@ def test_engagement_classes_follow_the_stated_rule(world):
     np.testing.assert_allclose(later["relative_rate"], later["bad"] / later["exposure"] / lam, rtol=1e-12)
     share = later["customers"] / later["customers"].sum()
     assert share.max() < 0.5, "roughly equal groups of customers"
+    # this world gives every customer the same usage: each class's rate is the base's, within 4 Poisson
+    # standard errors (a band's rate is measured on the days after it was known, not on the past that put
+    # a customer in it, which would make the high bands' rates high by selection)
+    se = 1.0 / np.sqrt(later["bad"].to_numpy(dtype=float))
+    assert (np.abs(later["relative_rate"].to_numpy() - 1.0) < 4 * se).all(), later
