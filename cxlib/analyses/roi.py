@@ -418,7 +418,7 @@ def evaluate_prepared(
     """
     scenario_list, currency = scenarios_and_currency(scenarios, currency)
     p = prepared
-    measured, model, engine, effective_band = p.measured, p.model, p.engine, p.effective_band
+    measured, model, engine = p.measured, p.model, p.engine
     horizon_months, horizon_days, alpha, seed, B = p.horizon_months, p.horizon_days, p.alpha, p.seed, p.draws
     rate_days = p.rate_days
     check_touchpoints(scenario_list, measured.touchpoints)

@@ -17,6 +17,31 @@ with ``U(d)``, ``R(d)`` the unresolved and resolved bad experiences of the trail
   among bad experiences whose resolution window had closed), on ``δ`` days after it, ``δ``
   drawn from the measured resolution delays (0 … ``resolution_days``).
 
+**Engagement classes** (a model adjusted for engagement, ``ChurnModel(engagement=True)``, the
+default). Customers differ in usage, and usage moves both sides of the ROI: a heavy user meets
+more bad experiences (more touches) *and* has a lower baseline hazard (the model's
+experience-rate and window-count bands). Giving every customer the base's mean rate and mean
+baseline puts the many bad experiences of the heavy users on the high baseline of the light
+ones, so a fix was overvalued (on the confounded world of ``tests/analyses/test_roi_truth.py``
+by about 40% for resolution and 30% for a delivery fix). So each active customer has an
+engagement class ``c`` (:func:`cxlib.features.roi_inputs.engagement_classes`: their
+experience-rate band at ``as_of``, bands grouped into at most six classes; class 0, no rate
+yet, is a customer of unknown usage), and per class:
+
+* the baseline ``a(segment, band) · exp(s_c)``, ``s_c`` the log of the exposure-weighted mean
+  hazard ratio of the model's cells (rate band × window-count band) of the class's bands in the
+  model's panel (:func:`class_shifts`; class 0: all cells, the base's mix). It moves with each
+  draw of the coefficients. A customer's cell is the same in every scenario (a scenario turns
+  bad experiences into good ones, or unresolved into resolved, never changes the number of
+  experiences), so the shift is too;
+* the future bad experiences arrive at ``λ·r_c``, ``r_c`` the class's measured relative rate
+  (its bad experiences per customer-day over the base's); a scenario's cut of ``λ`` scales
+  every class alike. The known bad experiences are each customer's own, as before.
+
+The class is the band at ``as_of``, kept over the horizon (usage changes slowly; a class-0
+customer keeps the base's mix). Without the adjustment there is one class with ``s = 0``,
+``r = 1``: the engine is then exactly what it was without classes.
+
 The future bad experiences form a Poisson process in time, each marked *resolved on lag δ* or
 *never resolved*. By design.md's rule an experience of day ``e`` counts as unresolved on days
 ``e+1 … e+δ`` and resolved on ``e+δ+1 … e+W``. On day ``d`` an experience of day ``e`` is
@@ -53,8 +78,10 @@ Why closed form rather than Monte Carlo: it has no simulation noise, so a scenar
 changes nothing retains exactly 0 and every draw of the uncertainty is one cheap pass.
 
 How it is computed (why it is fast): the expected hazard of a customer on a day depends only
-on the customer's **state** that day (segment, tenure band, future-rate class, known counts
-``k_u``, ``k_r``) and on the day. A customer's path over the horizon is a few **segments** of
+on the customer's **state** that day (segment, engagement class, tenure band, future-rate class,
+known counts ``k_u``, ``k_r``) and on the day; segment and engagement class together form the
+path's **group** (``segment · n_class + class``), so the classes multiply the states, and the
+cost, by at most their number. A customer's path over the horizon is a few **segments** of
 constant state (the known counts change when a known experience leaves the window, the band
 when tenure crosses a band start). For a segment ``[d0, d1)`` of state ``σ``, with ``H_σ`` the
 prefix sums of the state's daily hazard and ``K_σ`` those of the time alive in each day::
@@ -64,8 +91,8 @@ prefix sums of the state's daily hazard and ``K_σ`` those of the time alive in 
 
 so a run costs (states × days) for the tables plus one step per segment, whatever the number
 of customers (before, it cost customers with a known bad experience × window days, plus
-segments × tenure days × horizon days, per draw and scenario): customers with the same segment, tenure and known counts share one path, and
-the paths of customers without a known bad experience are one per segment and tenure day.
+segments × tenure days × horizon days, per draw and scenario): customers with the same group, tenure and known counts share one path, and
+the paths of customers without a known bad experience are one per group and tenure day.
 These sums equal the day-by-day midpoint rule exactly (within a day the hazard is constant:
 the time alive in it is ``x·exp(-C - h·x/2)``, ``x`` the day's exposure).
 
@@ -84,6 +111,16 @@ import pandas as pd
 from cxlib.exceptions import DataError
 from cxlib.features import panel as _panel
 from cxlib.features.roi_inputs import MONTH_DAYS, Measured
+from cxlib.models.roi_baseline import (
+    MIN_BAND_EVENTS,
+    class_shifts,
+    class_weights,
+    effective_bands,
+    engagement_shift,
+    engagement_weights,
+    has_engagement,
+    log_baseline,
+)
 
 __all__ = [
     "MIN_BAND_EVENTS",
@@ -101,9 +138,6 @@ __all__ = [
     "pooled_terms",
     "touchpoint_log_hrs",
 ]
-
-#: A tenure band with fewer churn events than this takes the coefficient of the band before it.
-MIN_BAND_EVENTS = 10
 
 
 @dataclass
@@ -414,7 +448,7 @@ class Engine:
     def daily_hazards(self, inp: Inputs) -> tuple[np.ndarray, np.ndarray | None]:
         """Expected hazard of each day times the day's exposure, per state of the paths.
 
-        ``common``: the states (segment, band, class) of customers without a known bad
+        ``common``: the states (group, band, future-rate class) of customers without a known bad
         experience, over the whole horizon; ``known``: the states with known counts, over the
         first ``Wk`` days (after that a known customer's path is the common one).
         """
@@ -492,133 +526,6 @@ class Engine:
             c[:, :Wk] *= m[None, :]
             value_months[k], survivors[k] = self._totals(c, None if known is None else known * m[None, :])
         return value_months, survivors
-
-
-def log_baseline(model, beta: pd.Series, effective_band: list[str], weights=None) -> np.ndarray:
-    """log daily hazard without bad experiences, segments × tenure bands, for coefficients ``beta``.
-
-    A model adjusted for engagement has a baseline per experience-rate band; the base is a
-    mix of them, so the hazard is averaged over the bands, weighted by their exposure in the
-    model's panel (the base's engagement mix, not that of the reference band). ``weights``:
-    :func:`engagement_weights` of the model, when already computed (they do not change between draws).
-    """
-    rows = []
-    shift = engagement_shift(model, beta, engagement_weights(model) if weights is None else weights)
-    for s in model.segments_:
-        rows.append(
-            [
-                beta["baseline"] + shift + beta.get(f"segment[{s}]", 0.0) + beta.get(f"tenure[{b}]", 0.0)
-                for b in effective_band
-            ]
-        )
-    return np.asarray(rows, dtype=float)
-
-
-#: The panel's columns of the engagement adjustment, each with the prefix of its coefficients and its
-#: fitted bands (``ChurnModel.engagement_levels_``, ``experience_levels_``): the experience-rate band
-#: and, with ``window_experiences``, the band of the window's count of experiences.
-_ADJUSTMENT = (("engagement", "engagement", "engagement_levels_"), ("experiences", "experiences", "experience_levels_"))
-
-
-def _adjustment_columns(model) -> list[tuple[str, str, dict]]:
-    """(panel column, coefficient prefix, band index → label) of each adjustment the model has."""
-    panel = getattr(model, "panel_", None)
-    on = {"engagement": bool(getattr(model, "engagement", False)),
-          "experiences": bool(getattr(model, "engagement", False) and getattr(model, "window_experiences", False))}
-    out = []
-    for column, prefix, attr in _ADJUSTMENT:
-        levels = getattr(model, attr, None)
-        if on[column] and levels and panel is not None and column in panel:
-            out.append((column, prefix, levels))
-    return out
-
-
-def has_engagement(model) -> bool:
-    """Whether ``model`` is adjusted for engagement (the ROI then gives each engagement class its baseline and rate)."""
-    return bool(_adjustment_columns(model))
-
-
-def engagement_weights(model, bands=None) -> pd.Series:
-    """The exposure share of each cell of the engagement adjustment in the model's panel (empty without it).
-
-    ``bands``: only the cells of these experience-rate bands (an engagement class), their shares
-    within them; None: every cell (the whole base).
-
-    A cell is an experience-rate band or, with ``window_experiences``, a pair (rate band, band of
-    the window's count of experiences); the series' index names each cell by its coefficients
-    (``engagement[...]``, ``experiences[...]``: one index level per adjustment). The base's mix of
-    cells is their joint exposure, not the product of the two margins (the two bands are
-    correlated: a customer with a high rate has more experiences in the window).
-    """
-    columns = _adjustment_columns(model)
-    if not columns:
-        return pd.Series(dtype=float)
-    exposure = model.panel_.groupby([c for c, _, _ in columns])["exposure_days"].sum()
-    exposure = exposure[exposure > 0]
-    if bands is not None:
-        exposure = exposure[exposure.index.get_level_values(0).isin([int(b) for b in bands])]
-    if not len(exposure) or exposure.sum() <= 0:
-        return pd.Series(dtype=float)
-    cells = exposure.index.to_frame(index=False)
-    names = [cells.iloc[:, i].map(lambda k, p=prefix, lv=levels: f"{p}[{lv.get(int(k))}]")
-             for i, (_, prefix, levels) in enumerate(columns)]
-    return pd.Series(exposure.to_numpy() / exposure.sum(), index=pd.MultiIndex.from_arrays(names))
-
-
-def engagement_shift(model, beta: pd.Series, weights: pd.Series) -> float:
-    """log of the exposure-weighted mean hazard ratio of the engagement cells (0 without them).
-
-    The ROI's base is a mix of cells, each with its own baseline; the scenarios turn bad
-    experiences into good ones or unresolved into resolved, never change the number of
-    experiences, so a customer's cell is the same in every scenario and the mix's mean hazard
-    ratio is the baseline's shift. It gives every customer the mix of the whole base: customers
-    with a bad experience, who meet more touchpoints, sit in cells of a lower baseline than the
-    mean (an approximation; ``tests/analyses/test_roi_truth.py`` checks the ROI on the confounded world).
-    A cell whose band has no coefficient (the reference, or a band not estimable) has ratio 1.
-    """
-    if not len(weights):
-        return 0.0
-    log_hr = np.zeros(len(weights))
-    for level in range(weights.index.nlevels):
-        names = weights.index.get_level_values(level)
-        log_hr += beta.reindex(names).fillna(0.0).to_numpy(dtype=float)
-    return float(np.log(weights.to_numpy() @ np.exp(log_hr)))
-
-
-def class_weights(model, classes: pd.DataFrame) -> list[pd.Series]:
-    """Per engagement class (``roi_inputs.engagement_classes``), the exposure share of each cell within it.
-
-    Class 0 (no rate yet, usage unknown) takes the whole base's mix; so does a class none of whose
-    bands has exposure in the model's panel.
-    """
-    out = []
-    for row in classes.itertuples():
-        w = engagement_weights(model, None if row.engagement_class == 0 else row.bands)
-        out.append(w if len(w) else engagement_weights(model))
-    return out
-
-
-def class_shifts(model, beta: pd.Series, weights: list[pd.Series]) -> np.ndarray:
-    """Each engagement class's baseline shift for coefficients ``beta``: :func:`engagement_shift` within it."""
-    return np.array([engagement_shift(model, beta, w) for w in weights], dtype=float)
-
-
-def effective_bands(model) -> tuple[list[str], list[str]]:
-    """Each tenure band's label to take coefficients from; notes on the bands that borrow."""
-    labels = _panel.tenure_labels(model.tenure_bands)
-    events = model.panel_.groupby("tenure_band")["events"].sum() if hasattr(model, "panel_") else pd.Series(dtype=float)
-    out, notes, known = [], [], None
-    for label in labels:
-        ok = label in model.tenure_labels_ and (events.get(label, 0) >= MIN_BAND_EVENTS or label == model.reference_["tenure_band"])
-        if ok or known is None:
-            known = label if label in model.tenure_labels_ else (known or model.reference_["tenure_band"])
-        if not ok:
-            notes.append(
-                f"tenure band {label} had {int(events.get(label, 0))} churn events before as_of: "
-                f"customers reaching it take the hazard of {known}"
-            )
-        out.append(known)
-    return out, notes
 
 
 def touchpoint_log_hrs(model, beta: pd.Series, touchpoints: list[str]) -> np.ndarray | None:
