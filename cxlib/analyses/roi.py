@@ -14,7 +14,9 @@ Method: the closed form of :mod:`cxlib.models.roi_engine` (expected hazard per c
 Poisson thinning of the future bad experiences, the known ones read from the data by
 :mod:`cxlib.features.roi_inputs`; expected survival ``exp(-∫E[h])``; expected months retained
 over the horizon, valued at ``monthly_value``). It has no simulation noise, so a scenario that
-changes nothing retains exactly 0 and every draw of the uncertainty is one cheap pass.
+changes nothing retains exactly 0 and every draw of the uncertainty is one cheap pass. With a
+model adjusted for engagement each customer's engagement class has its own baseline and rate
+of bad experiences (heavy users meet more of them and churn less; see the engine's docstring).
 
 Units: the horizon is in **months** (``horizon_months``; a month is :data:`MONTH_DAYS` days)
 in every function here and in :mod:`cxlib.analyses.cost`; windows, delays and rates of the
@@ -67,13 +69,14 @@ from cxlib.config import DEFAULT_SCENARIOS, RESOLUTION_DAYS, ROI_DRAWS, WINDOW_D
 from cxlib.analyses.roi_scenarios import (
     ALL_TOUCHPOINTS,
     Scenario,
+    check_fitted,
     check_touchpoints,
     load_scenarios,
     not_estimable_terms,
     scenario_rates,
     scenarios_and_currency,
 )
-from cxlib.exceptions import NotFittedError, ThinEvidenceWarning
+from cxlib.exceptions import ThinEvidenceWarning
 from cxlib.features.roi_inputs import Measured, measure, rates_frame
 from cxlib.models.roi_engine import (
     MONTH_DAYS,
@@ -153,7 +156,6 @@ class ROIResult:
         }
 
 
-
 @dataclass
 class Prepared:
     """What :func:`evaluate` derives from the data and the model before any scenario: made once.
@@ -222,22 +224,20 @@ class Prepared:
         moving with the draw's coefficients) and relative rate (``class_rate``) are the class's own.
         """
         classes = self.class_weights is not None
-        if b not in self._log_a or b not in self._coefficients or (classes and b not in self._log_shift):
-            beta = pd.Series(self.betas[b], index=self.cols)  # the same for every scenario of a draw
-            if b not in self._log_a:
-                weights = pd.Series(dtype=float) if classes else self.engagement_weights
-                self._log_a[b] = log_baseline(self.model, beta, self.effective_band, weights)
-            if classes and b not in self._log_shift:
-                self._log_shift[b] = class_shifts(self.model, beta, self.class_weights)
-            if b not in self._coefficients:
-                self._coefficients[b] = (touchpoint_log_hrs(self.model, beta, self.measured.touchpoints),
-                                         self.log_hr(b, "unresolved"), self.log_hr(b, "resolved"))
+        beta = pd.Series(self.betas[b], index=self.cols)  # the same for every scenario of a draw
+        if b not in self._log_a:
+            self._log_a[b] = log_baseline(self.model, beta, self.effective_band,
+                                          pd.Series(dtype=float) if classes else self.engagement_weights)
+        if classes and b not in self._log_shift:
+            self._log_shift[b] = class_shifts(self.model, beta, self.class_weights)
+        if b not in self._coefficients:
+            self._coefficients[b] = (touchpoint_log_hrs(self.model, beta, self.measured.touchpoints),
+                                     self.log_hr(b, "unresolved"), self.log_hr(b, "resolved"))
         tp, hr_u, hr_r = self._coefficients[b]
         extra = {} if tp is None else {
             "log_hr_tp": tp, "lam_tp": np.asarray(self.lam_s[b] if lam_tp is None else lam_tp, dtype=float)}
         if classes:
-            extra["log_shift"] = self._log_shift[b]
-            extra["class_rate"] = self.measured.classes["relative_rate"].to_numpy(dtype=float)
+            extra.update(log_shift=self._log_shift[b], class_rate=self.measured.classes["relative_rate"].to_numpy(float))
         return Inputs(log_a=self._log_a[b], log_hr_u=hr_u, log_hr_r=hr_r, lam_early=lam_early,
                       lam_settled=lam_settled, q=q, delay=self.delay_draw[b], **extra)
 
@@ -267,22 +267,6 @@ class Prepared:
         if key not in self._runs:
             self._runs[key] = self.engine.run(self.inputs(b, lam_early, lam_settled, q, lam_tp))
         return self._runs[key]
-
-
-def check_fitted(model, *, window_days: int, resolution_days: int, caller: str) -> None:
-    """A clear error unless ``model`` is a fitted churn model with these window and resolution days."""
-    if model is None:
-        raise TypeError(
-            f"{caller} needs model=: a fitted ChurnModel (ChurnModel(window_days=..., resolution_days=...)"
-            ".fit(data, as_of=...)); an analysis never fits one itself"
-        )
-    if not hasattr(model, "params_") or not hasattr(model, "count_term"):
-        raise NotFittedError(f"{caller}: the churn model is not fitted yet: call fit(data, as_of=...) first")
-    if (int(model.window_days), int(model.resolution_days)) != (int(window_days), int(resolution_days)):
-        raise ValueError(
-            f"{caller}: the churn model was fitted with other window_days or resolution_days "
-            f"({model.window_days}, {model.resolution_days}) than asked ({window_days}, {resolution_days})"
-        )
 
 
 def prepare(
@@ -501,11 +485,10 @@ def evaluate_prepared(
                 q_point.append(scenario_rates(sc, measured, lam_e[0], lam_s[0], c_hat, r_hat, slope_draw[0])[2])
             cuts.append(cut)
         hu0, hr0, _ = pooled_terms(model, beta0, measured.touchpoints, lam_s[0])
-        base0 = p.inputs(0, *p.base_rates(0))  # the baseline (and, with classes, shifts and rates) of the point estimates
-        point = Inputs(log_a=base0.log_a, log_hr_u=hu0,
-                        log_hr_r=hr0, lam_early=float(lam_e[0].sum()),
-                        lam_settled=float(lam_s[0].sum()), q=float(np.clip(c_hat * r_hat, 0, 1)), delay=delay_draw[0],
-                        log_shift=base0.log_shift, class_rate=base0.class_rate)
+        base0 = p.inputs(0, *p.base_rates(0))  # the point estimates' baseline (with classes: shifts, rates)
+        point = Inputs(log_a=base0.log_a, log_hr_u=hu0, log_hr_r=hr0, lam_early=float(lam_e[0].sum()),
+                       lam_settled=float(lam_s[0].sum()), q=float(np.clip(c_hat * r_hat, 0, 1)), delay=delay_draw[0],
+                       log_shift=base0.log_shift, class_rate=base0.class_rate)
         ok_futures = [q is not None for q in q_point]
         resid_v, futures_used, histories = process_noise(engine, point, q_point, lam_s[0], cuts, int(process_draws),
                                                           np.random.default_rng([int(seed), 1]), draws=B,
