@@ -430,7 +430,16 @@ class Engine:
         return float(np.log(w @ hr[:, 0])), float(np.log(w @ hr[:, 1]))
 
     def multiplier_table(self, mu: np.ndarray, log_hr: float) -> np.ndarray:
-        """F[class, k, d] = E[HR^min(k + X, cap)], X ~ Poisson(mu[class, d]), k = 0..cap."""
+        """F[class, k, d] = E[HR^min(k + X, cap)], X ~ Poisson(mu[class, d]), k = 0..cap.
+
+        Rows beyond ``early_days + 1`` (engagement classes) go in blocks of that many: the products
+        stay as small as one class's, which BLAS runs on one thread (a larger one it spreads over
+        threads, several times slower on a shared machine), with one class's arithmetic exactly.
+        """
+        block = self.early + 1
+        if mu.shape[0] > block:
+            return np.concatenate([self.multiplier_table(mu[i:i + block], log_hr)
+                                   for i in range(0, mu.shape[0], block)], axis=0)
         cap = self.cap
         pmf = np.empty((cap,) + mu.shape)  # x × class × day
         if cap:
