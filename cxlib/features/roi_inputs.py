@@ -256,12 +256,15 @@ def _rate_bands(data, as_of, lit: str, p0_lit: str, early: str) -> tuple[pd.Data
     """
     steps = experience_rate_max_steps(data, as_of=as_of)
     er = experience_rate_sql(as_of_sql=lit, max_steps=steps)
-    spans = data.query(
+    # one query (the rates' CTE once): per band its settled exposure and bad experiences over the
+    # period (rows with customer_id NULL), and each active customer's band at as_of (exposure NULL)
+    rows = data.query(
         f"""WITH {_seen(lit)}, er AS ({er}),
-            c AS (SELECT customer_id, signup_at + {early} AS m, least(coalesce(churned_at, {lit}), {lit}) AS x
+            c AS (SELECT customer_id, signup_at + {early} AS m, least(coalesce(churned_at, {lit}), {lit}) AS x,
+                         {active_at_sql(lit)} AS active
                   FROM customers WHERE {signed_up_before_sql(lit)}),
             spans AS (
-                SELECT e.customer_id, e.rate_band,
+                SELECT e.customer_id, e.rate_band, e.to_day IS NULL AND c.active AS now,
                        greatest(CAST(e.from_day AS TIMESTAMP), c.m, {p0_lit}) AS a,
                        least(coalesce(CAST(e.to_day AS TIMESTAMP), c.x), c.x) AS b
                 FROM er e JOIN c ON c.customer_id = e.customer_id),
@@ -273,20 +276,16 @@ def _rate_bands(data, as_of, lit: str, p0_lit: str, early: str) -> tuple[pd.Data
                 FROM seen i JOIN spans s ON s.customer_id = i.customer_id AND i."at" >= s.a AND i."at" < s.b
                 WHERE i.kind = 'experience' AND i.outcome = 'bad'
                 GROUP BY s.rate_band)
-            SELECT x.rate_band, x.exposure, coalesce(bad.bad, 0) AS bad
+            SELECT CAST(NULL AS VARCHAR) AS customer_id, x.rate_band, x.exposure, coalesce(bad.bad, 0) AS bad
             FROM exposure x LEFT JOIN bad ON bad.rate_band = x.rate_band
-            ORDER BY x.rate_band"""
+            UNION ALL
+            SELECT CAST(customer_id AS VARCHAR), rate_band, CAST(NULL AS DOUBLE), CAST(NULL AS BIGINT) FROM spans WHERE now"""
     )
-    now = data.query(
-        f"""WITH er AS ({er})
-            SELECT e.customer_id, e.rate_band
-            FROM er e JOIN (SELECT customer_id FROM customers WHERE {active_at_sql(lit)}) k ON k.customer_id = e.customer_id
-            WHERE e.to_day IS NULL"""
-    )
-    now["customer_id"] = now["customer_id"].astype(str)
-    now = now.set_index("customer_id")["rate_band"].astype("int64")
+    per = rows["customer_id"].isna()
+    now = rows.loc[~per].set_index(rows.loc[~per, "customer_id"].astype(str))["rate_band"].astype("int64")
+    spans = rows.loc[per]
     bands = spans.assign(rate_band=spans["rate_band"].astype("int64"), exposure=spans["exposure"].astype(float),
-                         bad=spans["bad"].astype("int64")).set_index("rate_band")
+                         bad=spans["bad"].astype("int64")).set_index("rate_band")[["exposure", "bad"]]
     bands = bands.join(now.value_counts().rename("customers"), how="outer").fillna(0).reset_index()
     bands["customers"] = bands["customers"].astype("int64")
     bands["bad"] = bands["bad"].astype("int64")
