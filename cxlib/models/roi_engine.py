@@ -23,7 +23,8 @@ more bad experiences (more touches) *and* has a lower baseline hazard (the model
 experience-rate and window-count bands). Giving every customer the base's mean rate and mean
 baseline puts the many bad experiences of the heavy users on the high baseline of the light
 ones, so a fix was overvalued (on the confounded world of ``tests/analyses/test_roi_truth.py``
-by about 40% for resolution and 30% for a delivery fix). So each active customer has an
+by about 40% for resolution and 30% for a delivery fix; with the classes about 20% and 10%,
+within the realised intervals). So each active customer has an
 engagement class ``c`` (:func:`cxlib.features.roi_inputs.engagement_classes`: their
 experience-rate band at ``as_of``, bands grouped into at most six classes; class 0, no rate
 yet, is a customer of unknown usage), and per class:
@@ -35,8 +36,9 @@ yet, is a customer of unknown usage), and per class:
   bad experiences into good ones, or unresolved into resolved, never changes the number of
   experiences), so the shift is too;
 * the future bad experiences arrive at ``λ·r_c``, ``r_c`` the class's measured relative rate
-  (its bad experiences per customer-day over the base's); a scenario's cut of ``λ`` scales
-  every class alike. The known bad experiences are each customer's own, as before.
+  (bad experiences per customer-day spent in its bands, each day's band known from the past
+  only, over the base's settled rate; the same in every draw); a scenario's cut of ``λ``
+  scales every class alike. The known bad experiences are each customer's own, as before.
 
 The class is the band at ``as_of``, kept over the horizon (usage changes slowly; a class-0
 customer keeps the base's mix). Without the adjustment there is one class with ``s = 0``,
