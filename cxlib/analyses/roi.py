@@ -235,7 +235,8 @@ class Prepared:
                                      self.log_hr(b, "unresolved"), self.log_hr(b, "resolved"))
         tp, hr_u, hr_r = self._coefficients[b]
         extra = {} if tp is None else {
-            "log_hr_tp": tp, "lam_tp": np.asarray(self.lam_s[b] if lam_tp is None else lam_tp, dtype=float)}
+            "log_hr_tp": tp, "lam_tp": np.asarray(self.lam_s[b] if lam_tp is None else lam_tp, dtype=float),
+            "lam_tp_known": np.asarray(self.lam_s[b], dtype=float)}
         if classes:
             extra.update(log_shift=self._log_shift[b], class_rate=self.measured.classes["relative_rate"].to_numpy(float))
         return Inputs(log_a=self._log_a[b], log_hr_u=hr_u, log_hr_r=hr_r, lam_early=lam_early,

@@ -157,6 +157,9 @@ class Inputs:
     # and the scenario's settled rate of each touchpoint, which weighs them; None: log_hr_u/r as given
     log_hr_tp: np.ndarray | None = None
     lam_tp: np.ndarray | None = None
+    # the settled rates that weigh the per-touchpoint effects of the *known* bad experiences: the
+    # base's (the past is the same in every scenario); None: lam_tp
+    lam_tp_known: np.ndarray | None = None
     # engagement classes (an engine built on a base with classes): each class's log baseline shift,
     # added to log_a, and its relative rate of future bad experiences r_c (λ·r_c); None: 0 and 1
     log_shift: np.ndarray | None = None
@@ -420,8 +423,10 @@ class Engine:
         exp(μ (h̄ − 1))`` with ``μ = Σ μ_t`` and ``h̄ = Σ λ_t h_t / Σ λ_t``: one Poisson count with
         the rate-weighted HR, exact when the touchpoints share the timing of their rates. So a
         fix of touchpoint ``t`` is valued with ``h_t``: cutting ``λ_t`` moves ``h̄`` towards the
-        other touchpoints' effects. Known bad experiences take the same ``h̄`` (they are the same
-        in every scenario).
+        other touchpoints' effects. Known bad experiences take ``h̄`` of the base's rates
+        (:meth:`known_log_hrs`): they have happened, the same in every scenario, so a cut must not
+        move their effect (it did: a delivery fix lowered the ratio of every known bad experience,
+        and was overvalued by that).
         """
         if inp.log_hr_tp is None:
             return inp.log_hr_u, inp.log_hr_r
@@ -431,8 +436,19 @@ class Engine:
         hr = np.exp(np.asarray(inp.log_hr_tp, dtype=float))
         return float(np.log(w @ hr[:, 0])), float(np.log(w @ hr[:, 1]))
 
-    def multiplier_table(self, mu: np.ndarray, log_hr: float) -> np.ndarray:
+    def known_log_hrs(self, inp: Inputs) -> tuple[float | None, float | None]:
+        """Pooled log HRs of the known bad experiences (the base's rates), None where the future ones' equal them."""
+        if inp.log_hr_tp is None or inp.lam_tp_known is None:
+            return None, None
+        known = self.pooled_log_hrs(Inputs(**{**inp.__dict__, "lam_tp": inp.lam_tp_known}))
+        future = self.pooled_log_hrs(inp)
+        return tuple(k if k != f else None for k, f in zip(known, future))
+
+    def multiplier_table(self, mu: np.ndarray, log_hr: float, log_hr_known: float | None = None) -> np.ndarray:
         """F[class, k, d] = E[HR^min(k + X, cap)], X ~ Poisson(mu[class, d]), k = 0..cap.
+
+        With ``log_hr_known`` the ``k`` known bad experiences have their own ratio:
+        ``F = HR_k^k · E[HR^min(X, cap - k)]`` (the known ones first under the cap).
 
         Rows beyond ``early_days + 1`` (engagement classes) go in blocks of that many: the products
         stay as small as one class's, which BLAS runs on one thread (a larger one it spreads over
@@ -440,7 +456,7 @@ class Engine:
         """
         block = self.early + 1
         if mu.shape[0] > block:
-            return np.concatenate([self.multiplier_table(mu[i:i + block], log_hr)
+            return np.concatenate([self.multiplier_table(mu[i:i + block], log_hr, log_hr_known)
                                    for i in range(0, mu.shape[0], block)], axis=0)
         cap = self.cap
         pmf = np.empty((cap,) + mu.shape)  # x × class × day
@@ -453,7 +469,12 @@ class Engine:
         below = x < cap - k  # X < cap - k stays below the cap
         weight = np.where(below, hr_pow[np.minimum(k + x, 2 * cap)], 0.0)  # (cap + 1) × cap
         mass = np.tensordot(below.astype(float), pmf, axes=1)  # P(X < cap - k): (cap + 1) × class × day
-        out = np.tensordot(weight, pmf, axes=1) + np.clip(1.0 - mass, 0.0, 1.0) * hr_pow[cap]
+        tail = hr_pow[cap]
+        if log_hr_known is not None:
+            n_known = np.arange(cap + 1)
+            weight = np.where(below, np.exp(log_hr_known * k + log_hr * x), 0.0)
+            tail = np.exp(log_hr_known * n_known + log_hr * (cap - n_known))[:, None, None]
+        out = np.tensordot(weight, pmf, axes=1) + np.clip(1.0 - mass, 0.0, 1.0) * tail
         return out.transpose(1, 0, 2)
 
     def daily_hazards(self, inp: Inputs) -> tuple[np.ndarray, np.ndarray | None]:
@@ -465,8 +486,9 @@ class Engine:
         """
         mu_u, mu_r = self.class_means(inp)
         log_hr_u, log_hr_r = self.pooled_log_hrs(inp)
-        Fu = self.multiplier_table(mu_u, log_hr_u)
-        Fr = self.multiplier_table(mu_r, log_hr_r)
+        known_u, known_r = self.known_log_hrs(inp)
+        Fu = self.multiplier_table(mu_u, log_hr_u, known_u)
+        Fr = self.multiplier_table(mu_r, log_hr_r, known_r)
         a = np.exp(self.group_log_a(inp))
         s, b, c = self._common_state
         c = self._f_row(s, c)

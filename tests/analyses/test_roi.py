@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -429,3 +430,26 @@ def test_engagement_classes_follow_the_stated_rule(world):
     # a customer in it, which would make the high bands' rates high by selection)
     se = 1.0 / np.sqrt(later["bad"].to_numpy(dtype=float))
     assert (np.abs(later["relative_rate"].to_numpy() - 1.0) < 4 * se).all(), later
+
+
+def test_a_cut_changes_only_the_future_bad_experiences(world):
+    """Known bad experiences have happened: with no future ones (λ = 0), the scenario's touchpoint
+    mix (which weighs the future ones' per-touchpoint effects) changes nothing; and with future
+    ones, a known count and a future count each take their own ratio, capped together."""
+    data, _, _ = world
+    model = ChurnModel(by_touchpoint=True, engagement=False).fit(data)
+    p = roi.prepare(data, model=model, draws=1)
+    q = p.base_rates(0)[2]
+    cut = p.lam_s[0].copy()
+    cut[p.measured.touchpoints.index("delivery")] *= 0.5
+    assert p.engine.n_known > 100
+    assert p.engine.run(p.inputs(0, 0.0, 0.0, q, cut)) == p.engine.run(p.inputs(0, 0.0, 0.0, q))
+    engine, cap = p.engine, p.engine.cap
+    mu = np.array([[0.05, 0.8, 3.0]])
+    lf, lk = np.log(1.3), np.log(1.9)
+    F = engine.multiplier_table(mu, lf, lk)[0]
+    x = np.arange(60)[:, None]
+    pmf = np.exp(-mu[0][None, :] + x * np.log(mu[0][None, :]) - np.array([math.lgamma(v + 1) for v in x.ravel()])[:, None])
+    for k in range(cap + 1):
+        brute = (np.exp(lk * k + lf * np.minimum(x, cap - k)) * pmf).sum(axis=0)
+        np.testing.assert_allclose(F[k], brute, rtol=1e-10)
