@@ -7,7 +7,8 @@ and prepares the ROI engine once (:func:`cxlib.analyses.roi.prepare`, with that 
 times what the panel does when one lever moves: :meth:`cxlib.present.whatif.WhatIf.table` after
 a touchpoint's bad-rate cut, the resolution target and a yearly cost change (the median of
 ``--repeats`` moves to new values, each a value not seen before). The table goes to
-benchmarks/results/widgets.md.
+benchmarks/results/widgets.md. The model is ``ChurnModel()``, adjusted for engagement: the
+engine then runs on its engagement classes (issue 13), which is what a move costs.
 """
 
 from __future__ import annotations

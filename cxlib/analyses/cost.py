@@ -229,4 +229,6 @@ def truth(prepared: roi.Prepared, truth: dict, *, currency: str = "EUR") -> Cost
         for name in {coefficient_names(model, t)[j] for t in log_hr} | ({kind} & set(p.cols)):
             true_p.betas[0, true_p.cols.index(name)] = pooled
     true_p._log_a[0] = log_a
+    if true_p.class_weights is not None:  # the simulator's hazard has no engagement shift here
+        true_p._log_shift[0] = np.zeros(len(true_p.class_weights))
     return evaluate_prepared(true_p, currency=currency, log_hr=log_hr)

@@ -14,7 +14,9 @@ Method: the closed form of :mod:`cxlib.models.roi_engine` (expected hazard per c
 Poisson thinning of the future bad experiences, the known ones read from the data by
 :mod:`cxlib.features.roi_inputs`; expected survival ``exp(-∫E[h])``; expected months retained
 over the horizon, valued at ``monthly_value``). It has no simulation noise, so a scenario that
-changes nothing retains exactly 0 and every draw of the uncertainty is one cheap pass.
+changes nothing retains exactly 0 and every draw of the uncertainty is one cheap pass. With a
+model adjusted for engagement each customer's engagement class has its own baseline and rate
+of bad experiences (heavy users meet more of them and churn less; see the engine's docstring).
 
 Units: the horizon is in **months** (``horizon_months``; a month is :data:`MONTH_DAYS` days)
 in every function here and in :mod:`cxlib.analyses.cost`; windows, delays and rates of the
@@ -67,20 +69,24 @@ from cxlib.config import DEFAULT_SCENARIOS, RESOLUTION_DAYS, ROI_DRAWS, WINDOW_D
 from cxlib.analyses.roi_scenarios import (
     ALL_TOUCHPOINTS,
     Scenario,
+    check_fitted,
     check_touchpoints,
     load_scenarios,
     not_estimable_terms,
     scenario_rates,
     scenarios_and_currency,
 )
-from cxlib.exceptions import NotFittedError, ThinEvidenceWarning
+from cxlib.exceptions import ThinEvidenceWarning
 from cxlib.features.roi_inputs import Measured, measure, rates_frame
 from cxlib.models.roi_engine import (
     MONTH_DAYS,
     Engine,
     Inputs,
+    class_shifts,
+    class_weights,
     effective_bands,
     engagement_weights,
+    has_engagement,
     log_baseline,
     pooled_hr,
     pooled_terms,
@@ -150,7 +156,6 @@ class ROIResult:
         }
 
 
-
 @dataclass
 class Prepared:
     """What :func:`evaluate` derives from the data and the model before any scenario: made once.
@@ -184,8 +189,11 @@ class Prepared:
     c_hat: float
     r_hat: float
     engagement_weights: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # exposure share per engagement cell
+    # with engagement classes (measured.classes): per class, the exposure share of each cell within it
+    class_weights: list | None = None
     _runs: dict = field(default_factory=dict, repr=False)
     _log_a: dict = field(default_factory=dict, repr=False)
+    _log_shift: dict = field(default_factory=dict, repr=False)  # per draw: the classes' baseline shifts
     _coefficients: dict = field(default_factory=dict, repr=False)  # per draw: touchpoint log HRs, pooled log HRs
 
     @property
@@ -201,8 +209,8 @@ class Prepared:
             rate_days=self.rate_days, effective_band=self.effective_band, betas=self.betas[:k], cols=self.cols,
             lam_e=self.lam_e[:k], lam_s=self.lam_s[:k], c_draw=self.c_draw[:k], r_draw=self.r_draw[:k],
             delay_draw=self.delay_draw[:k], slope_draw=self.slope_draw[:k], c_hat=self.c_hat, r_hat=self.r_hat,
-            engagement_weights=self.engagement_weights,
-            _runs=self._runs, _log_a=self._log_a, _coefficients=self._coefficients,
+            engagement_weights=self.engagement_weights, class_weights=self.class_weights,
+            _runs=self._runs, _log_a=self._log_a, _log_shift=self._log_shift, _coefficients=self._coefficients,
         )
 
     def inputs(self, b: int, lam_early: float, lam_settled: float, q: float, lam_tp=None) -> Inputs:
@@ -211,16 +219,26 @@ class Prepared:
         ``lam_tp``: the settled rate of each touchpoint after the scenario (default: the base's),
         which weighs the per-touchpoint effects of a model that has them (an experience fix of a
         touchpoint is valued with that touchpoint's effect).
+
+        With engagement classes, ``log_a`` has no engagement shift: each class's shift (``log_shift``,
+        moving with the draw's coefficients) and relative rate (``class_rate``) are the class's own.
         """
-        if b not in self._log_a or b not in self._coefficients:  # the same for every scenario of a draw
-            beta = pd.Series(self.betas[b], index=self.cols)
-            if b not in self._log_a:
-                self._log_a[b] = log_baseline(self.model, beta, self.effective_band, self.engagement_weights)
+        classes = self.class_weights is not None
+        beta = pd.Series(self.betas[b], index=self.cols)  # the same for every scenario of a draw
+        if b not in self._log_a:
+            self._log_a[b] = log_baseline(self.model, beta, self.effective_band,
+                                          pd.Series(dtype=float) if classes else self.engagement_weights)
+        if classes and b not in self._log_shift:
+            self._log_shift[b] = class_shifts(self.model, beta, self.class_weights)
+        if b not in self._coefficients:
             self._coefficients[b] = (touchpoint_log_hrs(self.model, beta, self.measured.touchpoints),
                                      self.log_hr(b, "unresolved"), self.log_hr(b, "resolved"))
         tp, hr_u, hr_r = self._coefficients[b]
         extra = {} if tp is None else {
-            "log_hr_tp": tp, "lam_tp": np.asarray(self.lam_s[b] if lam_tp is None else lam_tp, dtype=float)}
+            "log_hr_tp": tp, "lam_tp": np.asarray(self.lam_s[b] if lam_tp is None else lam_tp, dtype=float),
+            "lam_tp_known": np.asarray(self.lam_s[b], dtype=float)}
+        if classes:
+            extra.update(log_shift=self._log_shift[b], class_rate=self.measured.classes["relative_rate"].to_numpy(float))
         return Inputs(log_a=self._log_a[b], log_hr_u=hr_u, log_hr_r=hr_r, lam_early=lam_early,
                       lam_settled=lam_settled, q=q, delay=self.delay_draw[b], **extra)
 
@@ -252,22 +270,6 @@ class Prepared:
         return self._runs[key]
 
 
-def check_fitted(model, *, window_days: int, resolution_days: int, caller: str) -> None:
-    """A clear error unless ``model`` is a fitted churn model with these window and resolution days."""
-    if model is None:
-        raise TypeError(
-            f"{caller} needs model=: a fitted ChurnModel (ChurnModel(window_days=..., resolution_days=...)"
-            ".fit(data, as_of=...)); an analysis never fits one itself"
-        )
-    if not hasattr(model, "params_") or not hasattr(model, "count_term"):
-        raise NotFittedError(f"{caller}: the churn model is not fitted yet: call fit(data, as_of=...) first")
-    if (int(model.window_days), int(model.resolution_days)) != (int(window_days), int(resolution_days)):
-        raise ValueError(
-            f"{caller}: the churn model was fitted with other window_days or resolution_days "
-            f"({model.window_days}, {model.resolution_days}) than asked ({window_days}, {resolution_days})"
-        )
-
-
 def prepare(
     data,
     *,
@@ -297,7 +299,7 @@ def prepare(
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
     measured = measure(data, as_of=as_of, window_days=window_days, resolution_days=resolution_days,
-                       rate_days=rate_days, early_days=early_days, alpha=alpha)
+                       rate_days=rate_days, early_days=early_days, alpha=alpha, engagement=has_engagement(model))
     notes: list[str] = []
     model_as_of = getattr(model, "as_of_", None)
     if model_as_of is not None and pd.Timestamp(model_as_of) > measured.as_of:
@@ -340,6 +342,7 @@ def prepare(
         seed=int(seed), alpha=float(alpha), rate_days=rate_days, effective_band=effective_band, betas=betas,
         cols=list(beta0.index), lam_e=lam_e, lam_s=lam_s, c_draw=c_draw, r_draw=r_draw, delay_draw=delay_draw,
         slope_draw=slope_draw, c_hat=float(c_hat), r_hat=float(r_hat), engagement_weights=engagement_weights(model),
+        class_weights=None if measured.classes is None else class_weights(model, measured.classes),
     )
 
 
@@ -400,7 +403,7 @@ def evaluate_prepared(
     """
     scenario_list, currency = scenarios_and_currency(scenarios, currency)
     p = prepared
-    measured, model, engine, effective_band = p.measured, p.model, p.engine, p.effective_band
+    measured, model, engine = p.measured, p.model, p.engine
     horizon_months, horizon_days, alpha, seed, B = p.horizon_months, p.horizon_days, p.alpha, p.seed, p.draws
     rate_days = p.rate_days
     check_touchpoints(scenario_list, measured.touchpoints)
@@ -483,9 +486,10 @@ def evaluate_prepared(
                 q_point.append(scenario_rates(sc, measured, lam_e[0], lam_s[0], c_hat, r_hat, slope_draw[0])[2])
             cuts.append(cut)
         hu0, hr0, _ = pooled_terms(model, beta0, measured.touchpoints, lam_s[0])
-        point = Inputs(log_a=log_baseline(model, beta0, effective_band), log_hr_u=hu0,
-                        log_hr_r=hr0, lam_early=float(lam_e[0].sum()),
-                        lam_settled=float(lam_s[0].sum()), q=float(np.clip(c_hat * r_hat, 0, 1)), delay=delay_draw[0])
+        base0 = p.inputs(0, *p.base_rates(0))  # the point estimates' baseline (with classes: shifts, rates)
+        point = Inputs(log_a=base0.log_a, log_hr_u=hu0, log_hr_r=hr0, lam_early=float(lam_e[0].sum()),
+                       lam_settled=float(lam_s[0].sum()), q=float(np.clip(c_hat * r_hat, 0, 1)), delay=delay_draw[0],
+                       log_shift=base0.log_shift, class_rate=base0.class_rate)
         ok_futures = [q is not None for q in q_point]
         resid_v, futures_used, histories = process_noise(engine, point, q_point, lam_s[0], cuts, int(process_draws),
                                                           np.random.default_rng([int(seed), 1]), draws=B,

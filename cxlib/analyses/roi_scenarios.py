@@ -4,7 +4,8 @@
 YAML text, a dict or a list, and checks them; :class:`Scenario` is one investment.
 :func:`scenario_rates` is what one does to the measured rates of a draw, and
 :func:`not_estimable_terms` the model terms its value rests on;
-:func:`cxlib.analyses.roi.evaluate` values them. Shares are 0–1; costs are yearly.
+:func:`cxlib.analyses.roi.evaluate` values them (:func:`check_fitted`: with a fitted churn model of the
+same window). Shares are 0–1; costs are yearly.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from cxlib.config import DEFAULT_SCENARIOS
-from cxlib.exceptions import DataError
+from cxlib.exceptions import DataError, NotFittedError
 from cxlib.features.roi_inputs import resolution_after_cut
 
-__all__ = ["ALL_TOUCHPOINTS", "CHANGES", "KINDS", "Scenario", "check_touchpoints", "load_scenarios",
+__all__ = ["ALL_TOUCHPOINTS", "CHANGES", "KINDS", "Scenario", "check_fitted", "check_touchpoints", "load_scenarios",
            "not_estimable_terms", "scenario_rates", "scenarios_and_currency"]
 
 KINDS = ("service", "experience")
@@ -210,3 +211,19 @@ def not_estimable_terms(sc: Scenario, model, resolved_share: float) -> list[str]
     missing = getattr(model, "not_estimable_", None) or {}
     kinds = ("unresolved", "resolved") if sc.kind == "service" or resolved_share > 0 else ("unresolved",)
     return [t for t in missing if t.partition("[")[0] in kinds]
+
+
+def check_fitted(model, *, window_days: int, resolution_days: int, caller: str) -> None:
+    """A clear error unless ``model`` is a fitted churn model with these window and resolution days."""
+    if model is None:
+        raise TypeError(
+            f"{caller} needs model=: a fitted ChurnModel (ChurnModel(window_days=..., resolution_days=...)"
+            ".fit(data, as_of=...)); an analysis never fits one itself"
+        )
+    if not hasattr(model, "params_") or not hasattr(model, "count_term"):
+        raise NotFittedError(f"{caller}: the churn model is not fitted yet: call fit(data, as_of=...) first")
+    if (int(model.window_days), int(model.resolution_days)) != (int(window_days), int(resolution_days)):
+        raise ValueError(
+            f"{caller}: the churn model was fitted with other window_days or resolution_days "
+            f"({model.window_days}, {model.resolution_days}) than asked ({window_days}, {resolution_days})"
+        )

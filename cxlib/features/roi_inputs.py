@@ -9,6 +9,11 @@ window had closed, and the measured link from first response time to resolution
 (:func:`first_response_link`). Nothing after ``as_of`` is read. Days are whole calendar days
 relative to ``as_of``'s day; windows and delays are in days.
 
+With ``engagement=True`` (a churn model adjusted for engagement) it also puts each active
+customer in an **engagement class** and measures each class's relative rate of bad
+experiences (:func:`engagement_classes`): heavy users meet more bad experiences, and the ROI
+engine gives each class its own future rate and its own baseline.
+
 The engine that turns these into expected revenue is :mod:`cxlib.models.roi_engine`; the
 scenarios and the evaluation are :mod:`cxlib.analyses.roi`.
 """
@@ -24,13 +29,32 @@ from scipy import stats
 
 from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
 from cxlib.exceptions import DataError
-from cxlib.features.definitions import ROUTINE_TOUCHPOINT, bad_experiences_sql
+from cxlib.features.definitions import (
+    ROUTINE_TOUCHPOINT,
+    bad_experiences_sql,
+    experience_rate_max_steps,
+    experience_rate_sql,
+)
 from cxlib.features.sql import active_at_sql, check_days, signed_up_before_sql, timestamp_sql, utc_naive
 
-__all__ = ["MONTH_DAYS", "Measured", "expit", "first_response_link", "measure", "rates_frame", "resolution_after_cut"]
+__all__ = [
+    "ENGAGEMENT_CLASSES",
+    "MONTH_DAYS",
+    "Measured",
+    "engagement_classes",
+    "expit",
+    "first_response_link",
+    "measure",
+    "rates_frame",
+    "resolution_after_cut",
+]
 
 #: Days in a month (365.25 / 12), as in the simulator: horizons in months are this many days.
 MONTH_DAYS = 30.4375
+
+#: The most engagement classes of the ROI: the customers without a rate yet (band 0), and up to
+#: this many minus one groups of adjacent experience-rate bands (:func:`engagement_classes`).
+ENGAGEMENT_CLASSES = 6
 
 
 @dataclass
@@ -50,6 +74,11 @@ class Measured:
     resolution_days: int
     early_days: int
     rate_days: int | None
+    # with engagement=True: one row per experience-rate band (band, customers active at as_of in it,
+    # bad settled experiences and settled customer-days spent in it over the rate period), and one
+    # per engagement class (engagement_classes); customers then has rate_band and engagement_class
+    bands: pd.DataFrame | None = None
+    classes: pd.DataFrame | None = None
 
     @property
     def touchpoints(self) -> list[str]:
@@ -80,6 +109,7 @@ def measure(
     rate_days: int | None = 365,
     early_days: int = 7,
     alpha: float = 0.05,
+    engagement: bool = False,
 ) -> Measured:
     """The base at ``as_of`` and the rates the scenarios change, from data up to ``as_of`` only.
 
@@ -91,7 +121,9 @@ def measure(
       (``None``: all history), split into the first ``early_days`` of tenure and after;
     - contact share, resolution rate and resolution delays among bad experiences of that
       period whose resolution window had closed by ``as_of``;
-    - the link from first response time to resolution (logistic regression within channel).
+    - the link from first response time to resolution (logistic regression within channel);
+    - with ``engagement``: each active customer's experience-rate band at ``as_of`` and engagement
+      class, and each class's relative rate of bad experiences (:func:`engagement_classes`).
 
     Every query runs in ``data``'s engine (``data.query``: DuckDB, or Spark through
     :mod:`cxlib.data.spark`); what comes back is one row per active customer and per known bad
@@ -198,11 +230,112 @@ def measure(
     }
 
     link = first_response_link(data, lit, p0_lit, alpha=alpha)
-    return Measured(
+    measured = Measured(
         as_of=as_of, customers=customers, known=known, rates=rates, exposure_early=exposure_early,
         exposure_settled=exposure_settled, follow_up=follow_up, delays=delays, first_response=link,
         window_days=w, resolution_days=r, early_days=int(early_days), rate_days=rate_days,
     )
+    if engagement:
+        bands, now = _rate_bands(data, as_of, lit, p0_lit, early)
+        customers["rate_band"] = customers["customer_id"].map(now).fillna(0).astype("int64")
+        measured.bands = bands
+        measured.classes, class_of = engagement_classes(measured)
+        customers["engagement_class"] = customers["rate_band"].map(class_of).astype("int64")
+    return measured
+
+
+def _rate_bands(data, as_of, lit: str, p0_lit: str, early: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Per experience-rate band: active customers in it at ``as_of``, and the settled bad experiences
+    and customer-days spent in it over the rate period; and each active customer's band at ``as_of``.
+
+    The band of a day is the one :func:`cxlib.features.definitions.experience_rate_sql` gives
+    (known from the experiences before its last update), so a band's rate is that of the days
+    *after* a customer was put in it: what a customer in the band at ``as_of`` is expected to
+    meet next, not the past that put them there (which would overstate the spread: a high count
+    selects a lucky high past too).
+    """
+    steps = experience_rate_max_steps(data, as_of=as_of)
+    er = experience_rate_sql(as_of_sql=lit, max_steps=steps)
+    # one query (the rates' CTE once): per band its settled exposure and bad experiences over the
+    # period (rows with customer_id NULL), and each active customer's band at as_of (exposure NULL)
+    rows = data.query(
+        f"""WITH {_seen(lit)}, er AS ({er}),
+            c AS (SELECT customer_id, signup_at + {early} AS m, least(coalesce(churned_at, {lit}), {lit}) AS x,
+                         {active_at_sql(lit)} AS active
+                  FROM customers WHERE {signed_up_before_sql(lit)}),
+            spans AS (
+                SELECT e.customer_id, e.rate_band, e.to_day IS NULL AND c.active AS now,
+                       greatest(CAST(e.from_day AS TIMESTAMP), c.m, {p0_lit}) AS a,
+                       least(coalesce(CAST(e.to_day AS TIMESTAMP), c.x), c.x) AS b
+                FROM er e JOIN c ON c.customer_id = e.customer_id),
+            exposure AS (
+                SELECT rate_band, sum(CAST(greatest(0, date_diff('microsecond', a, b)) AS DOUBLE)) / 86400e6 AS exposure
+                FROM spans GROUP BY rate_band),
+            bad AS (
+                SELECT s.rate_band, count(*) AS bad
+                FROM seen i JOIN spans s ON s.customer_id = i.customer_id AND i."at" >= s.a AND i."at" < s.b
+                WHERE i.kind = 'experience' AND i.outcome = 'bad'
+                GROUP BY s.rate_band)
+            SELECT CAST(NULL AS VARCHAR) AS customer_id, x.rate_band, x.exposure, coalesce(bad.bad, 0) AS bad
+            FROM exposure x LEFT JOIN bad ON bad.rate_band = x.rate_band
+            UNION ALL
+            SELECT CAST(customer_id AS VARCHAR), rate_band, CAST(NULL AS DOUBLE), CAST(NULL AS BIGINT) FROM spans WHERE now"""
+    )
+    per = rows["customer_id"].isna()
+    now = rows.loc[~per].set_index(rows.loc[~per, "customer_id"].astype(str))["rate_band"].astype("int64")
+    spans = rows.loc[per]
+    bands = spans.assign(rate_band=spans["rate_band"].astype("int64"), exposure=spans["exposure"].astype(float),
+                         bad=spans["bad"].astype("int64")).set_index("rate_band")[["exposure", "bad"]]
+    bands = bands.join(now.value_counts().rename("customers"), how="outer").fillna(0).reset_index()
+    bands["customers"] = bands["customers"].astype("int64")
+    bands["bad"] = bands["bad"].astype("int64")
+    return bands[["rate_band", "customers", "bad", "exposure"]], now
+
+
+def engagement_classes(measured: Measured, max_classes: int = ENGAGEMENT_CLASSES) -> tuple[pd.DataFrame, dict]:
+    """The engagement classes of the active customers and each class's relative rate of bad experiences.
+
+    Rule: class 0 holds the customers without a rate yet (band 0: the first step of tenure, usage
+    not known); the bands ``≥ 1`` of the active customers, in order, are cut into at most
+    ``max_classes - 1`` groups of adjacent bands with roughly equal numbers of active customers
+    (a band goes to the group its cumulative midpoint share falls in), so the ROI engine's
+    states stay few whatever the number of bands.
+
+    The relative rate ``r_c`` of a class is its bad experiences per settled customer-day (the
+    days spent in its bands over the rate period, :func:`_rate_bands`) over the base's settled
+    rate (``bad_settled / exposure_settled``, the ``λ`` the engine scales), so a class's future
+    rate is ``λ·r_c`` and a scenario's cut scales every class alike. Class 0 has ``r = 1``: a
+    customer of unknown usage meets bad experiences at the base's rate. A class without
+    exposure (none in the rate period) also has ``r = 1``.
+
+    Returns the classes (``engagement_class``, ``bands``: the tuple of its rate bands,
+    ``customers``, ``bad``, ``exposure``, ``relative_rate``) and the class of each band.
+    """
+    if max_classes < 2:
+        raise ValueError(f"max_classes must be >= 2 (band 0 and at least one group), not {max_classes}")
+    bands = measured.bands.set_index("rate_band")
+    later = bands[(bands.index > 0) & (bands["customers"] > 0)]
+    class_of = {0: 0, **{int(b): 0 for b in bands.index}}
+    if len(later):
+        share = (later["customers"].cumsum() - later["customers"] / 2) / later["customers"].sum()
+        group = np.minimum((share.to_numpy() * (max_classes - 1)).astype(int), max_classes - 2)
+        _, group = np.unique(group, return_inverse=True)  # consecutive, no empty group
+        for b, g in zip(later.index, group.ravel()):
+            class_of[int(b)] = int(g) + 1
+        # bands without an active customer join the class of the nearest band below (or above)
+        for b in bands.index[(bands.index > 0) & (bands["customers"] == 0)]:
+            below = later.index[later.index < b]
+            class_of[int(b)] = class_of[int(below[-1] if len(below) else later.index[0])]
+    settled = measured.rates["bad_settled"].sum() / measured.exposure_settled if measured.exposure_settled > 0 else 0.0
+    rows = []
+    for c in range(max(class_of.values()) + 1):
+        members = tuple(b for b, k in sorted(class_of.items()) if k == c)
+        part = bands.loc[[b for b in members if b in bands.index]]
+        bad, exposure = int(part["bad"].sum()), float(part["exposure"].sum())
+        rate = bad / exposure / settled if c > 0 and exposure > 0 and settled > 0 else 1.0
+        rows.append({"engagement_class": c, "bands": members, "customers": int(part["customers"].sum()),
+                     "bad": bad, "exposure": exposure, "relative_rate": float(rate)})
+    return pd.DataFrame(rows), class_of
 
 
 def first_response_link(data, lit: str, p0_lit: str, *, alpha: float, max_rows: int = 200_000) -> dict:

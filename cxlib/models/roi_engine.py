@@ -17,6 +17,33 @@ with ``U(d)``, ``R(d)`` the unresolved and resolved bad experiences of the trail
   among bad experiences whose resolution window had closed), on ``δ`` days after it, ``δ``
   drawn from the measured resolution delays (0 … ``resolution_days``).
 
+**Engagement classes** (a model adjusted for engagement, ``ChurnModel(engagement=True)``, the
+default). Customers differ in usage, and usage moves both sides of the ROI: a heavy user meets
+more bad experiences (more touches) *and* has a lower baseline hazard (the model's
+experience-rate and window-count bands). Giving every customer the base's mean rate and mean
+baseline puts the many bad experiences of the heavy users on the high baseline of the light
+ones, so a fix was overvalued (on the confounded world of ``tests/analyses/test_roi_truth.py``
+by about 40% for resolution and 30% for a delivery fix; with the classes about 20% and 10%,
+within the realised intervals). So each active customer has an
+engagement class ``c`` (:func:`cxlib.features.roi_inputs.engagement_classes`: their
+experience-rate band at ``as_of``, bands grouped into at most six classes; class 0, no rate
+yet, is a customer of unknown usage), and per class:
+
+* the baseline ``a(segment, band) · exp(s_c)``, ``s_c`` the log of the exposure-weighted mean
+  hazard ratio of the model's cells (rate band × window-count band) of the class's bands in the
+  model's panel (:func:`class_shifts`; class 0: all cells, the base's mix). It moves with each
+  draw of the coefficients. A customer's cell is the same in every scenario (a scenario turns
+  bad experiences into good ones, or unresolved into resolved, never changes the number of
+  experiences), so the shift is too;
+* the future bad experiences arrive at ``λ·r_c``, ``r_c`` the class's measured relative rate
+  (bad experiences per customer-day spent in its bands, each day's band known from the past
+  only, over the base's settled rate; the same in every draw); a scenario's cut of ``λ``
+  scales every class alike. The known bad experiences are each customer's own, as before.
+
+The class is the band at ``as_of``, kept over the horizon (usage changes slowly; a class-0
+customer keeps the base's mix). Without the adjustment there is one class with ``s = 0``,
+``r = 1``: the engine is then exactly what it was without classes.
+
 The future bad experiences form a Poisson process in time, each marked *resolved on lag δ* or
 *never resolved*. By design.md's rule an experience of day ``e`` counts as unresolved on days
 ``e+1 … e+δ`` and resolved on ``e+δ+1 … e+W``. On day ``d`` an experience of day ``e`` is
@@ -53,8 +80,10 @@ Why closed form rather than Monte Carlo: it has no simulation noise, so a scenar
 changes nothing retains exactly 0 and every draw of the uncertainty is one cheap pass.
 
 How it is computed (why it is fast): the expected hazard of a customer on a day depends only
-on the customer's **state** that day (segment, tenure band, future-rate class, known counts
-``k_u``, ``k_r``) and on the day. A customer's path over the horizon is a few **segments** of
+on the customer's **state** that day (segment, engagement class, tenure band, future-rate class,
+known counts ``k_u``, ``k_r``) and on the day; segment and engagement class together form the
+path's **group** (``segment · n_class + class``), so the classes multiply the states, and the
+cost, by at most their number. A customer's path over the horizon is a few **segments** of
 constant state (the known counts change when a known experience leaves the window, the band
 when tenure crosses a band start). For a segment ``[d0, d1)`` of state ``σ``, with ``H_σ`` the
 prefix sums of the state's daily hazard and ``K_σ`` those of the time alive in each day::
@@ -64,8 +93,8 @@ prefix sums of the state's daily hazard and ``K_σ`` those of the time alive in 
 
 so a run costs (states × days) for the tables plus one step per segment, whatever the number
 of customers (before, it cost customers with a known bad experience × window days, plus
-segments × tenure days × horizon days, per draw and scenario): customers with the same segment, tenure and known counts share one path, and
-the paths of customers without a known bad experience are one per segment and tenure day.
+segments × tenure days × horizon days, per draw and scenario): customers with the same group, tenure and known counts share one path, and
+the paths of customers without a known bad experience are one per group and tenure day.
 These sums equal the day-by-day midpoint rule exactly (within a day the hazard is constant:
 the time alive in it is ``x·exp(-C - h·x/2)``, ``x`` the day's exposure).
 
@@ -84,22 +113,33 @@ import pandas as pd
 from cxlib.exceptions import DataError
 from cxlib.features import panel as _panel
 from cxlib.features.roi_inputs import MONTH_DAYS, Measured
+from cxlib.models.roi_baseline import (
+    MIN_BAND_EVENTS,
+    class_shifts,
+    class_weights,
+    effective_bands,
+    engagement_shift,
+    engagement_weights,
+    has_engagement,
+    log_baseline,
+)
 
 __all__ = [
     "MIN_BAND_EVENTS",
     "MONTH_DAYS",
     "Engine",
     "Inputs",
+    "class_shifts",
+    "class_weights",
     "effective_bands",
+    "engagement_shift",
     "engagement_weights",
+    "has_engagement",
     "log_baseline",
     "pooled_hr",
     "pooled_terms",
     "touchpoint_log_hrs",
 ]
-
-#: A tenure band with fewer churn events than this takes the coefficient of the band before it.
-MIN_BAND_EVENTS = 10
 
 
 @dataclass
@@ -117,6 +157,13 @@ class Inputs:
     # and the scenario's settled rate of each touchpoint, which weighs them; None: log_hr_u/r as given
     log_hr_tp: np.ndarray | None = None
     lam_tp: np.ndarray | None = None
+    # the settled rates that weigh the per-touchpoint effects of the *known* bad experiences: the
+    # base's (the past is the same in every scenario); None: lam_tp
+    lam_tp_known: np.ndarray | None = None
+    # engagement classes (an engine built on a base with classes): each class's log baseline shift,
+    # added to log_a, and its relative rate of future bad experiences r_c (λ·r_c); None: 0 and 1
+    log_shift: np.ndarray | None = None
+    class_rate: np.ndarray | None = None
 
 
 def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,6 +254,14 @@ class Engine:
         self.band_starts = np.asarray(_panel._check_bands(model.tenure_bands))
         self.tau_max = int(max(self.band_starts[-1], self.early))
         seg = cust["segment"].map(seg_index).to_numpy()
+        # engagement classes (roi_inputs.engagement_classes): a path's group is (segment, class)
+        classes = getattr(measured, "classes", None)
+        has_class = classes is not None and "engagement_class" in cust
+        self.n_class = int(len(classes)) if has_class else 1
+        cls = cust["engagement_class"].to_numpy(dtype=np.int64) if has_class else np.zeros(len(cust), dtype=np.int64)
+        if len(cls) and (cls.min() < 0 or cls.max() >= self.n_class):
+            raise DataError(f"engagement classes must be 0 … {self.n_class - 1}")
+        grp = seg * self.n_class + cls
         tau = np.minimum(cust["tenure_day"].to_numpy(), self.tau_max)
         value = cust["monthly_value"].to_numpy(dtype=float)
         taus = np.arange(self.tau_max + 1)
@@ -233,15 +288,15 @@ class Engine:
         rows = row_of[pos]
         ku = self._counts(len(k_rows), e + 1, c_int, rows)
         kr = self._counts(len(k_rows), c_int[resolved] + 1, e[resolved] + self.W, rows[resolved])
-        # Customers with the same segment, tenure and day-by-day known counts share their
+        # Customers with the same segment, class, tenure and day-by-day known counts share their
         # expected path exactly: one row per such group, weighted by its value and its size.
-        key = np.column_stack([seg[k_rows], tau[k_rows], ku, kr]).astype(np.int32)
+        key = np.column_stack([grp[k_rows], tau[k_rows], ku, kr]).astype(np.int32)
         if len(key):
             key, group = _unique_rows(key)
             group = group.ravel()
         else:
             group = np.zeros(0, dtype=np.int64)
-        self.k_seg, self.k_tau = key[:, 0].astype(np.int64), key[:, 1].astype(np.int64)
+        self.k_group, self.k_tau = key[:, 0].astype(np.int64), key[:, 1].astype(np.int64)
         k_u, k_r = key[:, 2:2 + self.Wk].astype(np.int64), key[:, 2 + self.Wk:].astype(np.int64)
         self.k_value = np.bincount(group, weights=value[k_rows], minlength=len(key))
         self.k_count = np.bincount(group, minlength=len(key)).astype(float)
@@ -249,28 +304,29 @@ class Engine:
         self.horizon_days = float(horizon_days)
         # per customer, for the Monte Carlo of what is actually retained (process_noise)
         self.seg, self.tau, self.value = seg, tau, value
+        self.cls, self.group = cls, grp
         self.known_events = (pos, e, np.where(resolved, c, np.nan))
 
-        # everyone else, grouped by segment and tenure class
+        # everyone else, grouped by segment, engagement class and tenure class
         rest = ~has
-        n_seg = len(self.segments)
-        self.V = np.zeros((n_seg, self.tau_max + 1))
+        n_grp = len(self.segments) * self.n_class
+        self.V = np.zeros((n_grp, self.tau_max + 1))
         self.N = np.zeros_like(self.V)
-        np.add.at(self.V, (seg[rest], tau[rest]), value[rest])
-        np.add.at(self.N, (seg[rest], tau[rest]), 1.0)
+        np.add.at(self.V, (grp[rest], tau[rest]), value[rest])
+        np.add.at(self.N, (grp[rest], tau[rest]), 1.0)
         self.n_customers = len(cust)
         self.n_known = len(k_rows)
 
         # the paths as segments of constant state (see the module docstring)
         E1, C1 = self.early + 1, self.cap + 1
-        base_code = (np.arange(n_seg)[:, None, None] * self.n_band + self.band[None, :, :]) * E1 \
-            + self.mu_class[None, :, None]  # seg × tau × day: state (segment, band, class) without known counts
-        self._common = _Segments(base_code.reshape(n_seg * (self.tau_max + 1), self.n_days), split_at=self.Wk)
+        base_code = (np.arange(n_grp)[:, None, None] * self.n_band + self.band[None, :, :]) * E1 \
+            + self.mu_class[None, :, None]  # group × tau × day: state (group, band, rate class) without known counts
+        self._common = _Segments(base_code.reshape(n_grp * (self.tau_max + 1), self.n_days), split_at=self.Wk)
         self._common_late = self._common.d0 >= self.Wk
         sc = self._common.state_codes
-        self._common_state = (sc // E1 // self.n_band, sc // E1 % self.n_band, sc % E1)  # seg, band, class
+        self._common_state = (sc // E1 // self.n_band, sc // E1 % self.n_band, sc % E1)  # group, band, rate class
         if self.n_groups:
-            known_code = ((base_code[self.k_seg, self.k_tau, : self.Wk] * C1 + k_u) * C1 + k_r)
+            known_code = ((base_code[self.k_group, self.k_tau, : self.Wk] * C1 + k_u) * C1 + k_r)
             # groups whose states agree day by day over the window share that part of the path
             # (they differ only in tenure beyond it, which the common path's tail carries)
             window_paths, self._window_path = _unique_rows(known_code)
@@ -293,6 +349,41 @@ class Engine:
         return np.minimum(np.cumsum(arr, axis=1)[:, : self.Wk], self.cap)
 
     # -- pieces ------------------------------------------------------------------------
+    def group_log_a(self, inp: Inputs) -> np.ndarray:
+        """log daily hazard without bad experiences per group (segment × class, ``segment·n_class + class``) and band."""
+        if inp.log_shift is None and self.n_class == 1:
+            return inp.log_a
+        shift = np.zeros(self.n_class) if inp.log_shift is None else np.asarray(inp.log_shift, dtype=float)
+        if shift.shape != (self.n_class,):
+            raise ValueError(f"log_shift must have one value per engagement class ({self.n_class}), not {shift.shape}")
+        la = np.asarray(inp.log_a, dtype=float)
+        return (la[:, None, :] + shift[None, :, None]).reshape(la.shape[0] * self.n_class, la.shape[1])
+
+    def group_rate(self, inp: Inputs) -> np.ndarray:
+        """The relative rate of future bad experiences of each group (its class's ``r_c``)."""
+        r = np.ones(self.n_class) if inp.class_rate is None else np.asarray(inp.class_rate, dtype=float)
+        if r.shape != (self.n_class,):
+            raise ValueError(f"class_rate must have one value per engagement class ({self.n_class}), not {r.shape}")
+        return np.tile(r, len(self.segments))
+
+    def class_means(self, inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
+        """μ_U, μ_R per (engagement class, future-rate class): row ``class·(early_days + 1) + k``, and day.
+
+        The future bad experiences of class ``c`` are the Poisson process of rate ``λ·r_c``: its
+        means are ``r_c`` times those of :meth:`future_means` (linear in ``λ``).
+        """
+        mu_u, mu_r = self.future_means(inp)
+        if inp.class_rate is None and self.n_class == 1:
+            return mu_u, mu_r
+        r = self.group_rate(inp)[: self.n_class]
+        return tuple((r[:, None, None] * m[None]).reshape(self.n_class * m.shape[0], m.shape[1]) for m in (mu_u, mu_r))
+
+    def _f_row(self, group: np.ndarray, rate_class: np.ndarray) -> np.ndarray:
+        """The row of :meth:`class_means` (and of the multiplier tables) of a state's group and rate class."""
+        if self.n_class == 1:
+            return rate_class
+        return group % self.n_class * (self.early + 1) + rate_class
+
     def lag_probs(self, q: float, delay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """P(unresolved), P(resolved) on lag L = 0..W of an experience (lag 0: not counted yet)."""
         lag = np.arange(self.W + 1)
@@ -332,8 +423,10 @@ class Engine:
         exp(μ (h̄ − 1))`` with ``μ = Σ μ_t`` and ``h̄ = Σ λ_t h_t / Σ λ_t``: one Poisson count with
         the rate-weighted HR, exact when the touchpoints share the timing of their rates. So a
         fix of touchpoint ``t`` is valued with ``h_t``: cutting ``λ_t`` moves ``h̄`` towards the
-        other touchpoints' effects. Known bad experiences take the same ``h̄`` (they are the same
-        in every scenario).
+        other touchpoints' effects. Known bad experiences take ``h̄`` of the base's rates
+        (:meth:`known_log_hrs`): they have happened, the same in every scenario, so a cut must not
+        move their effect (it did: a delivery fix lowered the ratio of every known bad experience,
+        and was overvalued by that).
         """
         if inp.log_hr_tp is None:
             return inp.log_hr_u, inp.log_hr_r
@@ -343,8 +436,28 @@ class Engine:
         hr = np.exp(np.asarray(inp.log_hr_tp, dtype=float))
         return float(np.log(w @ hr[:, 0])), float(np.log(w @ hr[:, 1]))
 
-    def multiplier_table(self, mu: np.ndarray, log_hr: float) -> np.ndarray:
-        """F[class, k, d] = E[HR^min(k + X, cap)], X ~ Poisson(mu[class, d]), k = 0..cap."""
+    def known_log_hrs(self, inp: Inputs) -> tuple[float | None, float | None]:
+        """Pooled log HRs of the known bad experiences (the base's rates), None where the future ones' equal them."""
+        if inp.log_hr_tp is None or inp.lam_tp_known is None:
+            return None, None
+        known = self.pooled_log_hrs(Inputs(**{**inp.__dict__, "lam_tp": inp.lam_tp_known}))
+        future = self.pooled_log_hrs(inp)
+        return tuple(k if k != f else None for k, f in zip(known, future))
+
+    def multiplier_table(self, mu: np.ndarray, log_hr: float, log_hr_known: float | None = None) -> np.ndarray:
+        """F[class, k, d] = E[HR^min(k + X, cap)], X ~ Poisson(mu[class, d]), k = 0..cap.
+
+        With ``log_hr_known`` the ``k`` known bad experiences have their own ratio:
+        ``F = HR_k^k · E[HR^min(X, cap - k)]`` (the known ones first under the cap).
+
+        Rows beyond ``early_days + 1`` (engagement classes) go in blocks of that many: the products
+        stay as small as one class's, which BLAS runs on one thread (a larger one it spreads over
+        threads, several times slower on a shared machine), with one class's arithmetic exactly.
+        """
+        block = self.early + 1
+        if mu.shape[0] > block:
+            return np.concatenate([self.multiplier_table(mu[i:i + block], log_hr, log_hr_known)
+                                   for i in range(0, mu.shape[0], block)], axis=0)
         cap = self.cap
         pmf = np.empty((cap,) + mu.shape)  # x × class × day
         if cap:
@@ -356,26 +469,34 @@ class Engine:
         below = x < cap - k  # X < cap - k stays below the cap
         weight = np.where(below, hr_pow[np.minimum(k + x, 2 * cap)], 0.0)  # (cap + 1) × cap
         mass = np.tensordot(below.astype(float), pmf, axes=1)  # P(X < cap - k): (cap + 1) × class × day
-        out = np.tensordot(weight, pmf, axes=1) + np.clip(1.0 - mass, 0.0, 1.0) * hr_pow[cap]
+        tail = hr_pow[cap]
+        if log_hr_known is not None:
+            n_known = np.arange(cap + 1)
+            weight = np.where(below, np.exp(log_hr_known * k + log_hr * x), 0.0)
+            tail = np.exp(log_hr_known * n_known + log_hr * (cap - n_known))[:, None, None]
+        out = np.tensordot(weight, pmf, axes=1) + np.clip(1.0 - mass, 0.0, 1.0) * tail
         return out.transpose(1, 0, 2)
 
     def daily_hazards(self, inp: Inputs) -> tuple[np.ndarray, np.ndarray | None]:
         """Expected hazard of each day times the day's exposure, per state of the paths.
 
-        ``common``: the states (segment, band, class) of customers without a known bad
+        ``common``: the states (group, band, future-rate class) of customers without a known bad
         experience, over the whole horizon; ``known``: the states with known counts, over the
         first ``Wk`` days (after that a known customer's path is the common one).
         """
-        mu_u, mu_r = self.future_means(inp)
+        mu_u, mu_r = self.class_means(inp)
         log_hr_u, log_hr_r = self.pooled_log_hrs(inp)
-        Fu = self.multiplier_table(mu_u, log_hr_u)
-        Fr = self.multiplier_table(mu_r, log_hr_r)
-        a = np.exp(inp.log_a)
+        known_u, known_r = self.known_log_hrs(inp)
+        Fu = self.multiplier_table(mu_u, log_hr_u, known_u)
+        Fr = self.multiplier_table(mu_r, log_hr_r, known_r)
+        a = np.exp(self.group_log_a(inp))
         s, b, c = self._common_state
+        c = self._f_row(s, c)
         common = a[s, b][:, None] * Fu[c, 0, :] * Fr[c, 0, :] * self.x[None, :]
         known = None
         if self.n_groups:
             s, b, c, ku, kr = self._known_state
+            c = self._f_row(s, c)
             Wk = self.Wk
             known = a[s, b][:, None] * Fu[c, ku, :Wk] * Fr[c, kr, :Wk] * self.x[None, :Wk]
         return common, known
@@ -402,7 +523,7 @@ class Engine:
             wp = self._window_path
             alive_w = np.bincount(k.path, weights=np.exp(-kb) * ka, minlength=k.n_paths)[wp]
             lam_w = np.bincount(k.path, weights=ko, minlength=k.n_paths)[wp]
-            s, t = self.k_seg, self.k_tau
+            s, t = self.k_group, self.k_tau
             months_k = (alive_w + np.exp(-lam_w) * tail[s, t]) / MONTH_DAYS
             surv_k = np.exp(-lam_w - (C_end - C_w)[s, t])
             value_months += float((self.k_value * months_k).sum())
@@ -438,105 +559,6 @@ class Engine:
             c[:, :Wk] *= m[None, :]
             value_months[k], survivors[k] = self._totals(c, None if known is None else known * m[None, :])
         return value_months, survivors
-
-
-def log_baseline(model, beta: pd.Series, effective_band: list[str], weights=None) -> np.ndarray:
-    """log daily hazard without bad experiences, segments × tenure bands, for coefficients ``beta``.
-
-    A model adjusted for engagement has a baseline per experience-rate band; the base is a
-    mix of them, so the hazard is averaged over the bands, weighted by their exposure in the
-    model's panel (the base's engagement mix, not that of the reference band). ``weights``:
-    :func:`engagement_weights` of the model, when already computed (they do not change between draws).
-    """
-    rows = []
-    shift = engagement_shift(model, beta, engagement_weights(model) if weights is None else weights)
-    for s in model.segments_:
-        rows.append(
-            [
-                beta["baseline"] + shift + beta.get(f"segment[{s}]", 0.0) + beta.get(f"tenure[{b}]", 0.0)
-                for b in effective_band
-            ]
-        )
-    return np.asarray(rows, dtype=float)
-
-
-#: The panel's columns of the engagement adjustment, each with the prefix of its coefficients and its
-#: fitted bands (``ChurnModel.engagement_levels_``, ``experience_levels_``): the experience-rate band
-#: and, with ``window_experiences``, the band of the window's count of experiences.
-_ADJUSTMENT = (("engagement", "engagement", "engagement_levels_"), ("experiences", "experiences", "experience_levels_"))
-
-
-def _adjustment_columns(model) -> list[tuple[str, str, dict]]:
-    """(panel column, coefficient prefix, band index → label) of each adjustment the model has."""
-    panel = getattr(model, "panel_", None)
-    on = {"engagement": bool(getattr(model, "engagement", False)),
-          "experiences": bool(getattr(model, "engagement", False) and getattr(model, "window_experiences", False))}
-    out = []
-    for column, prefix, attr in _ADJUSTMENT:
-        levels = getattr(model, attr, None)
-        if on[column] and levels and panel is not None and column in panel:
-            out.append((column, prefix, levels))
-    return out
-
-
-def engagement_weights(model) -> pd.Series:
-    """The exposure share of each cell of the engagement adjustment in the model's panel (empty without it).
-
-    A cell is an experience-rate band or, with ``window_experiences``, a pair (rate band, band of
-    the window's count of experiences); the series' index names each cell by its coefficients
-    (``engagement[...]``, ``experiences[...]``: one index level per adjustment). The base's mix of
-    cells is their joint exposure, not the product of the two margins (the two bands are
-    correlated: a customer with a high rate has more experiences in the window).
-    """
-    columns = _adjustment_columns(model)
-    if not columns:
-        return pd.Series(dtype=float)
-    exposure = model.panel_.groupby([c for c, _, _ in columns])["exposure_days"].sum()
-    exposure = exposure[exposure > 0]
-    if not len(exposure) or exposure.sum() <= 0:
-        return pd.Series(dtype=float)
-    cells = exposure.index.to_frame(index=False)
-    names = [cells.iloc[:, i].map(lambda k, p=prefix, lv=levels: f"{p}[{lv.get(int(k))}]")
-             for i, (_, prefix, levels) in enumerate(columns)]
-    return pd.Series(exposure.to_numpy() / exposure.sum(), index=pd.MultiIndex.from_arrays(names))
-
-
-def engagement_shift(model, beta: pd.Series, weights: pd.Series) -> float:
-    """log of the exposure-weighted mean hazard ratio of the engagement cells (0 without them).
-
-    The ROI's base is a mix of cells, each with its own baseline; the scenarios turn bad
-    experiences into good ones or unresolved into resolved, never change the number of
-    experiences, so a customer's cell is the same in every scenario and the mix's mean hazard
-    ratio is the baseline's shift. It gives every customer the mix of the whole base: customers
-    with a bad experience, who meet more touchpoints, sit in cells of a lower baseline than the
-    mean (an approximation; ``tests/analyses/test_roi_truth.py`` checks the ROI on the confounded world).
-    A cell whose band has no coefficient (the reference, or a band not estimable) has ratio 1.
-    """
-    if not len(weights):
-        return 0.0
-    log_hr = np.zeros(len(weights))
-    for level in range(weights.index.nlevels):
-        names = weights.index.get_level_values(level)
-        log_hr += beta.reindex(names).fillna(0.0).to_numpy(dtype=float)
-    return float(np.log(weights.to_numpy() @ np.exp(log_hr)))
-
-
-def effective_bands(model) -> tuple[list[str], list[str]]:
-    """Each tenure band's label to take coefficients from; notes on the bands that borrow."""
-    labels = _panel.tenure_labels(model.tenure_bands)
-    events = model.panel_.groupby("tenure_band")["events"].sum() if hasattr(model, "panel_") else pd.Series(dtype=float)
-    out, notes, known = [], [], None
-    for label in labels:
-        ok = label in model.tenure_labels_ and (events.get(label, 0) >= MIN_BAND_EVENTS or label == model.reference_["tenure_band"])
-        if ok or known is None:
-            known = label if label in model.tenure_labels_ else (known or model.reference_["tenure_band"])
-        if not ok:
-            notes.append(
-                f"tenure band {label} had {int(events.get(label, 0))} churn events before as_of: "
-                f"customers reaching it take the hazard of {known}"
-            )
-        out.append(known)
-    return out, notes
 
 
 def touchpoint_log_hrs(model, beta: pd.Series, touchpoints: list[str]) -> np.ndarray | None:

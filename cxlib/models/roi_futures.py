@@ -91,7 +91,7 @@ def process_noise(engine: Engine, inp: Inputs, scenario_inputs: list, lam_tp: np
     per = np.bincount(p_live, minlength=n)
     width = int(per.max()) if len(per) else 0
     key = np.full((n, 2 + width), -1, dtype=np.int64)
-    key[:, 0] = engine.seg
+    key[:, 0] = engine.group  # segment and engagement class
     key[:, 1] = tau_class[engine.tau]
     if width:
         first = np.concatenate([[0], np.cumsum(per)[:-1]])
@@ -114,7 +114,8 @@ def process_noise(engine: Engine, inp: Inputs, scenario_inputs: list, lam_tp: np
             m = hi > lo
             np.add.at(arr, (g[m], lo[m]), 1)
             np.add.at(arr, (g[m], hi[m]), -1)
-    log_base_g = inp.log_a[hist[:, 0][:, None], band_sig[hist[:, 1]]]  # G × steps
+    log_base_g = engine.group_log_a(inp)[hist[:, 0][:, None], band_sig[hist[:, 1]]]  # G × steps
+    rate_g = None if inp.class_rate is None else engine.group_rate(inp)[hist[:, 0]]  # λ·r_c of each history's class
     delay_cdf = np.cumsum(inp.delay)
     n_tp = len(lam_tp)
     qs = [inp.q] + [scenario_inputs[j] for j in np.flatnonzero(ok)]
@@ -159,7 +160,8 @@ def process_noise(engine: Engine, inp: Inputs, scenario_inputs: list, lam_tp: np
         for f0 in range(0, n_new, int(max_rows)):
             gid = np.sort(rng.choice(G, size=min(int(max_rows), n_new - f0), p=p))
             m = len(gid)
-            counts = rng.poisson(lam_tp[None, :] * H, size=(m, n_tp))
+            lam = lam_tp[None, :] * H if rate_g is None else rate_g[gid][:, None] * lam_tp[None, :] * H
+            counts = rng.poisson(lam, size=(m, n_tp))
             rows_e = np.repeat(np.repeat(np.arange(m), n_tp), counts.ravel())
             tp = np.tile(np.arange(n_tp), m).repeat(counts.ravel())
             e = np.floor(rng.random(len(rows_e)) * H)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import cxlib
@@ -257,13 +261,28 @@ def test_an_analysis_never_fits_a_model_silently(world):
         roi.prepare(data, model=ChurnModel(), draws=2)
 
 
-def test_a_model_with_the_window_experience_count_is_refused_not_misvalued(world):
-    """The engine's baseline does not average over the window count's bands yet: a clear error, no wrong money."""
-    data, _, _ = world
-    model = ChurnModel(window_experiences=True)
-    model.params_ = None  # what a fitted model has; the refusal comes before any use of it
-    with pytest.raises(ValueError, match="window_experiences=True"):
-        roi.prepare(data, model=model, draws=2)
+def test_a_model_with_the_window_experience_count_is_valued_class_by_class(world):
+    """The window's count of experiences is part of the adjustment (ChurnModel's default): each
+    engagement class's baseline shift is the log of the exposure-weighted mean hazard ratio of the
+    joint (rate band, count band) cells of its bands in the model's panel, on every draw."""
+    data, model, _ = world
+    assert model.window_experiences and roi_engine.has_engagement(model)
+    p = roi.prepare(data, model=model, draws=2)
+    assert p.engine.n_class == len(p.measured.classes) >= 2
+    panel = model.panel_
+    for b in (0, 2):
+        beta = pd.Series(p.betas[b], index=p.cols)
+        inp = p.inputs(b, *p.base_rates(b))
+        np.testing.assert_array_equal(inp.class_rate, p.measured.classes["relative_rate"].to_numpy())
+        assert np.array_equal(inp.log_a, roi_engine.log_baseline(model, beta, p.effective_band, pd.Series(dtype=float)))
+        for row in p.measured.classes.itertuples():
+            cells = panel if row.engagement_class == 0 else panel[panel["engagement"].isin(row.bands)]
+            exposure = cells.groupby(["engagement", "experiences"])["exposure_days"].sum()
+            exposure = exposure[exposure > 0]
+            hr = [np.exp(beta.get(f"engagement[{model.engagement_levels_[e]}]", 0.0)
+                         + beta.get(f"experiences[{model.experience_levels_[k]}]", 0.0)) for e, k in exposure.index]
+            expected = np.log(exposure.to_numpy() @ np.array(hr) / exposure.sum())
+            assert inp.log_shift[row.engagement_class] == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
 def test_segments_of_constant_state_equal_the_day_by_day_sum(world):
@@ -294,3 +313,143 @@ def test_segments_of_constant_state_equal_the_day_by_day_sum(world):
     assert engine.n_known > 100 and engine.n_segments < n * 3, "known customers, and fewer segments than days"
     assert value_months == pytest.approx(float(engine.value @ months), rel=1e-12)
     assert survivors == pytest.approx(float(np.exp(-C[:, -1]).sum()), rel=1e-12)
+
+
+# ---------------------------------------------------------------- engagement classes
+
+
+def _two_class_base(measured, model, classes):
+    """``measured`` with every customer in class ``classes[i]`` (a copy; the engine reads the class column)."""
+    cust = measured.customers.copy()
+    cust["engagement_class"] = np.asarray(classes, dtype=np.int64)
+    table = pd.DataFrame({"engagement_class": [0, 1], "relative_rate": [1.0, 1.0]})
+    return dataclasses.replace(measured, customers=cust, classes=table)
+
+
+def test_classes_of_constant_state_equal_the_day_by_day_sum(world):
+    """With two engagement classes (own baseline shift, own rate of future bad experiences), the
+    engine's grouped paths still equal the midpoint rule summed day by day, customer by customer."""
+    data, model, _ = world
+    measured = roi_inputs.measure(data)
+    cls = np.arange(len(measured.customers)) % 2
+    engine = roi_engine.Engine(_two_class_base(measured, model, cls), model, 12 * roi.MONTH_DAYS)
+    shift, rate = np.array([0.3, -0.4]), np.array([0.5, 2.5])
+    inp = roi_engine.Inputs(log_a=np.log([[0.002, 0.001, 0.0007]] * len(engine.segments)), log_hr_u=np.log(1.5),
+                            log_hr_r=np.log(1.1), lam_early=0.01, lam_settled=0.004, q=0.5,
+                            delay=np.array([0.4, 0.3, 0.2, 0.1]), log_shift=shift, class_rate=rate)
+    mu_u, mu_r = engine.future_means(inp)  # one class at λ: class c's means are r_c times these
+    n, days, W = engine.n_customers, engine.n_days, engine.W
+    ku, kr = np.zeros((n, days), dtype=int), np.zeros((n, days), dtype=int)
+    d = np.arange(days)
+    for i, e, c in zip(*engine.known_events):
+        end = c if np.isfinite(c) and c <= 0 else e + W
+        ku[i] += (d >= e + 1) & (d <= end)
+        if np.isfinite(c) and c <= 0:
+            kr[i] += (d >= c + 1) & (d <= e + W)
+    ku, kr = np.minimum(ku, engine.cap), np.minimum(kr, engine.cap)
+    rate_class = engine.mu_class[engine.tau][:, None]
+    h = np.empty((n, days))
+    for c in (0, 1):
+        Fu = engine.multiplier_table(rate[c] * mu_u, inp.log_hr_u)
+        Fr = engine.multiplier_table(rate[c] * mu_r, inp.log_hr_r)
+        rows = cls == c
+        a = np.exp(inp.log_a + shift[c])[engine.seg[rows][:, None], engine.band[engine.tau[rows]]]
+        h[rows] = a * Fu[rate_class[rows], ku[rows], d[None, :]] * Fr[rate_class[rows], kr[rows], d[None, :]] \
+            * engine.x[None, :]
+    C = np.cumsum(h, axis=1)
+    months = (np.exp(-(C - 0.5 * h)) * engine.x).sum(axis=1) / roi.MONTH_DAYS
+    value_months, survivors = engine.run(inp)
+    assert engine.n_class == 2 and engine.n_known > 100
+    assert value_months == pytest.approx(float(engine.value @ months), rel=1e-12)
+    assert survivors == pytest.approx(float(np.exp(-C[:, -1]).sum()), rel=1e-12)
+
+
+def test_classes_closed_form_matches_brute_force_paths(world):
+    """Two classes of different baseline and rate of bad experiences (heavy users: more bad
+    experiences, lower baseline): the engine's months and survivors of each class against the
+    mean daily hazard of simulated event paths at λ·r_c (timing, resolution delays and cap included)."""
+    data, model, _ = world
+    measured = roi_inputs.measure(data)
+    base = measured.customers.head(2).assign(tenure_day=400, monthly_value=1.0)  # settled, no known history
+    measured = dataclasses.replace(measured, customers=base, known=measured.known.iloc[:0])
+    horizon = 200.0
+    delay = np.array([0.4, 0.3, 0.2, 0.1])
+    lam, q, lu, lr = 0.006, 0.45, np.log(1.6), np.log(1.15)
+    shift, rate = np.array([0.5, -0.6]), np.array([0.4, 3.0])
+    log_a = np.log([[0.0015] * 3] * len(model.segments_))
+    inp = roi_engine.Inputs(log_a=log_a, log_hr_u=lu, log_hr_r=lr, lam_early=lam, lam_settled=lam, q=q, delay=delay,
+                            log_shift=shift, class_rate=rate)
+    rng = np.random.default_rng(11)
+    W, cap, n = measured.window_days, model.count_cap, 20_000
+    for c in (0, 1):
+        engine = roi_engine.Engine(_two_class_base(measured, model, [c, c]), model, horizon)
+        days, x, y = engine.n_days, engine.x, engine.y
+        counts = rng.poisson(lam * rate[c] * y.sum(), size=n)
+        path = np.repeat(np.arange(n), counts)
+        e = rng.choice(days, p=y / y.sum(), size=len(path))
+        resolved = rng.random(len(path)) < q
+        delta = rng.choice(len(delay), p=delay, size=len(path))
+        U, R = np.zeros((n, days + 1)), np.zeros((n, days + 1))
+        end = np.where(resolved, e + delta, e + W)  # unresolved on days e+1 … end, resolved on end+1 … e+W
+        for arr, lo, hi in ((U, e + 1, end), (R, end + 1, e + W)):
+            ok = hi >= lo
+            np.add.at(arr, (path[ok], np.minimum(lo[ok], days)), 1)
+            np.add.at(arr, (path[ok], np.minimum(hi[ok] + 1, days)), -1)
+        U, R = np.cumsum(U, axis=1)[:, :days], np.cumsum(R, axis=1)[:, :days]
+        assert c == 0 or (U > cap).any(), "the cap must bind in the heavy class for the check to mean something"
+        mult = np.exp(lu * np.minimum(U, cap) + lr * np.minimum(R, cap)).mean(axis=0)
+        seg = engine.seg[0]
+        h = np.exp(log_a[seg, engine.band[engine.tau[0]]] + shift[c]) * mult * x  # the mean hazard of each day
+        C = np.cumsum(h)
+        months = float((np.exp(-(C - 0.5 * h)) * x).sum()) / roi.MONTH_DAYS
+        value_months, survivors = engine.run(inp)
+        assert value_months == pytest.approx(2 * months, rel=2e-3), c
+        assert survivors == pytest.approx(2 * np.exp(-C[-1]), rel=2e-3), c
+
+
+def test_engagement_classes_follow_the_stated_rule(world):
+    """Class 0 is band 0 at the base's rate; the other classes are runs of adjacent bands, at most
+    ENGAGEMENT_CLASSES in all, with each class's own bad experiences per settled customer-day."""
+    data, _, _ = world
+    measured = roi_inputs.measure(data, engagement=True)
+    classes, bands = measured.classes, measured.bands.set_index("rate_band")
+    cust = measured.customers
+    assert 2 <= len(classes) <= roi_inputs.ENGAGEMENT_CLASSES
+    assert classes.loc[0, "bands"] == (0,) and classes.loc[0, "relative_rate"] == 1.0
+    flat = [b for bs in classes["bands"] for b in bs]
+    assert flat == sorted(flat) == sorted(bands.index)  # adjacent runs covering every band once
+    assert classes["customers"].sum() == len(cust) == bands["customers"].sum()
+    assert (cust.groupby("engagement_class").size() == classes.set_index("engagement_class")["customers"]).all()
+    lam = measured.rates["bad_settled"].sum() / measured.exposure_settled
+    later = classes.iloc[1:]
+    np.testing.assert_allclose(later["relative_rate"], later["bad"] / later["exposure"] / lam, rtol=1e-12)
+    share = later["customers"] / later["customers"].sum()
+    assert share.max() < 0.5, "roughly equal groups of customers"
+    # this world gives every customer the same usage: each class's rate is the base's, within 4 Poisson
+    # standard errors (a band's rate is measured on the days after it was known, not on the past that put
+    # a customer in it, which would make the high bands' rates high by selection)
+    se = 1.0 / np.sqrt(later["bad"].to_numpy(dtype=float))
+    assert (np.abs(later["relative_rate"].to_numpy() - 1.0) < 4 * se).all(), later
+
+
+def test_a_cut_changes_only_the_future_bad_experiences(world):
+    """Known bad experiences have happened: with no future ones (λ = 0), the scenario's touchpoint
+    mix (which weighs the future ones' per-touchpoint effects) changes nothing; and with future
+    ones, a known count and a future count each take their own ratio, capped together."""
+    data, _, _ = world
+    model = ChurnModel(by_touchpoint=True, engagement=False).fit(data)
+    p = roi.prepare(data, model=model, draws=1)
+    q = p.base_rates(0)[2]
+    cut = p.lam_s[0].copy()
+    cut[p.measured.touchpoints.index("delivery")] *= 0.5
+    assert p.engine.n_known > 100
+    assert p.engine.run(p.inputs(0, 0.0, 0.0, q, cut)) == p.engine.run(p.inputs(0, 0.0, 0.0, q))
+    engine, cap = p.engine, p.engine.cap
+    mu = np.array([[0.05, 0.8, 3.0]])
+    lf, lk = np.log(1.3), np.log(1.9)
+    F = engine.multiplier_table(mu, lf, lk)[0]
+    x = np.arange(60)[:, None]
+    pmf = np.exp(-mu[0][None, :] + x * np.log(mu[0][None, :]) - np.array([math.lgamma(v + 1) for v in x.ravel()])[:, None])
+    for k in range(cap + 1):
+        brute = (np.exp(lk * k + lf * np.minimum(x, cap - k)) * pmf).sum(axis=0)
+        np.testing.assert_allclose(F[k], brute, rtol=1e-10)
