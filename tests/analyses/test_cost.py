@@ -75,7 +75,9 @@ def test_the_summary_says_it_in_money(world):
 
 def test_cx_cost_prints_json_and_text(small_world, capsys):
     path = small_world
-    assert cx(["cost", str(path), "--draws", "5", "--json"]) == 0
+    # 40 draws: the interval must hold the point estimate, which 5 draws' extremes need not (the drawn
+    # baselines of thin engagement bands lean above the point: lognormal)
+    assert cx(["cost", str(path), "--draws", "40", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {r["touchpoint"] for r in out["touchpoints"]} >= {"delivery", "website"}
     assert all(r["unresolved_low"] <= r["unresolved"] <= r["unresolved_high"] for r in out["touchpoints"])
