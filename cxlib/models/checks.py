@@ -74,11 +74,20 @@ def _estimable(model, levels, column) -> dict | None:
 
 
 def fit_cox(long: pd.DataFrame, *, alpha: float = 0.05):
-    """lifelines' CoxTimeVaryingFitter on a long table from :func:`cox_long_table`."""
+    """lifelines' CoxTimeVaryingFitter on a long table from :func:`cox_long_table`.
+
+    Fitted with one BLAS thread. For each event time lifelines multiplies the covariates of the
+    customers at risk (a few thousand rows by a few dozen columns) with a separate BLAS call;
+    calls that small gain nothing from a second thread and lose a lot to waiting for it: on
+    the demo world's 5,000-customer sample, 2 cores, other jobs running, the fit took 495 s
+    with OpenBLAS's two threads and 19 s with one (the same estimates; benchmarks/results/report.md).
+    """
     from lifelines import CoxTimeVaryingFitter
+    from threadpoolctl import threadpool_limits
 
     ctv = CoxTimeVaryingFitter(alpha=alpha)
-    ctv.fit(long, id_col="customer_id", event_col="event", start_col="start", stop_col="stop")
+    with threadpool_limits(1, user_api="blas"):
+        ctv.fit(long, id_col="customer_id", event_col="event", start_col="start", stop_col="stop")
     return ctv
 
 
