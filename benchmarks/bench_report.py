@@ -1,6 +1,7 @@
 """Benchmark: `make report` on the demo data (budget: 3 minutes on 2 cores), on DuckDB and on Spark.
 
     python benchmarks/bench_report.py [--customers 10000] [--seed 42] [--engines duckdb spark]
+    python benchmarks/bench_report.py --before SRC   # cx run before/after on DuckDB (issue 16)
 
 Does what `make report` does on a fresh machine, each step in its own process: generate the
 demo data set (``cx simulate --customers 10000 --seed 42``) into a temporary folder, then
@@ -9,12 +10,19 @@ peak memory of each command, and, from the run's ``run.json``, the seconds of ea
 of the data fingerprint and of the rendering. Peak memory is the highest summed resident
 memory of the command **and all its descendants** (the kernels, and on Spark the JVM each
 kernel starts), sampled every 50 ms. Figures are written, never asserted.
+
+With ``--before SRC`` (a source tree of an earlier cxlib: ``git archive REV | tar -x -C SRC``)
+it runs ``cx run`` on DuckDB twice on the same demo data, back to back, once with that code
+(``PYTHONPATH=SRC``) and once with this one, and writes benchmarks/results/report_before_after.md:
+each notebook's seconds, the load average beside each run (the machine may be shared) and the
+slowest cells of 01_overview and 02_churn (papermill's per-cell durations in the executed notebooks).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -30,10 +38,10 @@ BUDGET_SECONDS = 180
 ENGINES = ("duckdb", "spark")
 
 
-def timed(argv: list[str]) -> tuple[float, float]:
+def timed(argv: list[str], env=None) -> tuple[float, float]:
     """(seconds, peak MB of the process tree) of one command, which must succeed."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     with PeakRSS(proc.pid) as tree:
         _, err = proc.communicate()
     if proc.returncode != 0:
@@ -46,7 +54,10 @@ def main(argv=None) -> int:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument("--before", default=None, help="source tree of an earlier cxlib: cx run before/after (DuckDB)")
     args = parser.parse_args(argv)
+    if args.before:
+        return before_after(args)
 
     work = Path(tempfile.mkdtemp(prefix="cx-bench-report-"))
     cx = [PYTHON, "-m", "cxlib.run.cli"]
@@ -99,6 +110,69 @@ def main(argv=None) -> int:
                  "Peak MB sums the command and all its descendants (kernels, JVMs).")
     command = "python benchmarks/bench_report.py" + ("" if engines == list(ENGINES) else " --engines " + " ".join(engines))
     write_section("report", "make report on the demo data, DuckDB and Spark", command, header, rows, " ".join(notes))
+    return 0
+
+
+#: The notebooks whose slowest cells the before/after lists.
+CELLS_OF = ("01_overview.ipynb", "02_churn.ipynb")
+
+
+def slowest_cells(notebook: Path, n: int = 6) -> list[tuple[str, float]]:
+    """(first line of the cell, seconds) of the ``n`` slowest code cells, from papermill's metadata."""
+    cells = json.loads(notebook.read_text())["cells"]
+    timed_cells = [("".join(c["source"]).splitlines()[0][:60], c["metadata"].get("papermill", {}).get("duration") or 0.0)
+                   for c in cells if c["cell_type"] == "code" and c["source"]]
+    return sorted(timed_cells, key=lambda t: -t[1])[:n]
+
+
+def before_after(args) -> int:
+    """cx run on the demo data with the code of ``args.before``, then with this code; one section."""
+    work = Path(tempfile.mkdtemp(prefix="cx-bench-report-"))
+    cx = [PYTHON, "-m", "cxlib.run.cli"]
+    runs = {}
+    try:
+        data = work / "demo"
+        timed([*cx, "simulate", "--preset", "demo", "--customers", str(args.customers), "--seed", str(args.seed),
+               "--out", str(data)])
+        for label, src in (("before", args.before), ("after", None)):
+            env = None
+            if src:
+                env = dict(os.environ)
+                env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(src).resolve()), env.get("PYTHONPATH")) if p)
+            reports = work / f"reports-{label}"
+            load_start = os.getloadavg()[0]
+            print(f"cx run ({label}) ...", file=sys.stderr, flush=True)
+            seconds, peak = timed([*cx, "run", "--data", str(data), "--out", str(reports)], env=env)
+            run_dir = next(reports.glob("*/run.json")).parent
+            record = json.loads((run_dir / "run.json").read_text())
+            cells = {nb: slowest_cells(run_dir / "notebooks" / nb) for nb in CELLS_OF}
+            runs[label] = {"seconds": seconds, "peak": peak, "record": record, "cells": cells,
+                           "load": (load_start, os.getloadavg()[0])}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    b, a = runs["before"], runs["after"]
+    per = {label: {n["notebook"]: n["seconds"] for n in r["record"]["notebooks"]} for label, r in runs.items()}
+    rows = [["cx run: total", f"{b['seconds']:.1f}", f"{a['seconds']:.1f}"],
+            ["· data fingerprint", f"{b['record']['timings']['fingerprint_seconds']:.1f}",
+             f"{a['record']['timings']['fingerprint_seconds']:.1f}"]]
+    rows += [[f"· {nb}", f"{per['before'][nb]:.1f}", f"{per['after'][nb]:.1f}"] for nb in per["after"]]
+    rows += [["· render the HTML report", f"{b['record']['timings']['render_seconds']:.1f}",
+              f"{a['record']['timings']['render_seconds']:.1f}"],
+             ["peak MB (process tree)", f"{b['peak']:,.0f}", f"{a['peak']:,.0f}"],
+             ["load average (1 min) at start → end", "{:.1f} → {:.1f}".format(*b["load"]), "{:.1f} → {:.1f}".format(*a["load"])]]
+    cell_lines = []
+    for nb in CELLS_OF:
+        for label in ("before", "after"):
+            cell_lines.append(f"- {nb} {label}: " + "; ".join(f"`{src}` {sec:.1f} s" for src, sec in runs[label]["cells"][nb]))
+    notes = (f"`cx run --data DIR` on the demo data ({args.customers:,} customers, seed {args.seed}, CSV), DuckDB, "
+             "first with the earlier code (`--before`), then with this code, one after the other. Each notebook's "
+             "seconds include starting its kernel and loading the data. The machine is shared: read the load "
+             "average beside each run (2 = both cores busy) before comparing with a quiet figure.\n\n"
+             "The slowest cells (papermill's durations in the executed notebooks):\n\n" + "\n".join(cell_lines))
+    write_section("report_before_after", f"cx run before and after (issue 16), {args.customers:,} customers",
+                  f"python benchmarks/bench_report.py --customers {args.customers} --seed {args.seed} --before SRC",
+                  ["step", "before s", "after s"], rows, notes)
     return 0
 
 

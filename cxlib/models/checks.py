@@ -74,11 +74,21 @@ def _estimable(model, levels, column) -> dict | None:
 
 
 def fit_cox(long: pd.DataFrame, *, alpha: float = 0.05):
-    """lifelines' CoxTimeVaryingFitter on a long table from :func:`cox_long_table`."""
+    """lifelines' CoxTimeVaryingFitter on a long table from :func:`cox_long_table`.
+
+    Fitted with one BLAS thread. For each event time lifelines multiplies the covariates of the
+    customers at risk (a few thousand rows by a few dozen columns) with a separate BLAS call;
+    calls that small gain nothing from a second thread and lose a lot to waiting for it: on
+    the demo world's 5,000-customer sample, 2 cores shared (load average 7–10), the fit took 495 s
+    with OpenBLAS's two threads and 19 s with one (the same estimates to the last digit the report shows;
+    benchmarks/results/report_before_after.md).
+    """
     from lifelines import CoxTimeVaryingFitter
+    from threadpoolctl import threadpool_limits
 
     ctv = CoxTimeVaryingFitter(alpha=alpha)
-    ctv.fit(long, id_col="customer_id", event_col="event", start_col="start", stop_col="stop")
+    with threadpool_limits(1, user_api="blas"):
+        ctv.fit(long, id_col="customer_id", event_col="event", start_col="start", stop_col="stop")
     return ctv
 
 
@@ -105,6 +115,12 @@ def cox_cross_check(
     churn model's) adds the bands of the trailing count of experiences to both; then only the bands
     the Poisson model could estimate go to Cox (a band without a churn event makes the Cox fit singular).
     ``ratio`` is the Cox hazard ratio over the Poisson one (1 = agreement).
+
+    Why a sample of 5,000 by default: lifelines' time-varying fitter scans every row of the long
+    table at every event time, so its cost grows with the square of the customers. On the demo
+    world (2 cores, one BLAS thread, load ~7) 2,500 customers took 8 s and 5,000 took 19 s (about
+    1,700 churn events, ~47,000 rows); the whole base (10,000) would take four times as long again,
+    for a check whose point is agreement on the same sample, not precision.
     """
     ids = sample_customers(data, sample, seed=seed)
     window_experiences = bool(window_experiences and engagement)  # part of the engagement adjustment, as in ChurnModel

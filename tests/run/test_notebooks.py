@@ -68,3 +68,19 @@ def test_notebook_executes_through_papermill(path, small_world, tmp_path):
     assert images, "the notebook shows figures"
     injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
     assert injected and str(small_world) in "".join(injected[0]["source"])
+
+
+def test_setup_leaves_one_blas_thread():
+    """setup() limits BLAS to one thread (its docstring says why); in a fresh process, whose default is every core."""
+    import subprocess
+    import sys
+
+    code = (
+        "from threadpoolctl import threadpool_info, threadpool_limits\n"
+        "threadpool_limits(2, user_api='blas')\n"
+        "from cxlib.run.notebook import setup\n"
+        "setup()\n"
+        "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[1]", out
