@@ -255,6 +255,51 @@ def test_rank_lists_active_customers_most_at_risk_first(world, checked):
     assert summary["customers"].sum() == 25
 
 
+def _reset_frame(model, frame, group):
+    """``frame`` with ``group`` set to "none" or the reference, the way a reader states it: a new frame."""
+    z = frame.copy()
+    for c in model.feature_groups_[group]:
+        if c.startswith(features.COUNT_COLUMNS) or c in features.CONTACT_COLUMNS:
+            z[c] = 0
+        elif c.startswith(features.DAY_COLUMNS):
+            z[c] = model.window_days + 1
+        elif c in features.ANSWER_COLUMNS:
+            z[c] = np.nan  # no answer
+        else:
+            z[c] = model.reference_[c]
+    return features.add_totals(z) if group.startswith(features.TOUCHPOINT_GROUP) else z
+
+
+def test_contributions_and_importance_equal_scoring_every_changed_frame(checked):
+    """The additive look-ups give what scoring each reset or shuffled frame anew gives."""
+    from sklearn.metrics import roc_auc_score
+
+    model = checked.model
+    frame = checked.features.sample(3_000, random_state=1).reset_index(drop=True)
+    p = model.predict_risk(frame)
+    np.testing.assert_allclose(model._scorer(frame).probability(), p, rtol=0, atol=1e-12)
+    contrib = model.contributions(frame)
+    assert list(contrib.columns) == list(model.feature_groups_)
+    for group in model.feature_groups_:
+        direct = p - model.predict_risk(_reset_frame(model, frame, group))
+        np.testing.assert_allclose(contrib[group], direct, rtol=0, atol=1e-10, err_msg=group)
+    assert (contrib.abs() > 1e-4).any().sum() >= 5, "the resets move the probabilities"
+    y = checked.scores.set_index("customer_id").loc[frame["customer_id"], "churned"].to_numpy()
+    imp = model.group_importance(frame, y, n_repeats=2, random_state=3).set_index("group")
+    rng, base = np.random.default_rng(3), roc_auc_score(y, p)
+    for group, cols in model.feature_groups_.items():
+        drops = []
+        for _ in range(2):
+            shuffled, idx = frame.copy(), rng.permutation(len(frame))
+            for c in cols:
+                shuffled[c] = frame[c].to_numpy()[idx]
+            if group.startswith(features.TOUCHPOINT_GROUP):
+                features.add_totals(shuffled)
+            drops.append(base - roc_auc_score(y, model.predict_risk(shuffled)))
+        # equal up to ties: customers with equal features tie in one sum and differ in the last bit in the other
+        assert imp.loc[group, "importance"] == pytest.approx(np.mean(drops), abs=1e-5), group
+
+
 def test_group_importance_and_plots(checked):
     from cxlib.present import plots
 
