@@ -207,20 +207,23 @@ def features(
     ``touchpoints``: the touchpoints that get their own columns (default: those with a bad
     experience before the day); bad experiences elsewhere count under ``(other)``. Only rows
     stamped before the midnight starting the day of ``as_of`` enter (module docstring).
-    ``attrs``: ``as_of`` (that midnight), ``window_days``, ``recent_days``.
+    ``attrs``: ``as_of`` (that midnight), ``window_days``, ``recent_days``, ``resolution_days``,
+    ``touchpoints`` (those with their own columns).
     """
     as_of = data.as_of if as_of is None else as_of
     if touchpoints is None:
         touchpoints = touchpoints_with_bad(data, as_of=as_of)
+    touchpoints = [str(t) for t in touchpoints]
     sql = features_sql(
-        list(touchpoints), as_of=as_of, window_days=window_days, resolution_days=resolution_days,
+        touchpoints, as_of=as_of, window_days=window_days, resolution_days=resolution_days,
         recent_days=recent_days,
     )
     frame = data.query(sql)
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame["segment"] = frame["segment"].astype(str)
     frame = add_totals(frame)
-    frame.attrs.update(as_of=day_at_risk(as_of), window_days=int(window_days), recent_days=int(recent_days))
+    frame.attrs.update(as_of=day_at_risk(as_of), window_days=int(window_days), recent_days=int(recent_days),
+                       resolution_days=int(resolution_days), touchpoints=touchpoints)
     return frame
 
 
@@ -258,7 +261,10 @@ def snapshot(
     recent_days: int = RECENT_DAYS,
     touchpoints=None,
 ) -> pd.DataFrame:
-    """:func:`features` at the day of ``as_of`` with the ``churned`` label of :func:`labels`."""
+    """:func:`features` at the day of ``as_of`` with the ``churned`` label of :func:`labels`.
+
+    ``attrs``: those of :func:`features` and ``horizon_days``: what makes two snapshots the same.
+    """
     t0 = day_at_risk(as_of)
     x = features(
         data,
@@ -271,7 +277,7 @@ def snapshot(
     y = labels(data, as_of=t0, horizon_days=horizon_days)
     out = x.merge(y, on="customer_id", how="left", validate="one_to_one")
     out["churned"] = out["churned"].fillna(False).astype(bool)
-    out.attrs.update(x.attrs)
+    out.attrs.update(x.attrs, horizon_days=int(horizon_days))
     return out
 
 

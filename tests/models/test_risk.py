@@ -343,6 +343,28 @@ def test_the_model_is_a_scikit_learn_estimator_and_the_day_is_keyword_only(world
         features.features(data, data.as_of)
 
 
+def test_a_later_fit_reuses_the_backtest_snapshot_only_when_it_is_the_same(world, checked):
+    data, _ = world
+    model = RiskModel(**{**FAST, "snapshots": 2})
+    assert model.training_cutoffs(as_of=data.as_of)[0] == checked.as_of, "the list's latest snapshot is the backtest's day"
+    fresh = model.training_frame(data)
+    pd.testing.assert_frame_equal(model.training_frame(data, reuse=[checked.features]), fresh)
+    marked = checked.features.assign(tenure_days=-1)
+    marked.attrs.update(checked.features.attrs)
+    used = model.training_frame(data, reuse=[marked])
+    latest = used["snapshot"] == checked.as_of
+    assert (used.loc[latest, "tenure_days"] == -1).all() and (used.loc[~latest, "tenure_days"] >= 0).all()
+    other = marked.copy()
+    other.attrs.update(checked.features.attrs, horizon_days=model.horizon_days + 1)
+    pd.testing.assert_frame_equal(model.training_frame(data, reuse=[other]), fresh)
+
+
+def test_the_survival_baseline_is_the_adjusted_churn_model(checked):
+    """Issue 13: the baseline fitted at the past day adjusts for engagement, as the run's churn model does."""
+    assert checked.baseline.engagement and checked.baseline.get_params() == ChurnModel().get_params()
+    assert checked.baseline.engagement_levels_, "the fitted baseline has its engagement bands"
+
+
 def test_the_backtest_fits_copies_of_unfitted_estimators_and_refuses_fitted_ones(world, checked):
     data, _ = world
     settings, baseline = RiskModel(**FAST), ChurnModel()
