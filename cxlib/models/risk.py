@@ -73,7 +73,7 @@ from cxlib.features.risk import (
     day_at_risk,
     feature_layout,
     features,
-    snapshot,
+    snapshots,
     touchpoint_buckets,
     touchpoint_column,
     touchpoints_with_bad,
@@ -209,30 +209,30 @@ class RiskModel(BaseEstimator):
         touchpoints = touchpoints_with_bad(data, as_of=cutoffs[0])
         first = data.query("SELECT min(signup_at) AS first FROM customers")["first"].iloc[0]
         first = None if pd.isna(first) else first
-        frames = []
-        steps = cutoffs
-        if progress:
-            from tqdm.auto import tqdm
+        days = [t for t in cutoffs if first is not None and t > pd.Timestamp(first)]
+        known = {t: self._reusable(reuse, t, touchpoints) for t in days}
+        todo = [t for t in days if known[t] is None]
+        computed = {}
+        if todo:  # one query for every snapshot not at hand
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
 
-            steps = tqdm(cutoffs, desc="risk: training snapshots", unit="snapshot")
-        for t in steps:
-            if first is None or t <= pd.Timestamp(first):
-                continue
-            known = self._reusable(reuse, t, touchpoints)
-            if known is not None:
-                frames.append(known.assign(snapshot=t))
-                continue
-            s = snapshot(data, as_of=t, horizon_days=self.horizon_days, touchpoints=touchpoints,
-                         **self.feature_settings())
-            s["snapshot"] = t
-            frames.append(s)
+                bar = tqdm(total=len(todo), desc="risk: training snapshots", unit="snapshot")
+            frames = snapshots(data, days=todo, horizon_days=self.horizon_days, touchpoints=touchpoints,
+                               **self.feature_settings())
+            computed = dict(zip(todo, frames))
+            if bar is not None:
+                bar.update(len(todo))
+                bar.close()
+        frames = [(known[t] if known[t] is not None else computed[t]).assign(snapshot=t) for t in days]
         if not frames:
             raise DataError(
                 f"no customer was active at {cutoffs[0].date()} ({self.horizon_days} days before "
                 f"{day_at_risk(as_of).date()}): the data is too short to train on"
             )
         frame = pd.concat(frames, ignore_index=True)
-        frame.attrs.update(touchpoints=touchpoints, cutoffs=[f["snapshot"].iloc[0] for f in frames])
+        frame.attrs.update(touchpoints=touchpoints, cutoffs=days)
         return frame
 
     def _reusable(self, frames, day, touchpoints) -> pd.DataFrame | None:

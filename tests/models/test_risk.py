@@ -199,6 +199,23 @@ def _write_hand_made(path):
     interactions.to_csv(path / "interactions.csv", index=False)
 
 
+def test_snapshots_of_several_days_in_one_query_equal_each_day_alone(small):
+    path, truth = small
+    with cxlib.load(path, as_of=truth["as_of"]) as data:
+        days = RiskModel(snapshots=4).training_cutoffs(as_of=data.as_of)
+        tps = features.touchpoints_with_bad(data, as_of=days[0])
+        together = features.snapshots(data, days=days, touchpoints=tps)
+        assert len(together) == len(days)
+        for day, frame in zip(days, together):
+            x = features.features(data, as_of=day, touchpoints=tps)
+            alone = x.merge(features.labels(data, as_of=day), on="customer_id", how="left", validate="one_to_one")
+            alone["churned"] = alone["churned"].fillna(False).astype(bool)
+            pd.testing.assert_frame_equal(frame, alone)
+            assert frame["churned"].any() and frame.attrs["as_of"] == day and frame.attrs["horizon_days"] == 90
+        with pytest.raises(ValueError, match="is not known"):
+            features.snapshots(data, days=[days[0], data.as_of], touchpoints=tps)
+
+
 def test_features_of_a_hand_made_case(tmp_path):
     _write_hand_made(tmp_path)
     with cxlib.load(tmp_path, strict=True) as data:
