@@ -225,7 +225,13 @@ class RiskModel(BaseEstimator):
             if bar is not None:
                 bar.update(len(todo))
                 bar.close()
-        frames = [(known[t] if known[t] is not None else computed[t]).assign(snapshot=t) for t in days]
+        frames = []
+        for t in days:
+            if known[t] is not None:
+                frames.append(known[t].assign(snapshot=t))  # a copy: the frame reused stays as it was
+            else:
+                computed[t]["snapshot"] = t
+                frames.append(computed[t])
         if not frames:
             raise DataError(
                 f"no customer was active at {cutoffs[0].date()} ({self.horizon_days} days before "
@@ -263,7 +269,8 @@ class RiskModel(BaseEstimator):
             return every
         f = keep / others
         rng = np.random.default_rng([int(self.random_state), 7])
-        strata = pd.factorize(pd.MultiIndex.from_arrays([train["snapshot"].to_numpy(), train["segment"].to_numpy()]))[0]
+        snap, seg = pd.factorize(train["snapshot"])[0], pd.factorize(train["segment"])[0]
+        strata = pd.factorize(snap.astype(np.int64) * (int(seg.max()) + 1) + seg)[0]  # one code per snapshot × segment
         neg = np.flatnonzero(~y)
         neg = neg[rng.permutation(len(neg))]  # random order within every stratum
         s = strata[neg]
