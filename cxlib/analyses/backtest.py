@@ -178,7 +178,10 @@ class Backtest:
 
     Built by :func:`backtest`. ``scores``: one row per customer active at ``as_of`` with
     ``churned`` (in the next ``horizon_days``) and a column per method; ``features``: the
-    features at that day; ``model`` and ``baseline``: the RiskModel and ChurnModel fitted at it.
+    snapshot at that day (:func:`cxlib.features.risk.snapshot`: features and churn that
+    followed), which a RiskModel fitted later learns from again without computing it
+    (``fit(data, reuse=[check.features])``); ``model`` and ``baseline``: the RiskModel and
+    ChurnModel fitted at the day.
     """
 
     def __init__(self, model, baseline, features_frame, scores, as_of, horizon_days):
@@ -251,14 +254,16 @@ def backtest(data, *, estimator, baseline, as_of=None, progress: bool = False) -
     if not test["churned"].any():
         raise DataError(f"no customer active at {e.date()} churned in the next {h} days: nothing to evaluate")
     survival.fit(data, as_of=e)
+    covariates = test
     if survival.engagement:  # each customer's experience-rate band at the day, as the model adjusted for it
         bands = engagement_bands(data, as_of=e)
-        test = test.assign(engagement=bands.reindex(test["customer_id"].astype(str)).to_numpy())
+        covariates = covariates.assign(engagement=bands.reindex(test["customer_id"].astype(str)).to_numpy())
     if survival._window_experiences():  # ... and the band of the window's count of experiences
         counts = window_experience_bands(data, as_of=e, window_days=survival.window_days)
-        test = test.assign(experience_band=counts.reindex(test["customer_id"].astype(str)).fillna(0).to_numpy(dtype=int))
+        covariates = covariates.assign(
+            experience_band=counts.reindex(test["customer_id"].astype(str)).fillna(0).to_numpy(dtype=int))
     scores = pd.DataFrame({"customer_id": test["customer_id"].to_numpy(), "churned": test["churned"].to_numpy()})
     scores["model"] = model.predict_risk(test).to_numpy()
-    scores["survival model"] = survival_probability(survival, test, horizon_days=h)
+    scores["survival model"] = survival_probability(survival, covariates, horizon_days=h)
     scores["most recent unresolved first"] = recency_score(test, window_days=model.window_days)
     return Backtest(model, survival, test, scores, e, h)

@@ -31,6 +31,7 @@ their groups (what :meth:`~cxlib.models.risk.RiskModel.explain` removes together
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cxlib.config import HORIZON_DAYS, RESOLUTION_DAYS, WINDOW_DAYS
@@ -93,13 +94,25 @@ def features_sql(
     window_days: int = WINDOW_DAYS,
     resolution_days: int = RESOLUTION_DAYS,
     recent_days: int = RECENT_DAYS,
+    horizon_days: int | None = None,
 ) -> str:
-    """SQL of :func:`features` (without the totals over touchpoints, added in pandas)."""
+    """SQL of :func:`features` (without the totals over touchpoints, added in pandas).
+
+    ``as_of``: one day, or a list of them (:func:`snapshots`): then one query gives the rows of
+    every day, the day's position in the list in a column ``cut``, ordered by it and
+    customer; the interactions are read once for all days. ``horizon_days``: also the
+    ``churned`` label of :func:`labels` (churned in ``(day, day + horizon_days]``).
+    """
     d = check_days(window_days=window_days, resolution_days=resolution_days, recent_days=recent_days)
     w, r, recent = d["window_days"], d["resolution_days"], d["recent_days"]
-    t0 = day_at_risk(as_of)
-    t0_sql, raw_sql = timestamp_sql(t0), timestamp_sql(utc_naive(as_of))
-    d0_sql = f"DATE '{t0.date().isoformat()}'"
+    days = list(as_of) if isinstance(as_of, (list, tuple)) else [as_of]
+    if not days:
+        raise ValueError("features_sql needs at least one day")
+    # per day: its midnight (what is known), the raw as_of (not churned by it), the date
+    cuts = ", ".join(
+        f"({k}, {timestamp_sql(day_at_risk(t))}, {timestamp_sql(utc_naive(t))}, DATE '{day_at_risk(t).date().isoformat()}')"
+        for k, t in enumerate(days)
+    )
     buckets = [*touchpoints, OTHER_TOUCHPOINT]
     known = ", ".join(text_sql(t) for t in touchpoints) or "NULL"
 
@@ -118,61 +131,66 @@ def features_sql(
             f"min(age) FILTER ({is_tp} AND NOT res) AS {name('days_since_unresolved', tp)}",
         ]
     counts = [name(c, tp) for tp in buckets for c in COUNT_COLUMNS]
-    days = [name(c, tp) for tp in buckets for c in DAY_COLUMNS]
+    day_cols = [name(c, tp) for tp in buckets for c in DAY_COLUMNS]
     select_tp = [f"CAST(coalesce(p.{c}, 0) AS INTEGER) AS {c}" for c in counts]
-    select_tp += [f"CAST(coalesce(p.{c}, {w + 1}) AS INTEGER) AS {c}" for c in days]
+    select_tp += [f"CAST(coalesce(p.{c}, {w + 1}) AS INTEGER) AS {c}" for c in day_cols]
+    label = ""
+    if horizon_days is not None:
+        h = check_days(horizon_days=horizon_days)["horizon_days"]
+        label = f", coalesce(x.churned_at > c.t0 AND x.churned_at <= c.t0 + INTERVAL {h} DAY, false) AS churned"
     # known at the day's midnight, and not churned by as_of itself
-    active = f"{signed_up_before_sql(t0_sql)} AND (churned_at IS NULL OR churned_at > {raw_sql})"
+    active = f"{signed_up_before_sql('c.t0', table='x')} AND (x.churned_at IS NULL OR x.churned_at > c.raw)"
+    window = f'i."at" >= c.t0 - INTERVAL {w} DAY AND i."at" < c.t0'
     return f"""
-    WITH act AS (
-        SELECT customer_id, segment, monthly_value, CAST(signup_at AS DATE) AS s0
-        FROM customers
-        WHERE {active}
+    WITH cuts AS (
+        SELECT * FROM (VALUES {cuts}) AS v(cut, t0, raw, d0)
+    ), act AS (
+        SELECT c.cut, c.d0, x.customer_id, x.segment, x.monthly_value, CAST(x.signup_at AS DATE) AS s0{label}
+        FROM customers x JOIN cuts c ON {active}
     ), be AS (
-        SELECT b.customer_id,
+        SELECT c.cut, b.customer_id,
                CASE WHEN b.touchpoint IN ({known}) THEN b.touchpoint ELSE {text_sql(OTHER_TOUCHPOINT)} END AS tp,
-               date_diff('day', b.day, {d0_sql}) AS age,
-               coalesce(b.resolved_on < {d0_sql}, false) AS res
-        FROM ({bad_experiences_sql(resolution_days=r)}) b
-        WHERE b.day >= {d0_sql} - {w} AND b.day < {d0_sql}
+               date_diff('day', b.day, c.d0) AS age,
+               coalesce(b.resolved_on < c.d0, false) AS res
+        FROM ({bad_experiences_sql(resolution_days=r)}) b JOIN cuts c ON b.day >= c.d0 - {w} AND b.day < c.d0
     ), per_tp AS (
-        SELECT customer_id, {', '.join(per_tp)}
-        FROM be GROUP BY customer_id
+        SELECT cut, customer_id, {', '.join(per_tp)}
+        FROM be GROUP BY cut, customer_id
     ), svc AS (
-        SELECT customer_id,
-               count(*) FILTER (touchpoint <> '{ROUTINE_TOUCHPOINT}') AS contacts,
-               count(*) FILTER (touchpoint <> '{ROUTINE_TOUCHPOINT}' AND resolved IS NOT TRUE) AS unresolved_contacts,
-               count(*) FILTER (touchpoint = '{ROUTINE_TOUCHPOINT}') AS routine_contacts
-        FROM interactions
-        WHERE kind = 'service' AND "at" >= {t0_sql} - INTERVAL {w} DAY AND "at" < {t0_sql}
-        GROUP BY customer_id
+        SELECT c.cut, i.customer_id,
+               count(*) FILTER (i.touchpoint <> '{ROUTINE_TOUCHPOINT}') AS contacts,
+               count(*) FILTER (i.touchpoint <> '{ROUTINE_TOUCHPOINT}' AND i.resolved IS NOT TRUE) AS unresolved_contacts,
+               count(*) FILTER (i.touchpoint = '{ROUTINE_TOUCHPOINT}') AS routine_contacts
+        FROM interactions i JOIN cuts c ON {window}
+        WHERE i.kind = 'service'
+        GROUP BY c.cut, i.customer_id
     ), ex AS (
-        SELECT customer_id, count(*) AS experiences
-        FROM interactions
-        WHERE kind = 'experience' AND "at" >= {t0_sql} - INTERVAL {w} DAY AND "at" < {t0_sql}
-        GROUP BY customer_id
+        SELECT c.cut, i.customer_id, count(*) AS experiences
+        FROM interactions i JOIN cuts c ON {window}
+        WHERE i.kind = 'experience'
+        GROUP BY c.cut, i.customer_id
     ), answers AS (
-        SELECT customer_id,
-               arg_max(csat, "at") FILTER (csat IS NOT NULL) AS last_csat,
-               arg_max(nps, "at") FILTER (nps IS NOT NULL) AS last_nps
-        FROM interactions
-        WHERE "at" < {t0_sql} AND (csat IS NOT NULL OR nps IS NOT NULL)
-        GROUP BY customer_id
+        SELECT c.cut, i.customer_id,
+               arg_max(i.csat, i."at") FILTER (i.csat IS NOT NULL) AS last_csat,
+               arg_max(i.nps, i."at") FILTER (i.nps IS NOT NULL) AS last_nps
+        FROM interactions i JOIN cuts c ON i."at" < c.t0
+        WHERE i.csat IS NOT NULL OR i.nps IS NOT NULL
+        GROUP BY c.cut, i.customer_id
     )
-    SELECT a.customer_id, a.segment, CAST(a.monthly_value AS DOUBLE) AS monthly_value,
-           CAST(date_diff('day', a.s0, {d0_sql}) AS INTEGER) AS tenure_days,
-           CAST(coalesce(x.experiences, 0) AS INTEGER) AS experiences,
+    SELECT a.cut, a.customer_id, a.segment, CAST(a.monthly_value AS DOUBLE) AS monthly_value,
+           CAST(date_diff('day', a.s0, a.d0) AS INTEGER) AS tenure_days,
+           CAST(coalesce(e.experiences, 0) AS INTEGER) AS experiences,
            CAST(coalesce(s.contacts, 0) AS INTEGER) AS contacts,
            CAST(coalesce(s.unresolved_contacts, 0) AS INTEGER) AS unresolved_contacts,
            CAST(coalesce(s.routine_contacts, 0) AS INTEGER) AS routine_contacts,
            CAST(q.last_csat AS DOUBLE) AS last_csat, CAST(q.last_nps AS DOUBLE) AS last_nps,
-           {', '.join(select_tp)}
+           {', '.join(select_tp)}{', a.churned' if label else ''}
     FROM act a
-    LEFT JOIN per_tp p ON p.customer_id = a.customer_id
-    LEFT JOIN svc s ON s.customer_id = a.customer_id
-    LEFT JOIN ex x ON x.customer_id = a.customer_id
-    LEFT JOIN answers q ON q.customer_id = a.customer_id
-    ORDER BY a.customer_id
+    LEFT JOIN per_tp p ON p.cut = a.cut AND p.customer_id = a.customer_id
+    LEFT JOIN svc s ON s.cut = a.cut AND s.customer_id = a.customer_id
+    LEFT JOIN ex e ON e.cut = a.cut AND e.customer_id = a.customer_id
+    LEFT JOIN answers q ON q.cut = a.cut AND q.customer_id = a.customer_id
+    ORDER BY a.cut, a.customer_id
     """
 
 
@@ -207,21 +225,38 @@ def features(
     ``touchpoints``: the touchpoints that get their own columns (default: those with a bad
     experience before the day); bad experiences elsewhere count under ``(other)``. Only rows
     stamped before the midnight starting the day of ``as_of`` enter (module docstring).
-    ``attrs``: ``as_of`` (that midnight), ``window_days``, ``recent_days``.
+    ``attrs``: ``as_of`` (that midnight), ``window_days``, ``recent_days``, ``resolution_days``,
+    ``touchpoints`` (those with their own columns).
     """
     as_of = data.as_of if as_of is None else as_of
     if touchpoints is None:
         touchpoints = touchpoints_with_bad(data, as_of=as_of)
+    touchpoints = [str(t) for t in touchpoints]
     sql = features_sql(
-        list(touchpoints), as_of=as_of, window_days=window_days, resolution_days=resolution_days,
+        touchpoints, as_of=as_of, window_days=window_days, resolution_days=resolution_days,
         recent_days=recent_days,
     )
-    frame = data.query(sql)
+    frame = _typed(data.query(sql).drop(columns="cut"))
+    frame.attrs.update(as_of=day_at_risk(as_of), window_days=int(window_days), recent_days=int(recent_days),
+                       resolution_days=int(resolution_days), touchpoints=touchpoints)
+    return frame
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The query's frame as :func:`features` gives it: ids and segments as text, the totals added."""
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame["segment"] = frame["segment"].astype(str)
-    frame = add_totals(frame)
-    frame.attrs.update(as_of=day_at_risk(as_of), window_days=int(window_days), recent_days=int(recent_days))
-    return frame
+    return add_totals(frame)
+
+
+def _check_known(data, t0: pd.Timestamp, horizon_days: int) -> pd.Timestamp:
+    """The end of the label window of ``t0``; ValueError when the data does not reach it."""
+    end = t0 + pd.Timedelta(days=int(horizon_days))
+    if end > pd.Timestamp(data.as_of):
+        raise ValueError(
+            f"the churn of {t0.date()} + {int(horizon_days)} days ({end.date()}) is not known: the data ends at {data.as_of}"
+        )
+    return end
 
 
 def labels(data, *, as_of, horizon_days: int = HORIZON_DAYS) -> pd.DataFrame:
@@ -231,11 +266,7 @@ def labels(data, *, as_of, horizon_days: int = HORIZON_DAYS) -> pd.DataFrame:
     """
     h = check_days(horizon_days=horizon_days)["horizon_days"]
     t0 = day_at_risk(as_of)
-    end = t0 + pd.Timedelta(days=h)
-    if end > pd.Timestamp(data.as_of):
-        raise ValueError(
-            f"the churn of {t0.date()} + {h} days ({end.date()}) is not known: the data ends at {data.as_of}"
-        )
+    end = _check_known(data, t0, h)
     t0_sql, end_sql = timestamp_sql(t0), timestamp_sql(end)
     frame = data.query(
         f"""SELECT customer_id, coalesce(churned_at > {t0_sql} AND churned_at <= {end_sql}, false) AS churned
@@ -258,20 +289,50 @@ def snapshot(
     recent_days: int = RECENT_DAYS,
     touchpoints=None,
 ) -> pd.DataFrame:
-    """:func:`features` at the day of ``as_of`` with the ``churned`` label of :func:`labels`."""
+    """:func:`features` at the day of ``as_of`` with the ``churned`` label of :func:`labels`.
+
+    ``attrs``: those of :func:`features` and ``horizon_days``: what makes two snapshots the same.
+    """
     t0 = day_at_risk(as_of)
-    x = features(
-        data,
-        as_of=t0,
-        window_days=window_days,
-        resolution_days=resolution_days,
-        recent_days=recent_days,
-        touchpoints=touchpoints,
-    )
-    y = labels(data, as_of=t0, horizon_days=horizon_days)
-    out = x.merge(y, on="customer_id", how="left", validate="one_to_one")
-    out["churned"] = out["churned"].fillna(False).astype(bool)
-    out.attrs.update(x.attrs)
+    if touchpoints is None:
+        touchpoints = touchpoints_with_bad(data, as_of=t0)
+    return snapshots(data, days=[t0], horizon_days=horizon_days, window_days=window_days,
+                     resolution_days=resolution_days, recent_days=recent_days, touchpoints=touchpoints)[0]
+
+
+def snapshots(
+    data,
+    *,
+    days,
+    touchpoints,
+    horizon_days: int = HORIZON_DAYS,
+    window_days: int = WINDOW_DAYS,
+    resolution_days: int = RESOLUTION_DAYS,
+    recent_days: int = RECENT_DAYS,
+) -> list[pd.DataFrame]:
+    """:func:`snapshot` at each of ``days`` (the same frames, in that order) from one query.
+
+    The training snapshots of a risk model share ``touchpoints``; one query reads the
+    interactions once for all of them instead of once per day.
+    """
+    h = check_days(horizon_days=horizon_days)["horizon_days"]
+    days = [day_at_risk(t) for t in days]
+    for t in days:
+        _check_known(data, t, h)
+    touchpoints = [str(t) for t in touchpoints]
+    sql = features_sql(touchpoints, as_of=days, window_days=window_days, resolution_days=resolution_days,
+                       recent_days=recent_days, horizon_days=h)
+    frame = data.query(sql)
+    cut = frame.pop("cut").to_numpy()
+    churned = frame.pop("churned").fillna(False).astype(bool)
+    frame = _typed(frame)
+    frame["churned"] = churned
+    out = []
+    for k, t in enumerate(days):
+        part = frame.iloc[np.flatnonzero(cut == k)].reset_index(drop=True)
+        part.attrs = {"as_of": t, "window_days": int(window_days), "recent_days": int(recent_days),
+                      "resolution_days": int(resolution_days), "touchpoints": list(touchpoints), "horizon_days": h}
+        out.append(part)
     return out
 
 

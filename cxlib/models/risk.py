@@ -23,18 +23,24 @@ A scikit-learn :class:`~sklearn.pipeline.Pipeline`: the segment encoded for
 between features (an additive model of the log-odds, as the hazard model is additive in the
 log-hazard: each feature's effect is learned on its own, with far less noise) and with the
 unresolved counts constrained to raise the risk; its probabilities are calibrated (Platt's
-sigmoid by default) over folds that keep each customer's snapshots together
-(:class:`~sklearn.calibration.CalibratedClassifierCV`).
+sigmoid by default) over ``calibration_folds`` (2) folds that keep each customer's snapshots
+together (:class:`~sklearn.calibration.CalibratedClassifierCV`): each fold's booster learns
+from the other fold and is calibrated on its own, and the probability averages the two. Two
+folds instead of three halve the boosting (each booster learns from half the rows, not two
+thirds, and there are two); on 100,000 simulated customers the backtest's ROC AUC, top-10%
+capture, Brier score and calibration bins stayed within noise of three folds
+(``benchmarks/results/risk.md``).
 
 **Training on a sample** (:meth:`RiskModel.training_sample`). Past ``max_train_rows``
 training rows the model learns from a case-control sample by a fixed rule: *every churner*
 is kept; of the non-churners each stratum (training snapshot × segment) keeps the same
-share ``f`` — enough to fill ``max_train_rows``, and at least ``negatives_per_churner``
+share ``f`` — enough to fill ``max_train_rows``, and at least ``negatives_per_churner`` (2)
 non-churners per churner — chosen at random (seeded by ``random_state``), and each kept
 non-churner weighs ``1/f`` (its stratum's rows over its kept rows) in the boosting and in the
 calibration. The weighted sample has the full frame's churn rate in every stratum, so
 the probabilities stay calibrated (tested); the ranking loses little because the churners,
-the rare class that carries the information, are all there.
+the rare class that carries the information, are all there (two non-churners per churner
+rank as well as four on 100,000 simulated customers, ``benchmarks/results/risk.md``).
 
 Why
 ---
@@ -64,16 +70,16 @@ from cxlib.features.risk import (
     DAY_COLUMNS,
     RECENT_DAYS,
     TOUCHPOINT_GROUP,
-    add_totals,
     day_at_risk,
     feature_layout,
     features,
-    snapshot,
+    snapshots,
     touchpoint_buckets,
     touchpoint_column,
     touchpoints_with_bad,
 )
 from cxlib.features.sql import check_days
+from cxlib.models.risk_scores import AdditiveScores
 
 #: A group's removal must lower the probability by more than this to be a customer's reason.
 MIN_EFFECT = 0.001
@@ -108,6 +114,9 @@ class RiskModel(BaseEstimator):
     calibration:
         ``"sigmoid"``, ``"isotonic"`` or None: how the probabilities are calibrated
         (isotonic regression overfits the few customers at the top of the list).
+    calibration_folds:
+        Folds of the calibration (customers kept together): each fold's booster learns from
+        the others and is calibrated on it; the probability averages the folds' boosters.
     learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization:
         Settings of the HistGradientBoostingClassifier (early stopping on).
     random_state:
@@ -141,6 +150,7 @@ class RiskModel(BaseEstimator):
         snapshots: int = 8,
         snapshot_step_days: int = 30,
         calibration: str | None = "sigmoid",
+        calibration_folds: int = 2,
         learning_rate: float = 0.1,
         max_iter: int = 300,
         max_leaf_nodes: int = 4,
@@ -149,7 +159,7 @@ class RiskModel(BaseEstimator):
         random_state: int = 0,
         n_threads: int | None = 1,
         max_train_rows: int | None = 100_000,
-        negatives_per_churner: float = 4.0,
+        negatives_per_churner: float = 2.0,
     ):
         self.horizon_days = horizon_days
         self.window_days = window_days
@@ -158,6 +168,7 @@ class RiskModel(BaseEstimator):
         self.snapshots = snapshots
         self.snapshot_step_days = snapshot_step_days
         self.calibration = calibration
+        self.calibration_folds = calibration_folds
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.max_leaf_nodes = max_leaf_nodes
@@ -186,34 +197,58 @@ class RiskModel(BaseEstimator):
         t0 = day_at_risk(as_of) - pd.Timedelta(days=d["horizon_days"])
         return [t0 - pd.Timedelta(days=k * d["snapshot_step_days"]) for k in range(d["snapshots"])]
 
-    def training_frame(self, data, *, as_of=None, progress: bool = False) -> pd.DataFrame:
-        """The stacked training snapshots of a fit at ``as_of``: features, ``churned``, ``snapshot``."""
+    def training_frame(self, data, *, as_of=None, progress: bool = False, reuse=()) -> pd.DataFrame:
+        """The stacked training snapshots of a fit at ``as_of``: features, ``churned``, ``snapshot``.
+
+        ``reuse``: snapshots already computed on the same data (:func:`cxlib.features.risk.snapshot`,
+        e.g. a backtest's ``features``); one whose day, touchpoints, horizon and windows (its
+        ``attrs``) are those of a training snapshot is taken instead of computing it again.
+        """
         as_of = data.as_of if as_of is None else as_of
         cutoffs = self.training_cutoffs(as_of=as_of)
         touchpoints = touchpoints_with_bad(data, as_of=cutoffs[0])
         first = data.query("SELECT min(signup_at) AS first FROM customers")["first"].iloc[0]
         first = None if pd.isna(first) else first
-        frames = []
-        steps = cutoffs
-        if progress:
-            from tqdm.auto import tqdm
+        days = [t for t in cutoffs if first is not None and t > pd.Timestamp(first)]
+        known = {t: self._reusable(reuse, t, touchpoints) for t in days}
+        todo = [t for t in days if known[t] is None]
+        computed = {}
+        if todo:  # one query for every snapshot not at hand
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
 
-            steps = tqdm(cutoffs, desc="risk: training snapshots", unit="snapshot")
-        for t in steps:
-            if first is None or t <= pd.Timestamp(first):
-                continue
-            s = snapshot(data, as_of=t, horizon_days=self.horizon_days, touchpoints=touchpoints,
-                         **self.feature_settings())
-            s["snapshot"] = t
-            frames.append(s)
+                bar = tqdm(total=len(todo), desc="risk: training snapshots", unit="snapshot")
+            frames = snapshots(data, days=todo, horizon_days=self.horizon_days, touchpoints=touchpoints,
+                               **self.feature_settings())
+            computed = dict(zip(todo, frames))
+            if bar is not None:
+                bar.update(len(todo))
+                bar.close()
+        frames = []
+        for t in days:
+            if known[t] is not None:
+                frames.append(known[t].assign(snapshot=t))  # a copy: the frame reused stays as it was
+            else:
+                computed[t]["snapshot"] = t
+                frames.append(computed[t])
         if not frames:
             raise DataError(
                 f"no customer was active at {cutoffs[0].date()} ({self.horizon_days} days before "
                 f"{day_at_risk(as_of).date()}): the data is too short to train on"
             )
         frame = pd.concat(frames, ignore_index=True)
-        frame.attrs.update(touchpoints=touchpoints, cutoffs=[f["snapshot"].iloc[0] for f in frames])
+        frame.attrs.update(touchpoints=touchpoints, cutoffs=days)
         return frame
+
+    def _reusable(self, frames, day, touchpoints) -> pd.DataFrame | None:
+        """The first of ``frames`` that is this model's snapshot at ``day`` (by its ``attrs``), else None."""
+        want = {"as_of": day, "horizon_days": int(self.horizon_days), "touchpoints": list(touchpoints),
+                **{k: int(v) for k, v in self.feature_settings().items()}}
+        for frame in frames:
+            if all(frame.attrs.get(k) == v for k, v in want.items()):
+                return frame
+        return None
 
     def training_sample(self, train: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Rows of ``train`` to learn from and their weights (module docstring's rule).
@@ -234,7 +269,8 @@ class RiskModel(BaseEstimator):
             return every
         f = keep / others
         rng = np.random.default_rng([int(self.random_state), 7])
-        strata = pd.factorize(pd.MultiIndex.from_arrays([train["snapshot"].to_numpy(), train["segment"].to_numpy()]))[0]
+        snap, seg = pd.factorize(train["snapshot"])[0], pd.factorize(train["segment"])[0]
+        strata = pd.factorize(snap.astype(np.int64) * (int(seg.max()) + 1) + seg)[0]  # one code per snapshot × segment
         neg = np.flatnonzero(~y)
         neg = neg[rng.permutation(len(neg))]  # random order within every stratum
         s = strata[neg]
@@ -250,15 +286,17 @@ class RiskModel(BaseEstimator):
         order = np.argsort(rows, kind="stable")
         return rows[order], weights[order]
 
-    def fit(self, data, *, as_of=None, progress: bool = False) -> RiskModel:
+    def fit(self, data, *, as_of=None, progress: bool = False, reuse=()) -> RiskModel:
         """Learn from snapshots whose churn windows end at or before ``as_of`` (default: the data's).
 
-        ``progress``: tqdm bars for the snapshots and the boosting (JupyterLab).
+        ``progress``: tqdm bars for the snapshots and the boosting (JupyterLab). ``reuse``:
+        snapshots of the same data already computed (:meth:`training_frame`), e.g. the
+        backtest's at ``as_of - horizon_days``, the latest training snapshot of the list of today.
         """
         as_of = data.as_of if as_of is None else as_of
         if day_at_risk(as_of) > pd.Timestamp(data.as_of):
             raise ValueError(f"as_of {as_of} is after the data's as_of {data.as_of}")
-        full = self.training_frame(data, as_of=as_of, progress=progress)
+        full = self.training_frame(data, as_of=as_of, progress=progress, reuse=reuse)
         rows, weights = self.training_sample(full)
         y_full = full["churned"].to_numpy(dtype=bool)
         train = full.iloc[rows].reset_index(drop=True) if len(rows) < len(full) else full
@@ -339,7 +377,7 @@ class RiskModel(BaseEstimator):
             raise ValueError(f"calibration must be 'isotonic', 'sigmoid' or None, not {self.calibration!r}")
         # Folds keep each customer's snapshots together, so calibration is judged on customers unseen.
         splits = list(
-            GroupKFold(n_splits=3, shuffle=True, random_state=self.random_state).split(
+            GroupKFold(n_splits=int(self.calibration_folds), shuffle=True, random_state=self.random_state).split(
                 train, groups=pd.factorize(train["customer_id"])[0]  # integer codes: isin on text is slow
             )
         )
@@ -393,56 +431,52 @@ class RiskModel(BaseEstimator):
         """The probability of churn within ``horizon_days``, indexed like ``frame``."""
         return pd.Series(self.predict_proba(frame)[:, 1], index=frame.index, name="probability")
 
+    def _scorer(self, frame: pd.DataFrame) -> AdditiveScores:
+        """The additive scores of ``frame``'s rows: base and with columns changed (:class:`AdditiveScores`)."""
+        self._check_fitted()
+        encode, classifier = self.pipeline_[0], self.pipeline_[-1]
+        with self._threads():
+            encoded = encode.transform(self._matrix(frame))
+            ref_segment = encode.transform(
+                self._matrix(frame.iloc[:1].assign(segment=self.reference_["segment"]))
+            )["segment"].iloc[0] if len(frame) else np.nan
+        return AdditiveScores(classifier, encoded, frame, ref_segment=ref_segment, threads=self._threads)
+
+    def _reset(self, scores: AdditiveScores, group: str) -> dict:
+        """The encoded columns of ``group`` set to "none" or the reference (totals recomputed)."""
+        n, none_days = scores.n, int(self.window_days) + 1
+        out = {}
+        for c in self.feature_groups_[group]:
+            if c.startswith(COUNT_COLUMNS) or c in CONTACT_COLUMNS:
+                out[c] = np.zeros(n)
+            elif c.startswith(DAY_COLUMNS):
+                out[c] = np.full(n, float(none_days))
+            elif c in ANSWER_COLUMNS:
+                out[c] = np.full(n, -1.0)  # "no answer", as _matrix encodes it
+            elif c == "segment":
+                out[c] = np.full(n, scores.ref_segment)
+            else:
+                out[c] = np.full(n, float(self.reference_[c]))
+        if group.startswith(TOUCHPOINT_GROUP):
+            out.update(scores.totals_with(group[len(TOUCHPOINT_GROUP) :], None, none_days=none_days))
+        return out
+
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """For each row and group: predicted probability minus that with the group reset (same index).
 
         A group is reset to "none" (no bad experiences, no contacts, no answer) or to the
-        reference value. The frame is encoded once; each group's reset is a change of a few
-        columns of that matrix (totals over touchpoints recomputed in numpy), scored by the
-        calibrated boosters directly: no copy of the frame per group.
+        reference value; a touchpoint's reset also takes its counts out of the totals. The
+        boosting has no interactions between features, so each booster's log-odds is a sum of
+        one function per column: a reset changes the log-odds by the change of the reset
+        columns' functions, read off once per distinct value of a column
+        (:class:`AdditiveScores`) instead of scoring every row again per group.
         """
-        self._check_fitted()
-        encode, classifier = self.pipeline_[0], self.pipeline_[-1]
-        none_days = int(self.window_days) + 1
-        with self._threads():
-            base = encode.transform(self._matrix(frame))
-            cols = {c: i for i, c in enumerate(base.columns)}
-            X = base.to_numpy(dtype=float)
-            names = base.columns
+        return self._contributions(self._scorer(frame), frame.index)
 
-            def score(matrix):  # the boosters were fitted on a frame: give them its column names
-                return classifier.predict_proba(pd.DataFrame(matrix, columns=names, copy=False))[:, 1]
-
-            p = score(X)
-            buckets = touchpoint_buckets(frame)
-            ref_segment = encode.transform(
-                self._matrix(frame.iloc[:1].assign(segment=self.reference_["segment"]))
-            )["segment"].iloc[0]
-            out = {}
-            for group, members in self.feature_groups_.items():
-                Z = X.copy()
-                for c in members:
-                    if c.startswith(COUNT_COLUMNS) or c in CONTACT_COLUMNS:
-                        Z[:, cols[c]] = 0
-                    elif c.startswith(DAY_COLUMNS):
-                        Z[:, cols[c]] = none_days
-                    elif c in ANSWER_COLUMNS:
-                        Z[:, cols[c]] = -1.0  # "no answer", as _matrix encodes it
-                    elif c == "segment":
-                        Z[:, cols[c]] = ref_segment
-                    else:
-                        Z[:, cols[c]] = self.reference_[c]
-                if group.startswith(TOUCHPOINT_GROUP):
-                    tp = group[len(TOUCHPOINT_GROUP) :]
-                    rest = [b for b in buckets if b != tp]
-                    for c in COUNT_COLUMNS:
-                        Z[:, cols[c]] = (frame[[touchpoint_column(c, b) for b in rest]].to_numpy().sum(axis=1)
-                                         if rest else 0)
-                    for c in DAY_COLUMNS:
-                        Z[:, cols[c]] = (frame[[touchpoint_column(c, b) for b in rest]].to_numpy().min(axis=1)
-                                         if rest else none_days)
-                out[group] = p - score(Z)
-        return pd.DataFrame(out, index=frame.index)
+    def _contributions(self, scores: AdditiveScores, index) -> pd.DataFrame:
+        p = scores.probability()
+        out = {g: p - scores.probability(self._reset(scores, g)) for g in self.feature_groups_}
+        return pd.DataFrame(out, index=index)
 
     def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The main reason of each row's risk and the facts behind it (same index as ``frame``).
@@ -455,8 +489,15 @@ class RiskModel(BaseEstimator):
         the reason's touchpoint (0 for another group); and the columns of :data:`REASON_FACTS`.
         """
         self._check_fitted()
+        return self._explain(frame)
+
+    def _explain(self, frame: pd.DataFrame, scores: AdditiveScores | None = None) -> pd.DataFrame:
+        """:meth:`explain`, from the scores of ``frame``'s rows when already at hand."""
         n = len(frame)
-        contrib = self.contributions(frame) if n else pd.DataFrame(columns=list(self.feature_groups_))
+        if n:
+            contrib = self._contributions(self._scorer(frame) if scores is None else scores, frame.index)
+        else:
+            contrib = pd.DataFrame(columns=list(self.feature_groups_))
         values = contrib.to_numpy(dtype=float).copy()
         actionable = np.array([is_actionable(g) for g in contrib.columns], dtype=bool)
         act_best = values[:, actionable].max(axis=1) if actionable.any() and n else np.zeros(n)
@@ -488,16 +529,17 @@ class RiskModel(BaseEstimator):
         (the day at risk), ``horizon_days``.
         """
         self._check_fitted()
+        if top is not None and int(top) < 0:
+            raise ValueError(f"top must be >= 0, not {top}")
         frame = self.features(data, as_of=as_of)
-        p = self.predict_risk(frame)
-        order = np.lexsort((frame["customer_id"].to_numpy(), -p.to_numpy()))
+        scores = self._scorer(frame)  # one scoring of every row serves the ranking and the reasons
+        p = scores.probability()
+        order = np.lexsort((frame["customer_id"].to_numpy(), -p))
         if top is not None:
-            if int(top) < 0:
-                raise ValueError(f"top must be >= 0, not {top}")
             order = order[: int(top)]
         chosen = frame.iloc[order].reset_index(drop=True)
-        prob = p.to_numpy()[order]
-        why = self.explain(chosen)
+        prob = p[order]
+        why = self._explain(chosen, scores.take(order))
         out = pd.DataFrame(
             {
                 "rank": np.arange(1, len(chosen) + 1),
@@ -528,19 +570,19 @@ class RiskModel(BaseEstimator):
         y = np.asarray(y, dtype=bool)
         if y.all() or not y.any():
             raise ValueError("permutation importance needs churners and non-churners")
-        base = roc_auc_score(y, self.predict_risk(frame))
+        scores = self._scorer(frame)  # a shuffle changes a few columns: scored as in contributions
+        base = roc_auc_score(y, scores.probability())
         rng = np.random.default_rng(random_state)
         rows = []
         for group, cols in self.feature_groups_.items():
             drops = []
             for _ in range(int(n_repeats)):
-                shuffled = frame.copy()
                 idx = rng.permutation(len(frame))
-                for c in cols:
-                    shuffled[c] = frame[c].to_numpy()[idx]
+                changes = {c: scores.column(c)[idx] for c in cols}
                 if group.startswith(TOUCHPOINT_GROUP):
-                    add_totals(shuffled)
-                drops.append(base - roc_auc_score(y, self.predict_risk(shuffled)))
+                    tp = group[len(TOUCHPOINT_GROUP) :]
+                    changes.update(scores.totals_with(tp, idx, none_days=int(self.window_days) + 1))
+                drops.append(base - roc_auc_score(y, scores.probability(changes)))
             rows.append((group, float(np.mean(drops)), float(np.std(drops)), len(cols)))
         out = pd.DataFrame(rows, columns=["group", "importance", "std", "n_features"])
         return out.sort_values("importance", ascending=False, ignore_index=True)
@@ -550,3 +592,4 @@ class RiskModel(BaseEstimator):
             f"fitted at {self.as_of_.date()} on {self.n_train_:,} rows" if hasattr(self, "pipeline_") else "not fitted"
         )
         return f"RiskModel(horizon_days={self.horizon_days}, window_days={self.window_days}; {state})"
+

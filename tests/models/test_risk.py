@@ -199,6 +199,23 @@ def _write_hand_made(path):
     interactions.to_csv(path / "interactions.csv", index=False)
 
 
+def test_snapshots_of_several_days_in_one_query_equal_each_day_alone(small):
+    path, truth = small
+    with cxlib.load(path, as_of=truth["as_of"]) as data:
+        days = RiskModel(snapshots=4).training_cutoffs(as_of=data.as_of)
+        tps = features.touchpoints_with_bad(data, as_of=days[0])
+        together = features.snapshots(data, days=days, touchpoints=tps)
+        assert len(together) == len(days)
+        for day, frame in zip(days, together):
+            x = features.features(data, as_of=day, touchpoints=tps)
+            alone = x.merge(features.labels(data, as_of=day), on="customer_id", how="left", validate="one_to_one")
+            alone["churned"] = alone["churned"].fillna(False).astype(bool)
+            pd.testing.assert_frame_equal(frame, alone)
+            assert frame["churned"].any() and frame.attrs["as_of"] == day and frame.attrs["horizon_days"] == 90
+        with pytest.raises(ValueError, match="is not known"):
+            features.snapshots(data, days=[days[0], data.as_of], touchpoints=tps)
+
+
 def test_features_of_a_hand_made_case(tmp_path):
     _write_hand_made(tmp_path)
     with cxlib.load(tmp_path, strict=True) as data:
@@ -255,6 +272,51 @@ def test_rank_lists_active_customers_most_at_risk_first(world, checked):
     assert summary["customers"].sum() == 25
 
 
+def _reset_frame(model, frame, group):
+    """``frame`` with ``group`` set to "none" or the reference, the way a reader states it: a new frame."""
+    z = frame.copy()
+    for c in model.feature_groups_[group]:
+        if c.startswith(features.COUNT_COLUMNS) or c in features.CONTACT_COLUMNS:
+            z[c] = 0
+        elif c.startswith(features.DAY_COLUMNS):
+            z[c] = model.window_days + 1
+        elif c in features.ANSWER_COLUMNS:
+            z[c] = np.nan  # no answer
+        else:
+            z[c] = model.reference_[c]
+    return features.add_totals(z) if group.startswith(features.TOUCHPOINT_GROUP) else z
+
+
+def test_contributions_and_importance_equal_scoring_every_changed_frame(checked):
+    """The additive look-ups give what scoring each reset or shuffled frame anew gives."""
+    from sklearn.metrics import roc_auc_score
+
+    model = checked.model
+    frame = checked.features.sample(3_000, random_state=1).reset_index(drop=True)
+    p = model.predict_risk(frame)
+    np.testing.assert_allclose(model._scorer(frame).probability(), p, rtol=0, atol=1e-12)
+    contrib = model.contributions(frame)
+    assert list(contrib.columns) == list(model.feature_groups_)
+    for group in model.feature_groups_:
+        direct = p - model.predict_risk(_reset_frame(model, frame, group))
+        np.testing.assert_allclose(contrib[group], direct, rtol=0, atol=1e-10, err_msg=group)
+    assert (contrib.abs() > 1e-4).any().sum() >= 5, "the resets move the probabilities"
+    y = checked.scores.set_index("customer_id").loc[frame["customer_id"], "churned"].to_numpy()
+    imp = model.group_importance(frame, y, n_repeats=2, random_state=3).set_index("group")
+    rng, base = np.random.default_rng(3), roc_auc_score(y, p)
+    for group, cols in model.feature_groups_.items():
+        drops = []
+        for _ in range(2):
+            shuffled, idx = frame.copy(), rng.permutation(len(frame))
+            for c in cols:
+                shuffled[c] = frame[c].to_numpy()[idx]
+            if group.startswith(features.TOUCHPOINT_GROUP):
+                features.add_totals(shuffled)
+            drops.append(base - roc_auc_score(y, model.predict_risk(shuffled)))
+        # equal up to ties: customers with equal features tie in one sum and differ in the last bit in the other
+        assert imp.loc[group, "importance"] == pytest.approx(np.mean(drops), abs=1e-5), group
+
+
 def test_group_importance_and_plots(checked):
     from cxlib.present import plots
 
@@ -296,6 +358,29 @@ def test_the_model_is_a_scikit_learn_estimator_and_the_day_is_keyword_only(world
         model.fit(data, data.as_of)  # the analysis date is as_of=, never positional
     with pytest.raises(TypeError):
         features.features(data, data.as_of)
+
+
+def test_a_later_fit_reuses_the_backtest_snapshot_only_when_it_is_the_same(world, checked):
+    data, _ = world
+    model = RiskModel(**{**FAST, "snapshots": 2})
+    assert model.training_cutoffs(as_of=data.as_of)[0] == checked.as_of, "the list's latest snapshot is the backtest's day"
+    fresh = model.training_frame(data)
+    pd.testing.assert_frame_equal(model.training_frame(data, reuse=[checked.features]), fresh)
+    marked = checked.features.assign(tenure_days=-1)
+    marked.attrs.update(checked.features.attrs)
+    used = model.training_frame(data, reuse=[marked])
+    latest = used["snapshot"] == checked.as_of
+    assert (used.loc[latest, "tenure_days"] == -1).all() and (used.loc[~latest, "tenure_days"] >= 0).all()
+    other = marked.copy()
+    other.attrs.update(checked.features.attrs, horizon_days=model.horizon_days + 1)
+    pd.testing.assert_frame_equal(model.training_frame(data, reuse=[other]), fresh)
+
+
+def test_the_survival_baseline_is_the_adjusted_churn_model(checked):
+    """Issue 13: the baseline fitted at the past day adjusts for engagement, as the run's churn model does."""
+    assert checked.baseline.engagement and checked.baseline.get_params() == ChurnModel().get_params()
+    assert checked.baseline.engagement_levels_, "the fitted baseline has its engagement bands"
+    assert checked.baseline._window_experiences() and checked.baseline.experience_levels_, "... and its count bands"
 
 
 def test_the_backtest_fits_copies_of_unfitted_estimators_and_refuses_fitted_ones(world, checked):
