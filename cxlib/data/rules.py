@@ -320,9 +320,17 @@ def relational_problems(con, table: str, label: str, keyed: bool = False) -> Non
     rejected_at = "'its customer row was rejected in the customers table'" if keyed else (
         "'its customer row was rejected (row ' || rc.first_row || ')'"
     )
+    # Keys that share a 64-bit hash come out of one sort of the hashes (equal neighbours):
+    # far cheaper than grouping millions of distinct text keys. Only the rows with such a hash
+    # (the duplicates, and the rare keys whose hashes collide) are then grouped by the key itself.
     con.execute(
-        f"""CREATE TEMP TABLE dup_{table} AS SELECT {key} AS id, min(_row) AS first_row
-            FROM staged_{table} WHERE {key} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"""
+        f"""CREATE TEMP TABLE dup_{table} AS
+            WITH hashes AS (SELECT hash({key}) AS h FROM staged_{table} WHERE {key} IS NOT NULL),
+                 shared AS (SELECT DISTINCT h FROM (SELECT h, lead(h) OVER (ORDER BY h) AS next_h FROM hashes)
+                            WHERE h = next_h)
+            SELECT {key} AS id, min(_row) AS first_row FROM staged_{table}
+            WHERE {key} IS NOT NULL AND hash({key}) IN (SELECT h FROM shared)
+            GROUP BY 1 HAVING count(*) > 1"""
     )
     con.execute(
         f"""INSERT INTO rejects SELECT $file, s._row, s.{key}, '{key}', s.{key}, {first}
