@@ -66,7 +66,16 @@ from cxlib.data.inputs import (
 )
 from cxlib.data.literals import quote_identifier, sql_path, timestamp_sql
 from cxlib.data.postgres import is_postgres, redact
-from cxlib.data.rules import AS_OF_SQL, CUSTOMERS_AT_SQL, RowRules, relational_problems, split, stage
+from cxlib.data.rules import (
+    AS_OF_SQL,
+    CUSTOMERS_AT_SQL,
+    LOAD_ONLY,
+    RowRules,
+    relational_problems,
+    split,
+    stage,
+    text_columns,
+)
 from cxlib.data.sources import is_sources_file, open_plan
 from cxlib.exceptions import DataError, RejectedRowsError
 
@@ -375,8 +384,12 @@ def load(
             f"SELECT count(*) FILTER (churned_at > {cut}), count(*) FILTER (_date_only) FROM staged_customers"
         ).fetchall()[0]
         con.execute(f"CREATE VIEW customers AS {CUSTOMERS_AT_SQL.format(as_of=cut, source='staged_customers')}")
-        columns = ", ".join(f'"{c}"' for c in COLUMNS["interactions"])
-        con.execute(f"CREATE VIEW interactions AS SELECT {columns} FROM staged_interactions")
+        con.execute(f"CREATE VIEW interactions AS SELECT {text_columns('interactions')} FROM staged_interactions")
+        for table in TABLES:  # what served only the load goes: the tables stay in memory for the run
+            present = {r[0] for r in con.execute(f"DESCRIBE staged_{table}").fetchall()}
+            for column in LOAD_ONLY:
+                if column in present:
+                    con.execute(f"ALTER TABLE staged_{table} DROP COLUMN {column}")
         report = LoadReport(
             files, read, accepted, rejected, {t: v for t, v in ignored.items() if v},
             as_of=as_of_value.isoformat(), as_of_given=given_as_of is not None,
