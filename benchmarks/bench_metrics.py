@@ -51,15 +51,16 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def child(path: str, only: list[str] | None = None) -> None:
-    """Load, run every step (or those of ``only``), print one JSON line of (step, seconds, CPU seconds, peak MB)."""
+def child(path: str, only: list[str] | None = None, memory_limit: str = "2GB") -> None:
+    """Load (with DuckDB's ``memory_limit``), run every step (or those of ``only``), print one JSON
+    line of (step, seconds, CPU seconds, peak MB)."""
     import cxlib
     from cxlib.features import metrics
 
     rows = []
     with PeakRSS(interval=0.01) as mem:
         start, cpu = time.perf_counter(), _cpu()
-        data = cxlib.load(path)
+        data = cxlib.load(path, memory_limit=memory_limit)
         rows.append(("load (cxlib.load, not in the total)", time.perf_counter() - start, _cpu() - cpu, mem.peak))
     total = total_cpu = 0.0
     with PeakRSS(interval=0.01) as overall:
@@ -79,13 +80,13 @@ def child(path: str, only: list[str] | None = None) -> None:
     print(json.dumps(rows))
 
 
-def run(customers: int, only: list[str] | None = None) -> tuple[list, float, int]:
+def run(customers: int, only: list[str] | None = None, memory_limit: str = "2GB") -> tuple[list, float, int]:
     """One size in a fresh process: its rows, the process's peak MB (wait4), interactions."""
     import subprocess
 
     path = dataset(customers, "parquet")
     interactions = json.loads((path / "truth.json").read_text())["realised"]["interactions_total"]
-    argv = [PYTHON, __file__, "--child", str(path), *(["--only", *only] if only else [])]
+    argv = [PYTHON, __file__, "--child", str(path), "--memory-limit", memory_limit, *(["--only", *only] if only else [])]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout.read()
     err = proc.stderr.read()
@@ -100,17 +101,18 @@ def main() -> None:
     parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "metrics.md")
     parser.add_argument("--only", nargs="+", help="metrics functions to time (default: every step)")
+    parser.add_argument("--memory-limit", default="2GB", help="DuckDB memory limit of the load (default 2GB, cxlib.load's)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.only)
+        child(args.child, args.only, args.memory_limit)
         return
     table = ["| step | customers | seconds | CPU seconds | peak MB | load average (1 min) before → after |",
              "|---|---|---|---|---|---|"]
     processes = []
     for n in args.customers:
         load_before = os.getloadavg()[0]
-        rows, process_peak, interactions = run(n, args.only)
+        rows, process_peak, interactions = run(n, args.only, args.memory_limit)
         load = f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"
         for name, seconds, cpu, peak in rows:
             table.append(f"| {name} | {n:,} | {seconds:.2f} | {cpu:.2f} | {peak:,.0f} | {load} |")
@@ -128,7 +130,7 @@ def main() -> None:
         "",
         *processes,
         "",
-        "Simulated Parquet, loaded with `cxlib.load` (DuckDB memory limit 2 GB, default). Each metrics "
+        f"Simulated Parquet, loaded with `cxlib.load` (DuckDB memory limit {args.memory_limit}; 2GB is the default). Each metrics "
         "function timed alone on the loaded data set; peak MB is the highest RSS of the process sampled "
         "during the step (it includes the loaded DuckDB database and Python).",
     ]
