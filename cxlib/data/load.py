@@ -17,14 +17,17 @@ How it works, and why this way:
    into text and parsed back) and meet the same rules. A CSV line the reader cannot split
    into the header's columns is kept by DuckDB's ``store_rejects`` with its line number,
    and the row numbers of the other lines are shifted past it.
-2. **Rules across rows on the typed table.** Duplicates come from one ``GROUP BY`` (the
+2. **Rules across rows on the typed table.** Duplicates come from one sort of the keys' 64-bit
+   hashes, then a ``GROUP BY`` of the few rows whose hash is shared (the
    first occurrence is kept), unknown customers and interactions outside a customer's life
    from one join; both return only the offending rows.
 3. **Split.** Every problem goes to ``rejects`` with the file, the row (header = row 1,
    first record = row 2, for CSV, Parquet and DuckDB tables alike; none for a PostgreSQL
    table), the key of the row (``customer_id`` / ``interaction_id``: what names a database
    row), the column, the value and the reason; the rejected rows are deleted from the typed tables (cheap: there are
-   few), and ``customers`` and ``interactions`` are views of the contract's columns.
+   few), and ``customers`` and ``interactions`` are views of the contract's columns. What served
+   only the load (``_row``, the problem lists) is then dropped, and ``kind`` and ``outcome``, whose
+   codes the contract fixes, are stored as ENUMs (one byte a row) and shown as text by the view.
    ``accepted + rejected = read`` is checked, not hoped.
 
 The steps live below this module: :mod:`cxlib.data.inputs` finds and reads each table (1),
