@@ -84,7 +84,10 @@ def check_utf8(file: Path) -> None:
             chunk = head
             while True:
                 try:
-                    decoder.decode(chunk, final=not chunk)
+                    # Plain ASCII (the common case) is UTF-8 as it stands: only a chunk that holds
+                    # other bytes, or follows one that ended inside a character, is decoded.
+                    if not (chunk and chunk.isascii() and not decoder.getstate()[0]):
+                        decoder.decode(chunk, final=not chunk)
                 except UnicodeDecodeError as exc:
                     at = max(0, min(exc.start, len(chunk) - 1))
                     bad = chunk[at:at + 1].hex() or "end of file"
@@ -98,7 +101,7 @@ def check_utf8(file: Path) -> None:
                 if not chunk:
                     return
                 line += chunk.count(b"\n")
-                chunk = fh.read(1 << 20)
+                chunk = fh.read(1 << 22)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"unreadable file: {getattr(exc, 'strerror', None) or exc}", file=file) from None
 

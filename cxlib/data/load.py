@@ -17,14 +17,17 @@ How it works, and why this way:
    into text and parsed back) and meet the same rules. A CSV line the reader cannot split
    into the header's columns is kept by DuckDB's ``store_rejects`` with its line number,
    and the row numbers of the other lines are shifted past it.
-2. **Rules across rows on the typed table.** Duplicates come from one ``GROUP BY`` (the
+2. **Rules across rows on the typed table.** Duplicates come from one sort of the keys' 64-bit
+   hashes, then a ``GROUP BY`` of the few rows whose hash is shared (the
    first occurrence is kept), unknown customers and interactions outside a customer's life
    from one join; both return only the offending rows.
 3. **Split.** Every problem goes to ``rejects`` with the file, the row (header = row 1,
    first record = row 2, for CSV, Parquet and DuckDB tables alike; none for a PostgreSQL
    table), the key of the row (``customer_id`` / ``interaction_id``: what names a database
    row), the column, the value and the reason; the rejected rows are deleted from the typed tables (cheap: there are
-   few), and ``customers`` and ``interactions`` are views of the contract's columns.
+   few), and ``customers`` and ``interactions`` are views of the contract's columns. What served
+   only the load (``_row``, the problem lists) is then dropped, and ``kind`` and ``outcome``, whose
+   codes the contract fixes, are stored as ENUMs (one byte a row) and shown as text by the view.
    ``accepted + rejected = read`` is checked, not hoped.
 
 The steps live below this module: :mod:`cxlib.data.inputs` finds and reads each table (1),
@@ -66,7 +69,16 @@ from cxlib.data.inputs import (
 )
 from cxlib.data.literals import quote_identifier, sql_path, timestamp_sql
 from cxlib.data.postgres import is_postgres, redact
-from cxlib.data.rules import AS_OF_SQL, CUSTOMERS_AT_SQL, RowRules, relational_problems, split, stage
+from cxlib.data.rules import (
+    AS_OF_SQL,
+    CUSTOMERS_AT_SQL,
+    LOAD_ONLY,
+    RowRules,
+    relational_problems,
+    split,
+    stage,
+    text_columns,
+)
 from cxlib.data.sources import is_sources_file, open_plan
 from cxlib.exceptions import DataError, RejectedRowsError
 
@@ -375,8 +387,12 @@ def load(
             f"SELECT count(*) FILTER (churned_at > {cut}), count(*) FILTER (_date_only) FROM staged_customers"
         ).fetchall()[0]
         con.execute(f"CREATE VIEW customers AS {CUSTOMERS_AT_SQL.format(as_of=cut, source='staged_customers')}")
-        columns = ", ".join(f'"{c}"' for c in COLUMNS["interactions"])
-        con.execute(f"CREATE VIEW interactions AS SELECT {columns} FROM staged_interactions")
+        con.execute(f"CREATE VIEW interactions AS SELECT {text_columns('interactions')} FROM staged_interactions")
+        for table in TABLES:  # what served only the load goes: the tables stay in memory for the run
+            present = {r[0] for r in con.execute(f"DESCRIBE staged_{table}").fetchall()}
+            for column in LOAD_ONLY:
+                if column in present:
+                    con.execute(f"ALTER TABLE staged_{table} DROP COLUMN {column}")
         report = LoadReport(
             files, read, accepted, rejected, {t: v for t, v in ignored.items() if v},
             as_of=as_of_value.isoformat(), as_of_given=given_as_of is not None,

@@ -261,3 +261,21 @@ def test_yaml_aliases_are_refused_with_a_short_message(tmp_path, small_world):
     with pytest.raises(DataError, match="aliases") as info:
         roi.load_scenarios(params)
     assert len(str(info.value)) < 500
+
+
+def test_utf8_check_across_read_chunks(tmp_path):
+    """The check reads the file in chunks and skips the plain-ASCII ones: a character split between
+    two chunks is still UTF-8, and a character cut short before an ASCII chunk is still refused,
+    on its own line."""
+    from cxlib.data.inputs import check_utf8
+
+    chunk = (1 << 22) + 4  # the 4-byte head, then 4 MB reads
+    lines = (chunk - 1) // 100
+    filler = b"".join(b"x" * 99 + b"\n" for _ in range(lines)) + b"x" * (chunk - 1 - 100 * lines)
+    split = tmp_path / "split.csv"
+    split.write_bytes(filler + "\u00e9".encode() + b"\n" + b"ascii after\n" * 10)
+    check_utf8(split)  # é's two bytes straddle the chunks: valid
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(filler + b"\xc3" + b"\n" + b"ascii after\n" * 10)
+    with pytest.raises(DataError, match=f"not UTF-8 text: line {lines + 1} holds"):
+        check_utf8(cut)

@@ -30,6 +30,22 @@ def test_clean_data_loads_typed(tmp_path):
         assert data.as_of == pd.Timestamp("2024-05-01")
 
 
+def test_loaded_tables_hold_codes_compactly_and_show_text(tmp_path):
+    """kind and outcome are stored as ENUMs, the columns that served only the load are gone,
+    and the views show every contract column as before: text codes, in the contract's order."""
+    with cxlib.load(write(tmp_path)) as data:
+        stored = dict(data.con.execute("SELECT column_name, data_type FROM duckdb_columns() "
+                                       "WHERE table_name = 'staged_interactions'").fetchall())
+        assert stored["kind"].startswith("ENUM") and stored["outcome"].startswith("ENUM")
+        assert not {"_row", "problems"} & set(stored)
+        customers = {r[0] for r in data.con.execute("DESCRIBE staged_customers").fetchall()}
+        assert not {"_row", "problems", "_date_only"} & customers
+        shown = data.con.execute("DESCRIBE interactions").fetchall()
+        assert [r[0] for r in shown] == list(cxlib.data.contract.COLUMNS["interactions"])
+        assert {r[0]: r[1] for r in shown}["kind"] == "VARCHAR" and data.interactions["outcome"].dtype == object
+        assert data.query("SELECT count(*) AS n FROM interactions WHERE kind = 'service'")["n"].iloc[0] == 1
+
+
 def test_offsets_are_converted_to_utc_and_naive_taken_as_utc(tmp_path):
     customers = CUSTOMERS.replace("2024-01-01T10:00:00Z", "2024-01-01T12:00:00+02:00").replace(
         "2024-01-02T00:00:00Z", "2024-01-02 00:00:00"

@@ -403,3 +403,46 @@ def test_service_metrics_by_month_on_world(world):
     assert months.is_monotonic_increasing and months.nunique() == len(months)
     assert frame.groupby("metric").size().nunique() == 1  # every metric has every month
     assert frame[frame.metric == "CSAT"]["few_answers"].iloc[0]  # the first month is thin
+
+
+def _pandas_journeys(data, *, mark_bad: bool):
+    """Each known customer's steps in order, the pandas way: (customer_id, step) rows and the end states."""
+    t = data.as_of
+    customers = data.customers[data.customers["signup_at"] < t].copy()
+    churned = customers["churned_at"].notna() & (customers["churned_at"] <= t)
+    customers["end_at"] = customers["churned_at"].where(churned, t)
+    customers["end_state"] = np.where(churned, metrics.END_CHURNED, metrics.END_ACTIVE)
+    steps = data.interactions.merge(customers[["customer_id", "end_at"]], on="customer_id")
+    steps = steps[steps["at"] <= steps["end_at"]].sort_values(["customer_id", "at", "interaction_id"])
+    bad = mark_bad & (steps["outcome"] == "bad")
+    steps["step"] = np.where(steps["kind"] == "service", metrics.SERVICE_STEP,
+                             np.where(bad, steps["touchpoint"] + " (bad)", steps["touchpoint"]))
+    return steps[["customer_id", "step"]], customers.set_index("customer_id")["end_state"]
+
+
+def test_journeys_match_a_plain_pandas_count(world):
+    """Transitions and paths on the simulated world against the same definitions in pandas."""
+    data, _ = world
+    steps, ends = _pandas_journeys(data, mark_bad=False)
+    journeys = steps.groupby("customer_id")["step"].agg(list).reindex(ends.index)
+    pairs = []
+    for customer, path in journeys.items():
+        path = [metrics.START] + (path if isinstance(path, list) else []) + [ends[customer]]
+        pairs += list(zip(path[:-1], path[1:]))
+    expected = pd.Series(pairs).value_counts()
+    frame = metrics.journey_transitions(data).set_index(["from_step", "to_step"])["transitions"]
+    assert frame.sort_index().to_dict() == {k: int(v) for k, v in expected.sort_index().items()}
+
+    steps, ends = _pandas_journeys(data, mark_bad=True)
+    assert steps["step"].str.endswith(" (bad)").any()
+    last = steps.groupby("customer_id")["step"].agg(lambda s: list(s)[-3:]).reindex(ends.index)
+    paths = pd.DataFrame({
+        "path": [" → ".join(([metrics.START] if len(p) < 3 else []) + p) if isinstance(p, list) else metrics.START
+                 for p in last],
+        "end_state": ends.to_numpy(),
+    }).value_counts()
+    frame = metrics.churn_paths(data, steps=3, top=100)
+    for row_ in frame.itertuples():
+        state = metrics.END_CHURNED if row_.group == "churned" else metrics.END_ACTIVE
+        assert row_.customers == paths.get((row_.path, state), 0), row_.path
+    assert frame["path"].str.contains(r"\(bad\)").any()
