@@ -465,23 +465,49 @@ def aggregate(
     (``engagement``, an index: :func:`cxlib.features.definitions.experience_rate_labels`); with it,
     ``window_experiences`` the band of the trailing count of experiences (``experiences``, an index:
     :func:`cxlib.features.definitions.window_experience_labels`); ``good`` the trailing count of good experiences.
+
+    Past :data:`PANEL_PART_CUSTOMERS` customers the panel is built and aggregated in parts of
+    customers (contiguous ranges of their ids) whose tables are summed: the sufficient statistics
+    of disjoint customers add up exactly, and the engine's window over every change point of a
+    million customers (about 45 million with the window's count of experiences) does not fit
+    DuckDB's memory limit at once.
     """
     as_of = data.as_of if as_of is None else as_of
     steps = experience_rate_max_steps(data, as_of=as_of) if engagement else 1
     counts = count_columns(terms, touchpoints=touchpoints, days_since_bands=days_since_bands) + (["good"] if good else [])
-    with _sample_view(data, customers) as view:
-        sql = intervals_sql(
-            as_of=as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view,
-            terms=terms, touchpoints=touchpoints, days_since_bands=days_since_bands, engagement=engagement,
-            engagement_steps=steps, good=good, window_experiences=window_experiences,
-        )
-        frame = data.query(aggregate_sql(sql, count_cap=count_cap, counts=counts, engagement=engagement,
-                                         window_experiences=window_experiences))
     bands = [*(["engagement"] if engagement else []), *(["experiences"] if engagement and window_experiences else [])]
+    frames = []
+    for part in (_customer_parts(data) if customers is None else [customers]):
+        with _sample_view(data, part) as view:
+            sql = intervals_sql(
+                as_of=as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands,
+                customers=view, terms=terms, touchpoints=touchpoints, days_since_bands=days_since_bands,
+                engagement=engagement, engagement_steps=steps, good=good, window_experiences=window_experiences,
+            )
+            frames.append(data.query(aggregate_sql(sql, count_cap=count_cap, counts=counts, engagement=engagement,
+                                                   window_experiences=window_experiences)))
+    frame = frames[0]
+    if len(frames) > 1:
+        keys = ["segment", "tenure_band", *bands, *counts]
+        frame = (pd.concat(frames, ignore_index=True).groupby(keys, sort=True, as_index=False)
+                 [["events", "exposure_days", "intervals", "capped_intervals"]].sum())
     for col in (*counts, *bands, "events", "intervals", "capped_intervals"):
         frame[col] = frame[col].astype("int64")
     frame["exposure_days"] = frame["exposure_days"].astype(float)
     return frame
+
+
+#: The panel is aggregated in parts of at most this many customers (:func:`aggregate`).
+PANEL_PART_CUSTOMERS = 250_000
+
+
+def _customer_parts(data) -> list:
+    """[None] (everyone at once) up to :data:`PANEL_PART_CUSTOMERS` customers; else the ids in contiguous parts."""
+    n = int(data.query("SELECT count(*) AS n FROM customers")["n"].iloc[0])
+    if n <= PANEL_PART_CUSTOMERS:
+        return [None]
+    ids = data.query("SELECT customer_id FROM customers ORDER BY customer_id")["customer_id"].astype(str).to_numpy()
+    return [part.tolist() for part in np.array_split(ids, -(-len(ids) // PANEL_PART_CUSTOMERS))]
 
 
 # ---------------------------------------------------------------------- the churn model's other inputs

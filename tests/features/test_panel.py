@@ -197,3 +197,18 @@ def test_metrics_and_the_panel_count_the_same_customers_at_a_signup_moment(tmp_p
         assert int(recent["customers"].sum()) == len(active)
         journeys = metrics.journey_transitions(data)
         assert int(journeys.loc[journeys["from_step"] == metrics.START, "from_total"].iloc[0]) == len(known)
+
+
+@pytest.mark.parametrize("terms", ["pooled", "touchpoint"])
+def test_a_panel_aggregated_in_parts_of_customers_is_the_whole_one(small_world, monkeypatch, terms):
+    """Past PANEL_PART_CUSTOMERS the panel is built in parts of customers and summed: the same table."""
+    with cxlib.load(small_world) as data:
+        settings = dict(engagement=True, window_experiences=True, terms=terms,
+                        touchpoints=panel.bad_touchpoints(data) if terms == "touchpoint" else ())
+        whole = panel.aggregate(data, **settings)
+        monkeypatch.setattr(panel, "PANEL_PART_CUSTOMERS", 700)
+        assert len(panel._customer_parts(data)) == 3
+        parts = panel.aggregate(data, **settings)
+    assert len(whole) > 100 and whole["events"].sum() > 50
+    pd.testing.assert_frame_equal(parts.drop(columns="exposure_days"), whole.drop(columns="exposure_days"))
+    np.testing.assert_allclose(parts["exposure_days"], whole["exposure_days"], rtol=1e-12)
