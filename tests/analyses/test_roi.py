@@ -285,6 +285,20 @@ def test_a_model_with_the_window_experience_count_is_valued_class_by_class(world
             assert inp.log_shift[row.engagement_class] == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
+def _known_counts_by_day(engine):
+    """Each customer's known unresolved and resolved counts on each day of the horizon, capped: design.md's rule,
+    day by day from the engine's known events (the sums the engine's segments must reproduce)."""
+    n, days, W = engine.n_customers, engine.n_days, engine.W
+    ku, kr = np.zeros((n, days), dtype=int), np.zeros((n, days), dtype=int)
+    d = np.arange(days)
+    for i, e, c in zip(*engine.known_events):
+        end = c if np.isfinite(c) and c <= 0 else e + W
+        ku[i] += (d >= e + 1) & (d <= end)
+        if np.isfinite(c) and c <= 0:
+            kr[i] += (d >= c + 1) & (d <= e + W)
+    return np.minimum(ku, engine.cap), np.minimum(kr, engine.cap)
+
+
 def test_segments_of_constant_state_equal_the_day_by_day_sum(world):
     """The engine's runs of constant state give the midpoint rule summed day by day, customer by customer."""
     data, model, _ = world
@@ -295,15 +309,9 @@ def test_segments_of_constant_state_equal_the_day_by_day_sum(world):
                             delay=np.array([0.4, 0.3, 0.2, 0.1]))
     mu_u, mu_r = engine.future_means(inp)
     Fu, Fr = engine.multiplier_table(mu_u, inp.log_hr_u), engine.multiplier_table(mu_r, inp.log_hr_r)
-    n, days, W = engine.n_customers, engine.n_days, engine.W
-    ku, kr = np.zeros((n, days), dtype=int), np.zeros((n, days), dtype=int)
+    n, days = engine.n_customers, engine.n_days
     d = np.arange(days)
-    for i, e, c in zip(*engine.known_events):
-        end = c if np.isfinite(c) and c <= 0 else e + W
-        ku[i] += (d >= e + 1) & (d <= end)
-        if np.isfinite(c) and c <= 0:
-            kr[i] += (d >= c + 1) & (d <= e + W)
-    ku, kr = np.minimum(ku, engine.cap), np.minimum(kr, engine.cap)
+    ku, kr = _known_counts_by_day(engine)
     cls = engine.mu_class[engine.tau][:, None]
     a = np.exp(inp.log_a)[engine.seg[:, None], engine.band[engine.tau]]
     h = a * Fu[cls, ku, d[None, :]] * Fr[cls, kr, d[None, :]] * engine.x[None, :]
@@ -338,15 +346,9 @@ def test_classes_of_constant_state_equal_the_day_by_day_sum(world):
                             log_hr_r=np.log(1.1), lam_early=0.01, lam_settled=0.004, q=0.5,
                             delay=np.array([0.4, 0.3, 0.2, 0.1]), log_shift=shift, class_rate=rate)
     mu_u, mu_r = engine.future_means(inp)  # one class at λ: class c's means are r_c times these
-    n, days, W = engine.n_customers, engine.n_days, engine.W
-    ku, kr = np.zeros((n, days), dtype=int), np.zeros((n, days), dtype=int)
+    n, days = engine.n_customers, engine.n_days
     d = np.arange(days)
-    for i, e, c in zip(*engine.known_events):
-        end = c if np.isfinite(c) and c <= 0 else e + W
-        ku[i] += (d >= e + 1) & (d <= end)
-        if np.isfinite(c) and c <= 0:
-            kr[i] += (d >= c + 1) & (d <= e + W)
-    ku, kr = np.minimum(ku, engine.cap), np.minimum(kr, engine.cap)
+    ku, kr = _known_counts_by_day(engine)
     rate_class = engine.mu_class[engine.tau][:, None]
     h = np.empty((n, days))
     for c in (0, 1):
