@@ -54,20 +54,21 @@ def bad_experiences_sql(*, resolution_days: int = RESOLUTION_DAYS, source: str =
     """
 
 
-def touches_sql(as_of_sql: str, *, source: str = "interactions", only: str = "") -> str:
+def touches_sql(as_of_sql: str, *, source: str = "interactions", per_day: bool = True) -> str:
     """The experiences that measure engagement, per customer and day: ``customer_id, day, n``.
 
     ``experience`` rows of any outcome before ``as_of_sql``, survey answers of their own
     (:data:`SURVEY_TOUCHPOINT`) left out: the touches both :func:`experience_rate_sql` and the
-    trailing count of experiences (:func:`window_experience_band_sql`) count. ``only`` is an
-    extra SQL condition on ``i.customer_id`` (a sample).
+    trailing count of experiences (:func:`window_experience_band_sql`) count. ``per_day=False``: one row per touch
+    (``n`` = 1), for a caller that sums them anyway (the panel's change points).
     """
     if not source.isidentifier():
         raise ValueError(f"source must be a table name, not {source!r}")
+    n, group = ("count(*)", "GROUP BY 1, 2") if per_day else ("1", "")
     return f"""
-    SELECT i.customer_id, CAST(i."at" AS DATE) AS day, count(*) AS n FROM {source} i
-    WHERE {_TOUCH} AND i."at" < {as_of_sql} {only}
-    GROUP BY 1, 2
+    SELECT i.customer_id, CAST(i."at" AS DATE) AS day, {n} AS n FROM {source} i
+    WHERE {_TOUCH} AND i."at" < {as_of_sql}
+    {group}
     """
 
 
