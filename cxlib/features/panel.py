@@ -37,13 +37,11 @@ for ``customers``), :func:`engagement_bands` (each customer's band on a day) and
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import pandas as pd
 
 from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
-from cxlib.features import running
+from cxlib.features import running, scope
 from cxlib.features.definitions import (
     ROUTINE_TOUCHPOINT,
     bad_experiences_sql,
@@ -137,16 +135,6 @@ def _customers_cte(as_of_sql: str, tables, *, resolution_days: int, keyed: bool 
     )"""
 
 
-def _sample_tables(customers: str | None) -> tuple[str, str, str]:
-    """(CTEs, customers' table, interactions' table) of a panel: the loaded tables, or for a sample (a
-    table or view of ``customer_id``) CTEs that keep its customers, so every step works on them alone."""
-    if not customers:
-        return "", "customers", "interactions"
-    keep = f"WHERE customer_id IN (SELECT customer_id FROM {customers})"
-    ctes = f"sample_customers AS (SELECT * FROM customers {keep}), sample_interactions AS (SELECT * FROM interactions {keep}), "
-    return ctes, "sample_customers", "sample_interactions"
-
-
 def _cust_cte(as_of_sql: str, people: str, *, keyed: bool = False) -> str:
     """``cust``: the customers at risk before ``as_of_sql``, when each one's time at risk ends and whether in churn."""
     k = "CAST(row_number() OVER (ORDER BY customer_id) AS BIGINT) AS k, " if keyed else ""
@@ -202,7 +190,7 @@ def _points_sql(
     if window_experiences and not engagement:
         raise ValueError("window_experiences is part of the engagement adjustment: it needs engagement=True")
     as_of_sql = timestamp_sql(utc_naive(as_of))
-    tables = _sample_tables(customers)
+    tables = scope.sample_tables(customers)
     if terms != "pooled" or good:
         return _terms_points_sql(
             as_of_sql, w, r, bands, tables, terms, touchpoints,
@@ -410,21 +398,6 @@ def aggregate_sql(intervals: str, *, count_cap: int = COUNT_CAP, counts=STATUSES
     """
 
 
-@contextmanager
-def _sample_view(data, customers):
-    """Register a list of customer ids as a temporary view in ``data``'s engine; yield its name (or None)."""
-    if customers is None:
-        yield None
-        return
-    name = "cx_panel_sample"
-    frame = pd.DataFrame({"customer_id": pd.Series(list(customers), dtype=object).astype(str)})
-    data.register(name, frame)
-    try:
-        yield name
-    finally:
-        data.unregister(name)
-
-
 def intervals(
     data, *, window_days: int = WINDOW_DAYS, resolution_days: int = RESOLUTION_DAYS, tenure_bands=TENURE_BANDS,
     as_of=None, customers=None, terms: str = "pooled", touchpoints=(), days_since_bands=DAYS_SINCE_BANDS,
@@ -439,7 +412,7 @@ def intervals(
     """
     as_of = data.as_of if as_of is None else as_of
     steps = experience_rate_max_steps(data, as_of=as_of) if engagement else 1
-    with _sample_view(data, customers) as view:
+    with scope.sample_view(data, customers) as view:
         sql = intervals_sql(
             as_of=as_of, window_days=window_days, resolution_days=resolution_days, tenure_bands=tenure_bands, customers=view,
             terms=terms, touchpoints=touchpoints, days_since_bands=days_since_bands, engagement=engagement,
@@ -466,7 +439,7 @@ def aggregate(
     ``window_experiences`` the band of the trailing count of experiences (``experiences``, an index:
     :func:`cxlib.features.definitions.window_experience_labels`); ``good`` the trailing count of good experiences.
 
-    Past :data:`PANEL_PART_CUSTOMERS` customers the panel is built and aggregated in parts of
+    Past :data:`cxlib.features.scope.PANEL_PART_CUSTOMERS` customers the panel is built and aggregated in parts of
     customers (contiguous ranges of their ids) whose tables are summed: the sufficient statistics
     of disjoint customers add up exactly, and the engine's window over every change point of a
     million customers (about 45 million with the window's count of experiences) does not fit
@@ -486,8 +459,9 @@ def aggregate(
                 "window_experiences": window_experiences}
     summing = {"count_cap": count_cap, "counts": counts, "engagement": engagement, "window_experiences": window_experiences}
     frames = []
-    for part in (_customer_parts(data) if customers is None else [customers]):
-        with _sample_view(data, part) as view:
+    for part in (scope.customer_parts(data) if customers is None else [customers]):
+        with scope.sample_view(data, None if isinstance(part, scope.IdRange) else part) as view:
+            view = part if isinstance(part, scope.IdRange) else view
             if data.engine == "duckdb" and running_in_numpy:
                 frames.append(_aggregate_running_in_numpy(data, view, settings, summing))
             else:
@@ -506,24 +480,11 @@ def aggregate(
 def _aggregate_running_in_numpy(data, view, settings: dict, summing: dict) -> pd.DataFrame:
     """One part of :func:`aggregate` on DuckDB: the points from SQL, their running counts in numpy, the rest in SQL."""
     ctes, counts = _points_sql(customers=view, keyed=True, **settings)
-    tables = _sample_tables(view)
+    tables = scope.sample_tables(view)
     cust = tables[0] + _cust_cte(timestamp_sql(utc_naive(settings["as_of"])), tables[1], keyed=True)
     spans = _spans_select(counts, settings["tenure_bands"], keyed=True)
     return running.aggregate_points(
         data.con, ctes, counts, lambda table: aggregate_sql(f"WITH {cust}, running AS (SELECT * FROM {table}), {spans}", **summing))
-
-
-#: The panel is aggregated in parts of at most this many customers (:func:`aggregate`).
-PANEL_PART_CUSTOMERS = 250_000
-
-
-def _customer_parts(data) -> list:
-    """[None] (everyone at once) up to :data:`PANEL_PART_CUSTOMERS` customers; else the ids in contiguous parts."""
-    n = int(data.query("SELECT count(*) AS n FROM customers")["n"].iloc[0])
-    if n <= PANEL_PART_CUSTOMERS:
-        return [None]
-    ids = data.query("SELECT customer_id FROM customers ORDER BY customer_id")["customer_id"].astype(str).to_numpy()
-    return [part.tolist() for part in np.array_split(ids, -(-len(ids) // PANEL_PART_CUSTOMERS))]
 
 
 # ---------------------------------------------------------------------- the churn model's other inputs

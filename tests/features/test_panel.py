@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import cxlib
-from cxlib.features import panel
+from cxlib.features import panel, scope
 
 AS_OF = "2025-01-01 00:00:00"
 W, R, BANDS = 10, 2, (0, 20)  # small parameters, so the intervals can be computed by hand
@@ -206,8 +206,8 @@ def test_a_panel_aggregated_in_parts_of_customers_is_the_whole_one(small_world, 
         settings = dict(engagement=True, window_experiences=True, terms=terms,
                         touchpoints=panel.bad_touchpoints(data) if terms == "touchpoint" else ())
         whole = panel.aggregate(data, **settings)
-        monkeypatch.setattr(panel, "PANEL_PART_CUSTOMERS", 700)
-        assert len(panel._customer_parts(data)) == 3
+        monkeypatch.setattr(scope, "PANEL_PART_CUSTOMERS", 700)
+        assert len(scope.customer_parts(data)) == 3
         parts = panel.aggregate(data, **settings)
     assert len(whole) > 100 and whole["events"].sum() > 50
     pd.testing.assert_frame_equal(parts.drop(columns="exposure_days"), whole.drop(columns="exposure_days"))
