@@ -45,6 +45,7 @@ from cxlib.features import running, scope
 from cxlib.features.definitions import (
     ROUTINE_TOUCHPOINT,
     bad_experiences_sql,
+    check_lower_bounds,
     experience_rate_max_steps,
     experience_rate_sql,
     touches_sql,
@@ -107,10 +108,7 @@ def tenure_band_of(days, bands=TENURE_BANDS):
 
 
 def _check_bands(bands) -> tuple[int, ...]:
-    bands = tuple(int(b) for b in bands)
-    if not bands or bands[0] != 0 or list(bands) != sorted(set(bands)):
-        raise ValueError(f"tenure_bands must start at 0 and increase, not {bands}")
-    return bands
+    return check_lower_bounds(bands, "tenure", int)
 
 
 def _band_case(expr: str, bands) -> str:
