@@ -54,20 +54,21 @@ def bad_experiences_sql(*, resolution_days: int = RESOLUTION_DAYS, source: str =
     """
 
 
-def touches_sql(as_of_sql: str, *, source: str = "interactions", only: str = "") -> str:
+def touches_sql(as_of_sql: str, *, source: str = "interactions", per_day: bool = True) -> str:
     """The experiences that measure engagement, per customer and day: ``customer_id, day, n``.
 
     ``experience`` rows of any outcome before ``as_of_sql``, survey answers of their own
     (:data:`SURVEY_TOUCHPOINT`) left out: the touches both :func:`experience_rate_sql` and the
-    trailing count of experiences (:func:`window_experience_band_sql`) count. ``only`` is an
-    extra SQL condition on ``i.customer_id`` (a sample).
+    trailing count of experiences (:func:`window_experience_band_sql`) count. ``per_day=False``: one row per touch
+    (``n`` = 1), for a caller that sums them anyway (the panel's change points).
     """
     if not source.isidentifier():
         raise ValueError(f"source must be a table name, not {source!r}")
+    n, group = ("count(*)", "GROUP BY 1, 2") if per_day else ("1", "")
     return f"""
-    SELECT i.customer_id, CAST(i."at" AS DATE) AS day, count(*) AS n FROM {source} i
-    WHERE {_TOUCH} AND i."at" < {as_of_sql} {only}
-    GROUP BY 1, 2
+    SELECT i.customer_id, CAST(i."at" AS DATE) AS day, {n} AS n FROM {source} i
+    WHERE {_TOUCH} AND i."at" < {as_of_sql}
+    {group}
     """
 
 
@@ -77,7 +78,7 @@ _TOUCH = f"i.kind = 'experience' AND i.touchpoint IS DISTINCT FROM '{SURVEY_TOUC
 
 def window_experience_labels(bands=None) -> list[str]:
     """Labels of the bands of the trailing count of experiences, by band index: ``0``, ``12–13``, ``30+``."""
-    bands = _check_count_bands(_default_window_bands() if bands is None else bands)
+    bands = check_lower_bounds(_default_window_bands() if bands is None else bands, "experience-count", int)
     labels = []
     for lo, hi in zip(bands, [*bands[1:], None]):
         labels.append(f"{lo}+" if hi is None else str(lo) if hi == lo + 1 else f"{lo}–{hi - 1}")
@@ -86,7 +87,7 @@ def window_experience_labels(bands=None) -> list[str]:
 
 def window_experience_band_sql(expr: str, bands=None) -> str:
     """SQL: the band index (of :func:`window_experience_labels`) of a trailing count of experiences ``expr``."""
-    bands = _check_count_bands(_default_window_bands() if bands is None else bands)
+    bands = check_lower_bounds(_default_window_bands() if bands is None else bands, "experience-count", int)
     whens = " ".join(f"WHEN {expr} >= {lo} THEN {i}" for i, lo in reversed(list(enumerate(bands))))
     return f"CASE {whens} END"
 
@@ -97,10 +98,11 @@ def _default_window_bands():
     return WINDOW_EXPERIENCE_BANDS
 
 
-def _check_count_bands(bands) -> tuple[int, ...]:
-    bands = tuple(int(b) for b in bands)
+def check_lower_bounds(bands, kind: str, number=float) -> tuple:
+    """Band lower bounds as ``number``s: they must start at 0 and increase (``kind`` names them in the error)."""
+    bands = tuple(number(b) for b in bands)
     if not bands or bands[0] != 0 or list(bands) != sorted(set(bands)):
-        raise ValueError(f"experience-count bands must start at 0 and increase, not {bands}")
+        raise ValueError(f"{kind} bands must start at 0 and increase, not {bands}")
     return bands
 
 
@@ -113,19 +115,12 @@ def experience_rate_labels(bands=None, *, step_days: int | None = None) -> list[
     """
     from cxlib.config import ENGAGEMENT_STEP_DAYS, EXPERIENCE_RATE_BANDS
 
-    bands = _check_rate_bands(EXPERIENCE_RATE_BANDS if bands is None else bands)
+    bands = check_lower_bounds(EXPERIENCE_RATE_BANDS if bands is None else bands, "experience-rate")
     step = int(ENGAGEMENT_STEP_DAYS if step_days is None else step_days)
     labels = [f"first {step} days"]
     for lo, hi in zip(bands, [*bands[1:], None]):
         labels.append(f"{lo:g}+" if hi is None else f"{lo:g}–{hi:g}")
     return labels
-
-
-def _check_rate_bands(bands) -> tuple[float, ...]:
-    bands = tuple(float(b) for b in bands)
-    if not bands or bands[0] != 0 or list(bands) != sorted(set(bands)):
-        raise ValueError(f"experience-rate bands must start at 0 and increase, not {bands}")
-    return bands
 
 
 def experience_rate_sql(
@@ -168,7 +163,7 @@ def experience_rate_sql(
         raise ValueError(f"skip_days must be in [0, step_days), not {skip_days}")
     if step < 1:
         raise ValueError(f"step_days must be >= 1, not {step_days}")
-    bands = _check_rate_bands(_default_bands() if bands is None else bands)
+    bands = check_lower_bounds(_default_bands() if bands is None else bands, "experience-rate")
     for name in (source, customers):
         if not name.isidentifier():
             raise ValueError(f"table names must be identifiers, not {name!r}")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import cxlib
-from cxlib.features import panel
+from cxlib.features import panel, scope
 
 AS_OF = "2025-01-01 00:00:00"
 W, R, BANDS = 10, 2, (0, 20)  # small parameters, so the intervals can be computed by hand
@@ -206,9 +206,52 @@ def test_a_panel_aggregated_in_parts_of_customers_is_the_whole_one(small_world, 
         settings = dict(engagement=True, window_experiences=True, terms=terms,
                         touchpoints=panel.bad_touchpoints(data) if terms == "touchpoint" else ())
         whole = panel.aggregate(data, **settings)
-        monkeypatch.setattr(panel, "PANEL_PART_CUSTOMERS", 700)
-        assert len(panel._customer_parts(data)) == 3
+        monkeypatch.setattr(scope, "PANEL_PART_CUSTOMERS", 700)
+        assert len(scope.customer_parts(data)) == 3
         parts = panel.aggregate(data, **settings)
     assert len(whole) > 100 and whole["events"].sum() > 50
     pd.testing.assert_frame_equal(parts.drop(columns="exposure_days"), whole.drop(columns="exposure_days"))
     np.testing.assert_allclose(parts["exposure_days"], whole["exposure_days"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("settings", [
+    {},
+    {"engagement": True},
+    {"engagement": True, "window_experiences": True},
+    {"engagement": True, "window_experiences": True, "terms": "touchpoint"},
+    {"terms": "days_since", "engagement": True},
+    {"good": True, "engagement": True, "window_experiences": True},
+], ids=["pooled", "rate", "rate-and-count", "touchpoint", "days-since", "good"])
+def test_running_counts_in_numpy_give_the_sql_windows_table(small_world, settings):
+    """On DuckDB the running counts are summed in numpy (features/running.py): the SQL window's table exactly."""
+    with cxlib.load(small_world) as data:
+        if settings.get("terms") == "touchpoint":
+            settings = {**settings, "touchpoints": panel.bad_touchpoints(data)}
+        in_numpy = panel.aggregate(data, **settings)
+        in_sql = panel.aggregate(data, running_in_numpy=False, **settings)
+    assert len(in_sql) > 20 and in_sql["events"].sum() > 50 and in_sql["intervals"].sum() > 1000
+    pd.testing.assert_frame_equal(in_numpy.drop(columns="exposure_days"), in_sql.drop(columns="exposure_days"))
+    np.testing.assert_allclose(in_numpy["exposure_days"], in_sql["exposure_days"], rtol=1e-12)
+
+
+def test_running_counts_sum_each_customers_changes_from_zero():
+    from cxlib.features.running import running_counts
+
+    table = running_counts(np.array([1, 1, 1, 2, 2]), np.array([10, 12, 15, 10, 11]),
+                           {"unresolved": np.array([1, 1, -1, 2, -1])}).to_pandas()
+    assert table["unresolved"].tolist() == [1, 2, 1, 2, 1]  # customer 2 starts from 0, not from customer 1's 1
+    assert table["next_d"].isna().tolist() == [False, False, True, False, True]
+    assert str(table["next_d"].iloc[0]) == "1970-01-13" and str(table["d"].iloc[3]) == "1970-01-11"
+    with pytest.raises(ValueError, match="sorted"):
+        running_counts(np.array([1, 1]), np.array([12, 10]), {"unresolved": np.array([1, -1])})
+    with pytest.raises(ValueError, match="sorted"):
+        running_counts(np.array([2, 1]), np.array([10, 12]), {"unresolved": np.array([1, -1])})
+
+
+def test_running_counts_sum_the_change_points_of_one_day():
+    from cxlib.features.running import running_counts
+
+    table = running_counts(np.array([1, 1, 1, 1]), np.array([10, 12, 12, 15]),
+                           {"unresolved": np.array([1, 1, -1, -1])}).to_pandas()
+    assert table["unresolved"].tolist() == [1, 1, 0] and len(table) == 3
+    assert str(table["next_d"].iloc[0]) == "1970-01-13"
