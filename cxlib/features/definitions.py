@@ -132,6 +132,7 @@ def experience_rate_sql(
     source: str = "interactions",
     customers: str = "customers",
     skip_days: int | None = None,
+    as_changes: bool = False,
 ) -> str:
     """Engagement: each customer's experience-rate band, as spans of days where it is constant.
 
@@ -154,6 +155,9 @@ def experience_rate_sql(
     update falls on or after it, nor after churn); ``max_steps`` bounds ``k`` (at least the
     longest tenure over ``step_days``: :func:`experience_rate_max_steps`). ``source`` and
     ``customers`` name the tables (or CTEs) of interactions and customers.
+
+    ``as_changes``: rows ``customer_id, from_day, delta`` instead, the band's change on the day it
+    changes (from 0 before the signup day): what a running sum over days needs (the churn panel).
     """
     from cxlib.config import ENGAGEMENT_SKIP_DAYS, ENGAGEMENT_STEP_DAYS, EXPERIENCE_RATE_PER_DAYS
 
@@ -201,12 +205,19 @@ def experience_rate_sql(
                lag(rate_band) OVER (PARTITION BY customer_id ORDER BY k) AS previous_band
         FROM er_bands
     )
-    SELECT customer_id, from_day,
-           lead(from_day) OVER (PARTITION BY customer_id ORDER BY k) AS to_day,
-           CAST(rate_band AS INTEGER) AS rate_band
+    {_rate_rows(as_changes)}
     FROM er_changes
     WHERE previous_band IS NULL OR previous_band <> rate_band
     """
+
+
+def _rate_rows(as_changes: bool) -> str:
+    """The SELECT of :func:`experience_rate_sql`: the spans of a band, or its changes."""
+    if as_changes:
+        return "SELECT customer_id, from_day, CAST(rate_band - coalesce(previous_band, 0) AS INTEGER) AS delta"
+    return """SELECT customer_id, from_day,
+           lead(from_day) OVER (PARTITION BY customer_id ORDER BY k) AS to_day,
+           CAST(rate_band AS INTEGER) AS rate_band"""
 
 
 def _default_bands():

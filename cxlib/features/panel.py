@@ -297,17 +297,13 @@ def _terms_points_sql(as_of_sql, w, r, bands, tables, terms, touchpoints, since,
 
 
 def _engagement_ctes(as_of_sql, steps, tables, engagement, window_experiences) -> str:
-    """The engagement adjustment's CTEs (after a comma), or none: ``er`` (rate bands), ``er_moves``
-    (``customer_id, d, delta``: the band's change on its first day) and with ``window_experiences`` ``touch``."""
+    """The engagement adjustment's CTEs (after a comma), or none: ``er_moves`` (``customer_id, d, delta``:
+    the experience-rate band's change on its first day) and with ``window_experiences`` ``touch``."""
     if not engagement:
         return ""
     _, people, source = tables
-    er = experience_rate_sql(as_of_sql=as_of_sql, max_steps=steps, source=source, customers=people)
-    ctes = f""", er AS ({er}), er_moves AS (
-        SELECT e.customer_id, e.from_day AS d,
-               e.rate_band - coalesce(lag(e.rate_band) OVER (PARTITION BY e.customer_id ORDER BY e.from_day), 0) AS delta
-        FROM er e
-    )"""
+    er = experience_rate_sql(as_of_sql=as_of_sql, max_steps=steps, source=source, customers=people, as_changes=True)
+    ctes = f""", er_moves AS (SELECT customer_id, from_day AS d, delta FROM ({er}) er)"""
     if window_experiences:
         ctes += f", touch AS ({touches_sql(as_of_sql, source=source, per_day=False)})"
     return ctes
