@@ -118,7 +118,8 @@ class Prepared:
     base, and the draws of every uncertain input (row 0: the point estimates). A scenario
     changes only the bad-experience rates and the resolved share, so :meth:`run` keeps each
     evaluation it made by draw and inputs: a second scenario with the same inputs (the
-    baseline, a slider moved back) costs nothing. :func:`prepare` builds it,
+    baseline, a slider moved back) costs nothing. :meth:`run_many` makes the new ones of many
+    draws and scenarios at once (the engine stacks them), which is what :func:`evaluate_prepared` does. :func:`prepare` builds it,
     :func:`evaluate_prepared` evaluates scenarios on it; :func:`evaluate` is the two in one.
     """
 

@@ -28,6 +28,7 @@ __all__ = [
     "has_engagement",
     "log_baseline",
     "log_baselines",
+    "touchpoint_log_hrs",
 ]
 
 #: A tenure band with fewer churn events than this takes the coefficient of the band before it.
@@ -188,3 +189,22 @@ def effective_bands(model) -> tuple[list[str], list[str]]:
             )
         out.append(known)
     return out, notes
+
+
+def touchpoint_log_hrs(model, beta: pd.Series, touchpoints: list[str]) -> np.ndarray | None:
+    """Touchpoints × (unresolved, resolved) log HRs of a per-touchpoint model for coefficients ``beta``.
+
+    None for a model with pooled terms. A touchpoint without a term of its own (no bad
+    experience of it when the model was fitted) takes the mean of the others.
+    """
+    if not getattr(model, "by_touchpoint", False):
+        return None
+    out = np.full((len(touchpoints), 2), np.nan)
+    for i, tp in enumerate(touchpoints):
+        for j, kind in enumerate(("unresolved", "resolved")):
+            try:
+                out[i, j] = float(beta[model.count_term(kind, tp)])
+            except KeyError:
+                pass
+    means = np.nanmean(out, axis=0)
+    return np.where(np.isnan(out), means[None, :], out)

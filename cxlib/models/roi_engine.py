@@ -136,6 +136,7 @@ from cxlib.models.roi_baseline import (
     has_engagement,
     log_baseline,
     log_baselines,
+    touchpoint_log_hrs,
 )
 from cxlib.models.roi_paths import Segments, unique_rows
 
@@ -246,7 +247,10 @@ class Engine:
         kr = self._counts(len(k_rows), c_int[resolved] + 1, e[resolved] + self.W, rows[resolved])
         # Customers with the same segment, class, tenure and day-by-day known counts share their
         # expected path exactly: one row per such group, weighted by its value and its size.
-        key = np.column_stack([grp[k_rows], tau[k_rows], ku, kr]).astype(np.int32)
+        small = max(int(grp.max(initial=0)), int(tau.max(initial=0)), self.cap) < 2**15
+        key = np.empty((len(k_rows), 2 + 2 * self.Wk), dtype=np.int16 if small else np.int32)  # compact: a million rows
+        key[:, 0], key[:, 1], key[:, 2:2 + self.Wk], key[:, 2 + self.Wk:] = grp[k_rows], tau[k_rows], ku, kr
+        del ku, kr
         if len(key):
             key, group = unique_rows(key)
             group = group.ravel()
@@ -266,10 +270,9 @@ class Engine:
         # everyone else, grouped by segment, engagement class and tenure class
         rest = ~has
         n_grp = len(self.segments) * self.n_class
-        self.V = np.zeros((n_grp, self.tau_max + 1))
-        self.N = np.zeros_like(self.V)
-        np.add.at(self.V, (grp[rest], tau[rest]), value[rest])
-        np.add.at(self.N, (grp[rest], tau[rest]), 1.0)
+        cell, size = grp[rest] * (self.tau_max + 1) + tau[rest], n_grp * (self.tau_max + 1)  # as np.add.at sums
+        self.V = np.bincount(cell, weights=value[rest], minlength=size).reshape(n_grp, self.tau_max + 1)
+        self.N = np.bincount(cell, minlength=size).astype(float).reshape(n_grp, self.tau_max + 1)
         self.n_customers = len(cust)
         self.n_known = len(k_rows)
 
@@ -300,14 +303,23 @@ class Engine:
         self.n_segments = len(self._common.path) + (len(self._known.path) if self.n_groups else 0)
 
     def _counts(self, n_rows: int, start, stop, rows) -> np.ndarray:
-        """Known counts per row and day 0..Wk-1: +1 on days start..stop (relative, inclusive), capped."""
-        arr = np.zeros((n_rows, self.Wk + 1), dtype=np.int64)
+        """Known counts per row and day 0..Wk-1: +1 on days start..stop (relative, inclusive), capped.
+
+        In 16-bit integers when no row has 2^15 events (a million customers' rows × window days
+        in int64 were 0.3 GB each, and fresh memory costs time), the changes added per distinct cell.
+        """
+        W1 = self.Wk + 1
         lo = np.clip(start, 0, self.Wk)
         hi = np.clip(stop + 1, 0, self.Wk)
         ok = hi > lo
-        np.add.at(arr, (rows[ok], lo[ok]), 1)
-        np.add.at(arr, (rows[ok], hi[ok]), -1)
-        return np.minimum(np.cumsum(arr, axis=1)[:, : self.Wk], self.cap)
+        rows, lo, hi = rows[ok], lo[ok], hi[ok]
+        dtype = np.int16 if not len(rows) or np.bincount(rows).max() < 2**15 else np.int64
+        delta = np.zeros(n_rows * W1, dtype=dtype)
+        for day, sign in ((lo, 1), (hi, -1)):
+            cell, n = np.unique(rows * W1 + day, return_counts=True)
+            delta[cell] += (sign * n).astype(dtype)
+        out = np.cumsum(delta.reshape(n_rows, W1)[:, : self.Wk], axis=1, dtype=dtype)
+        return np.minimum(out, self.cap, out=out)
 
     # -- pieces ------------------------------------------------------------------------
     def group_log_a(self, inp: Inputs) -> np.ndarray:
@@ -556,25 +568,6 @@ class Engine:
         c = np.repeat(common, len(M), axis=0)
         c[:, :Wk, :] *= M[:, :, None]
         return self._totals(c, np.repeat(rate, len(M), axis=0), None if known is None else known * M[:, :, None])
-
-def touchpoint_log_hrs(model, beta: pd.Series, touchpoints: list[str]) -> np.ndarray | None:
-    """Touchpoints × (unresolved, resolved) log HRs of a per-touchpoint model for coefficients ``beta``.
-
-    None for a model with pooled terms. A touchpoint without a term of its own (no bad
-    experience of it when the model was fitted) takes the mean of the others.
-    """
-    if not getattr(model, "by_touchpoint", False):
-        return None
-    out = np.full((len(touchpoints), 2), np.nan)
-    for i, tp in enumerate(touchpoints):
-        for j, kind in enumerate(("unresolved", "resolved")):
-            try:
-                out[i, j] = float(beta[model.count_term(kind, tp)])
-            except KeyError:
-                pass
-    means = np.nanmean(out, axis=0)
-    return np.where(np.isnan(out), means[None, :], out)
-
 
 def pooled_terms(model, beta: pd.Series, touchpoints: list[str], lam_tp) -> tuple[float, float, dict]:
     """(log HR unresolved, log HR resolved, extra Inputs fields) of one draw of the coefficients."""

@@ -50,6 +50,10 @@ def process_noise(engine: Engine, inp: Inputs, scenario_inputs: list, lam_tp: np
     now and then months), so the interval errs on the wide side by far less than the
     convergence tolerance.
 
+    The histories are found by hashing each customer's key row and sorting only the distinct
+    ones (:func:`cxlib.models.roi_paths.sorted_unique_rows`: ``np.unique``'s rows and order, so
+    the same draws; it sorted all of a million customers' rows, several seconds).
+
     Futures are added ``batch × 1000`` at a time, up to ``max_futures`` per history on average,
     until the interval has converged: the spread of every scenario's realised value
     (``expected_var``, the variance of its expected value over the parameter draws, plus the
