@@ -15,7 +15,9 @@ both see the same load. The cases:
   (``evaluate_prepared`` with ``process_draws=0``) and the Monte Carlo of realised futures (the
   same again: the closed-form runs are kept, so only the futures are new); then one move of a
   what-if slider (:meth:`cxlib.present.whatif.WhatIf.table` on ``--slider-draws`` draws after a
-  touchpoint's bad-rate cut moves to a value not seen before: the median of three moves);
+  touchpoint's bad-rate cut moves to a value not seen before: the median of three moves); then
+  the ROI's own steps on the active base copied ``--replicate`` times under new ids (14 copies of
+  the 100,000 world's base: about a million active customers, with the same model and draws);
 * 03_roi executed by papermill on ``--notebook-customers`` customers (no run-results folder:
   it fits its churn model itself, as a notebook run alone does).
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,9 +64,8 @@ def _child(argv: list[str], tree: Path) -> tuple[float, float, float, str]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
-def phases(path: str, draws: int, process_draws: int, slider_draws: int) -> dict:
+def phases(path: str, draws: int, process_draws: int, slider_draws: int, replicate: int = 1) -> dict:
     """The steps of cx roi one by one in this process, then one slider move: {step: (wall s, CPU s)}, and counts."""
-    import statistics
     import warnings
 
     import cxlib
@@ -100,6 +102,29 @@ def phases(path: str, draws: int, process_draws: int, slider_draws: int) -> dict
         moves.append((time.perf_counter() - t0, time.process_time() - c0))
     out[f"one slider move ({slider_draws} draws, median of 3)"] = (statistics.median(m[0] for m in moves),
                                                                     statistics.median(m[1] for m in moves))
+    if replicate > 1:  # the active base copied `replicate` times (new ids): the ROI's own steps at that size
+        import dataclasses
+
+        import pandas as pd
+
+        from cxlib.models.roi_engine import Engine
+
+        m = prepared.measured
+        big = dataclasses.replace(
+            m, customers=pd.concat([m.customers.assign(customer_id=m.customers["customer_id"] + f"-{i}")
+                                    for i in range(replicate)], ignore_index=True),
+            known=pd.concat([m.known.assign(customer_id=m.known["customer_id"] + f"-{i}") for i in range(replicate)],
+                            ignore_index=True))
+        clock = (time.perf_counter(), time.process_time())
+        copy = dataclasses.replace(prepared, measured=big, engine=Engine(big, model, prepared.horizon_days), _runs={},
+                                   _log_a={}, _log_shift={}, _coefficients={})
+        size = f"{len(big.customers):,} active customers ({replicate} copies)"
+        lap(f"{size}: the engine's structure")
+        roi.evaluate_prepared(copy, None, process_draws=0)
+        lap(f"{size}: closed form on every draw and scenario")
+        big_result = roi.evaluate_prepared(copy, None, process_draws=process_draws)
+        lap(f"{size}: realised futures ({big_result.settings['process_futures']:,} futures, "
+            f"{big_result.settings['known_histories']:,} histories)")
     s = result.settings
     return {"steps": out, "runs": len(prepared._runs), "histories": s.get("known_histories"),
             "futures": s.get("process_futures"), "segments": getattr(prepared.engine, "n_segments", None),
@@ -133,60 +158,74 @@ def main() -> None:
     parser.add_argument("--process-draws", type=int, default=100)
     parser.add_argument("--slider-draws", type=int, default=20)
     parser.add_argument("--notebook-customers", type=int, default=10_000)
-    parser.add_argument("--phases", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=2, help="rounds of every case (medians reported)")
+    parser.add_argument("--replicate", type=int, default=14,
+                        help="after the steps, the largest base copied this many times (14: about a million customers)")
+    parser.add_argument("--phases", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--notebook", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phases:
-        p, d, pd_, sd = args.phases
-        print(json.dumps(phases(p, int(d), int(pd_), int(sd))))
+        p, d, pd_, sd, rep = args.phases
+        print(json.dumps(phases(p, int(d), int(pd_), int(sd), int(rep))))
         return
     if args.notebook:
         _notebook(args.notebook)
         return
     trees = ([("before", _export(args.before))] if args.before else []) + [("after", ROOT)]
     label = {"before": f"before ({args.before})", "after": "after"}
-    rows, steps, counts, loads = [], {}, [], []
+    rows, steps, counts, loads = [], {}, {}, []
+
+    def cases(what: str, argv: list[str]) -> None:
+        """``argv`` on every tree, ``--repeats`` rounds interleaved; one row per tree (medians)."""
+        runs = {name: [] for name, _ in trees}
+        for _ in range(args.repeats):
+            for name, tree in trees:
+                runs[name].append(_child(argv, tree)[:3])
+                loads.append(os.getloadavg()[0])
+        for name, _ in trees:
+            r = runs[name]
+            rows.append([what, label[name], f"{statistics.median(x[0] for x in r):.1f}",
+                         f"{statistics.median(x[1] for x in r):.1f}", f"{max(x[2] for x in r):,.0f}"])
+
     for n in args.customers:
-        path = dataset(n, "parquet")
-        for name, tree in trees:
-            argv = [PYTHON, "-m", "cxlib.run.cli", "roi", str(path), "--json", "--draws", str(args.draws),
-                    "--process-draws", str(args.process_draws)]
-            wall, cpu, peak_mb, _ = _child(argv, tree)
-            load = os.getloadavg()[0]
-            rows.append([f"cx roi --json, {n:,} customers", label[name], f"{wall:.1f}", f"{cpu:.1f}", f"{peak_mb:,.0f}",
-                         f"{load:.1f}"])
+        cases(f"cx roi --json, {n:,} customers",
+              [PYTHON, "-m", "cxlib.run.cli", "roi", str(dataset(n, "parquet")), "--json", "--draws", str(args.draws),
+               "--process-draws", str(args.process_draws)])
+    cases(f"03_roi in papermill, {args.notebook_customers:,} customers",
+          [PYTHON, __file__, "--notebook", str(dataset(args.notebook_customers, "parquet"))])
     n = max(args.customers)
     path = dataset(n, "parquet")
-    for name, tree in trees:
-        _, _, _, text = _child([PYTHON, __file__, "--phases", str(path), str(args.draws), str(args.process_draws),
-                                str(args.slider_draws)], tree)
-        info = json.loads(text.strip().splitlines()[-1])
-        loads.append(os.getloadavg()[0])
-        for step, (w, c) in info["steps"].items():
-            steps.setdefault(step, {})[name] = (w, c)
-        counts.append(f"{label[name]}: engine runs (draws × distinct scenario inputs) {info['runs']:,}; segments of "
-                      f"constant state {info['segments']:,}; known histories {info['histories']:,}; futures drawn "
-                      f"{info['futures']:,}; active customers {info['customers']:,}.")
-    for name, tree in trees:
-        wall, cpu, _, _ = _child([PYTHON, __file__, "--notebook", str(dataset(args.notebook_customers, "parquet"))], tree)
-        rows.append([f"03_roi in papermill, {args.notebook_customers:,} customers", label[name], f"{wall:.1f}",
-                     f"{cpu:.1f}", "–", f"{os.getloadavg()[0]:.1f}"])
+    for _ in range(args.repeats):
+        for name, tree in trees:
+            _, _, _, text = _child([PYTHON, __file__, "--phases", str(path), str(args.draws), str(args.process_draws),
+                                    str(args.slider_draws), str(args.replicate)], tree)
+            info = json.loads(text.strip().splitlines()[-1])
+            loads.append(os.getloadavg()[0])
+            for step, (w, c) in info["steps"].items():
+                steps.setdefault(step, {}).setdefault(name, []).append((w, c))
+            counts[name] = (f"{label[name]}: engine runs (draws × distinct scenario inputs) {info['runs']:,}; segments "
+                            f"of constant state {info['segments']:,}; known histories {info['histories']:,}; futures "
+                            f"drawn {info['futures']:,}; active customers {info['customers']:,}.")
+    steps = {step: {t: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for t, v in by.items()}
+             for step, by in steps.items()}
     step_lines = [f"| {n:,} | {step} | " + " | ".join(
         f"{by[t][0]:.2f} / {by[t][1]:.2f}" if t in by else "–" for t, _ in trees) + " |" for step, by in steps.items()]
     write_section(
         "roi", "cx roi (ROI of service against experience)",
         "python benchmarks/bench_roi.py" + (f" --before {args.before}" if args.before else "")
         + f" --customers {' '.join(map(str, args.customers))} --draws {args.draws} --process-draws "
-        f"{args.process_draws} --slider-draws {args.slider_draws} --notebook-customers {args.notebook_customers}",
-        ["case", "code", "wall seconds", "CPU seconds", "peak MB", "load average (1 min) after"], rows,
+        f"{args.process_draws} --slider-draws {args.slider_draws} --notebook-customers {args.notebook_customers} "
+        f"--repeats {args.repeats} --replicate {args.replicate}",
+        ["case", "code", "wall seconds", "CPU seconds", "peak MB"], rows,
         notes="Default scenario file (4 scenarios, one not estimable on simulated data); the churn model is "
-              "`ChurnModel()` (adjusted for engagement: the engine runs on its engagement classes). CPU seconds "
+              "`ChurnModel()` (adjusted for engagement: the engine runs on its engagement classes). Medians of "
+              f"{args.repeats} rounds, before and after interleaved in each. CPU seconds "
               "include the kernel's for 03_roi (a child of papermill's process). Where the time of cx roi goes, step "
               "by step in one process (wall / CPU seconds):\n\n| customers | step | "
               + " | ".join(label[t] for t, _ in trees) + " |\n|---|---|" + "---|" * len(trees) + "\n"
-              + "\n".join(step_lines) + "\n\n" + "\n".join(f"- {c}" for c in counts)
+              + "\n".join(step_lines) + "\n\n" + "\n".join(f"- {c}" for c in counts.values())
               + f"\n\nThe machine is shared with other developers' work (load average {min(loads + [9e9]):.1f}–"
-                f"{max(loads + [0]):.1f} on {os.cpu_count()} cores during the steps): wall seconds are above an idle "
+                f"{max(loads + [0]):.1f} on {os.cpu_count()} cores after the cases): wall seconds are above an idle "
                 "machine's; CPU seconds are the processes' own (DuckDB's threads included) and compare before with "
                 "after more fairly.",
     )
