@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cxlib.config import DEFAULT_SCENARIOS, RESOLUTION_DAYS, ROI_DRAWS, WINDOW_DAYS
+from cxlib.analyses.roi_result import ROIResult
 from cxlib.analyses.roi_scenarios import (
     ALL_TOUCHPOINTS,
     Scenario,
@@ -76,18 +76,19 @@ from cxlib.analyses.roi_scenarios import (
     scenario_rates,
     scenarios_and_currency,
 )
+from cxlib.config import DEFAULT_SCENARIOS, RESOLUTION_DAYS, ROI_DRAWS, WINDOW_DAYS
 from cxlib.exceptions import ThinEvidenceWarning
 from cxlib.features.roi_inputs import Measured, measure, rates_frame
 from cxlib.models.roi_engine import (
     MONTH_DAYS,
     Engine,
     Inputs,
-    class_shifts,
+    class_shifts_all,
     class_weights,
     effective_bands,
     engagement_weights,
     has_engagement,
-    log_baseline,
+    log_baselines,
     pooled_hr,
     pooled_terms,
     touchpoint_log_hrs,
@@ -110,53 +111,6 @@ __all__ = [
 
 
 @dataclass
-class ROIResult:
-    """What :func:`evaluate` returns: one row per scenario, the draws, and the settings."""
-
-    scenarios: list[Scenario]
-    table: pd.DataFrame
-    draws: pd.DataFrame
-    beats: pd.DataFrame
-    baseline: dict
-    rates: pd.DataFrame
-    settings: dict
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def currency(self) -> str:
-        return self.settings["currency"]
-
-    def to_dict(self) -> dict:
-        """JSON-able numbers: settings, baseline, measured rates, scenarios, pairwise probabilities, notes.
-
-        The recommendation in words is :func:`cxlib.present.roi.recommendation`
-        (:func:`cxlib.present.roi.as_dict` adds it, as ``cx roi --json`` prints).
-        """
-        def clean(v):
-            if isinstance(v, (np.floating, float)):
-                return None if not np.isfinite(v) else float(v)
-            if isinstance(v, (np.integer,)):
-                return int(v)
-            if isinstance(v, (np.bool_,)):
-                return bool(v)
-            return v
-
-        rows = [{k: clean(v) for k, v in row.items()} for row in self.table.to_dict(orient="records")]
-        by_name = {s.name: s for s in self.scenarios}
-        for row in rows:
-            row["change"] = by_name[row["scenario"]].change
-            row["description"] = by_name[row["scenario"]].description
-        return {
-            "settings": {k: clean(v) for k, v in self.settings.items()},
-            "baseline": {k: clean(v) for k, v in self.baseline.items()},
-            "rates": [{k: clean(v) for k, v in r.items()} for r in self.rates.to_dict(orient="records")],
-            "scenarios": rows,
-            "beats": {a: {b: clean(p) for b, p in row.items()} for a, row in self.beats.to_dict(orient="index").items()},
-            "notes": list(self.notes),
-        }
-
-
-@dataclass
 class Prepared:
     """What :func:`evaluate` derives from the data and the model before any scenario: made once.
 
@@ -164,7 +118,8 @@ class Prepared:
     base, and the draws of every uncertain input (row 0: the point estimates). A scenario
     changes only the bad-experience rates and the resolved share, so :meth:`run` keeps each
     evaluation it made by draw and inputs: a second scenario with the same inputs (the
-    baseline, a slider moved back) costs nothing. :func:`prepare` builds it,
+    baseline, a slider moved back) costs nothing. :meth:`run_many` makes the new ones of many
+    draws and scenarios at once (the engine stacks them), which is what :func:`evaluate_prepared` does. :func:`prepare` builds it,
     :func:`evaluate_prepared` evaluates scenarios on it; :func:`evaluate` is the two in one.
     """
 
@@ -225,11 +180,14 @@ class Prepared:
         """
         classes = self.class_weights is not None
         beta = pd.Series(self.betas[b], index=self.cols)  # the same for every scenario of a draw
-        if b not in self._log_a:
-            self._log_a[b] = log_baseline(self.model, beta, self.effective_band,
-                                          pd.Series(dtype=float) if classes else self.engagement_weights)
+        if b not in self._log_a:  # every draw at once (a draw set before, as cost.truth does, is kept)
+            log_a = log_baselines(self.model, self.betas, self.cols, self.effective_band,
+                                  pd.Series(dtype=float) if classes else self.engagement_weights)
+            for i, la in enumerate(log_a):
+                self._log_a.setdefault(i, la)
         if classes and b not in self._log_shift:
-            self._log_shift[b] = class_shifts(self.model, beta, self.class_weights)
+            for i, sh in enumerate(class_shifts_all(self.betas, self.cols, self.class_weights)):
+                self._log_shift.setdefault(i, sh)
         if b not in self._coefficients:
             self._coefficients[b] = (touchpoint_log_hrs(self.model, beta, self.measured.touchpoints),
                                      self.log_hr(b, "unresolved"), self.log_hr(b, "resolved"))
@@ -264,10 +222,31 @@ class Prepared:
 
     def run(self, b: int, lam_early: float, lam_settled: float, q: float, lam_tp=None) -> tuple[float, float]:
         """Expected value-weighted months and survivors on draw ``b`` (kept for the next call)."""
-        key = (b, lam_early, lam_settled, q, None if lam_tp is None else tuple(np.asarray(lam_tp, dtype=float)))
-        if key not in self._runs:
-            self._runs[key] = self.engine.run(self.inputs(b, lam_early, lam_settled, q, lam_tp))
-        return self._runs[key]
+        return self.run_many([(b, lam_early, lam_settled, q, lam_tp)])[0]
+
+    def run_many(self, requests: list, progress: bool = False) -> list[tuple[float, float]]:
+        """:meth:`run` of each ``(b, lam_early, lam_settled, q, lam_tp)``: the new ones stacked in one
+        :meth:`Engine.run_many <cxlib.models.roi_engine.Engine.run_many>` (the same values as one by one).
+
+        ``progress``: a tqdm bar over the new runs.
+        """
+        keys = [(b, le, ls, q, None if tp is None else tuple(np.asarray(tp, dtype=float))) for b, le, ls, q, tp in requests]
+        todo = {}
+        for key, request in zip(keys, requests):
+            if key not in self._runs and key not in todo:
+                todo[key] = request
+        if todo:
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=len(todo), desc="roi runs", unit="run")
+            v, s = self.engine.run_many([self.inputs(*r) for r in todo.values()], None if bar is None else bar.update)
+            if bar is not None:
+                bar.close()
+            for key, vi, si in zip(todo, v, s):
+                self._runs[key] = (float(vi), float(si))
+        return [self._runs[key] for key in keys]
 
 
 def prepare(
@@ -449,23 +428,27 @@ def evaluate_prepared(
     saved = np.full((B + 1, len(names)), np.nan)
     base_value = np.empty(B + 1)
     base_surv = np.empty(B + 1)
-    iterator = range(B + 1)
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, desc="roi draws", unit="draw")
     per_tp = bool(getattr(model, "by_touchpoint", False))
-    for b in iterator:
-        v0, s0 = p.run(b, *p.base_rates(b))
-        base_value[b], base_surv[b] = v0, s0
+    requests, cells = [], []  # every run of every draw, then evaluated at once (stacked)
+    for b in range(B + 1):
+        requests.append((b, *p.base_rates(b), None))
+        cells.append((b, None))
         for j, sc in enumerate(scenario_list):
             if not estimable[sc.name][0]:
                 continue
             le, ls, q, lam_tp = scenario_rates(sc, measured, lam_e[b], lam_s[b], c_draw[b], r_draw[b], slope_draw[b],
                                                  per_touchpoint=True)
-            v, s = p.run(b, le, ls, q, lam_tp if per_tp else None)
-            value[b, j] = v - v0
-            saved[b, j] = s - s0
+            requests.append((b, le, ls, q, lam_tp if per_tp else None))
+            cells.append((b, j))
+    runs = p.run_many(requests, progress=progress)
+    for (b, j), (v, s) in zip(cells, runs):
+        if j is None:
+            base_value[b], base_surv[b] = v, s
+        else:
+            value[b, j], saved[b, j] = v, s
+    for j in range(len(names)):
+        value[:, j] -= base_value
+        saved[:, j] -= base_surv
 
     realised = np.full((B, len(names)), np.nan)
     futures_used = histories = 0

@@ -20,12 +20,15 @@ from cxlib.features import panel as _panel
 __all__ = [
     "MIN_BAND_EVENTS",
     "class_shifts",
+    "class_shifts_all",
     "class_weights",
     "effective_bands",
     "engagement_shift",
     "engagement_weights",
     "has_engagement",
     "log_baseline",
+    "log_baselines",
+    "touchpoint_log_hrs",
 ]
 
 #: A tenure band with fewer churn events than this takes the coefficient of the band before it.
@@ -40,18 +43,28 @@ def log_baseline(model, beta: pd.Series, effective_band: list[str], weights=None
     model's panel (the base's engagement mix, not that of the reference band). ``weights``:
     :func:`engagement_weights` of the model, when already computed (they do not change between
     draws); an empty series: no shift (the engine's engagement classes carry their own,
-    :func:`class_shifts`).
+    :func:`class_shifts`). :func:`log_baselines` of one draw.
     """
-    rows = []
-    shift = engagement_shift(model, beta, engagement_weights(model) if weights is None else weights)
-    for s in model.segments_:
-        rows.append(
-            [
-                beta["baseline"] + shift + beta.get(f"segment[{s}]", 0.0) + beta.get(f"tenure[{b}]", 0.0)
-                for b in effective_band
-            ]
-        )
-    return np.asarray(rows, dtype=float)
+    return log_baselines(model, beta.to_numpy(dtype=float)[None, :], list(beta.index), effective_band, weights)[0]
+
+
+def log_baselines(model, betas: np.ndarray, cols: list[str], effective_band: list[str], weights=None) -> np.ndarray:
+    """:func:`log_baseline` of every draw at once: ``betas`` draws × coefficients (columns ``cols``) → draws × segments × bands."""
+    betas = np.asarray(betas, dtype=float)
+    index = {c: i for i, c in enumerate(cols)}
+
+    def column(name):
+        return betas[:, index[name]] if name in index else np.zeros(len(betas))
+
+    w = engagement_weights(model) if weights is None else weights
+    shift = _shifts(betas, index, w)
+    base = column("baseline") + shift
+    out = np.empty((len(betas), len(model.segments_), len(effective_band)))
+    for i, s in enumerate(model.segments_):
+        seg = base + column(f"segment[{s}]")
+        for j, b in enumerate(effective_band):
+            out[:, i, j] = seg + column(f"tenure[{b}]")
+    return out
 
 
 #: The panel's columns of the engagement adjustment, each with the prefix of its coefficients and its
@@ -118,13 +131,21 @@ def engagement_shift(model, beta: pd.Series, weights: pd.Series) -> float:
     the confounded world). A cell whose band has no coefficient (the reference, or a band not
     estimable) has ratio 1.
     """
+    index = {c: i for i, c in enumerate(beta.index)}
+    return float(_shifts(beta.to_numpy(dtype=float)[None, :], index, weights)[0])
+
+
+def _shifts(betas: np.ndarray, index: dict, weights: pd.Series) -> np.ndarray:
+    """:func:`engagement_shift` of each draw (rows of ``betas``, columns named by ``index``)."""
     if not len(weights):
-        return 0.0
-    log_hr = np.zeros(len(weights))
+        return np.zeros(len(betas))
+    log_hr = np.zeros((len(betas), len(weights)))
     for level in range(weights.index.nlevels):
         names = weights.index.get_level_values(level)
-        log_hr += beta.reindex(names).fillna(0.0).to_numpy(dtype=float)
-    return float(np.log(weights.to_numpy() @ np.exp(log_hr)))
+        cols = np.array([index.get(n, -1) for n in names])
+        has = cols >= 0
+        log_hr[:, has] += betas[:, cols[has]]
+    return np.log((np.exp(log_hr) * weights.to_numpy(dtype=float)[None, :]).sum(axis=1))
 
 
 def class_weights(model, classes: pd.DataFrame) -> list[pd.Series]:
@@ -142,7 +163,14 @@ def class_weights(model, classes: pd.DataFrame) -> list[pd.Series]:
 
 def class_shifts(model, beta: pd.Series, weights: list[pd.Series]) -> np.ndarray:
     """Each engagement class's baseline shift for coefficients ``beta``: :func:`engagement_shift` within it."""
-    return np.array([engagement_shift(model, beta, w) for w in weights], dtype=float)
+    return class_shifts_all(beta.to_numpy(dtype=float)[None, :], list(beta.index), weights)[0]
+
+
+def class_shifts_all(betas: np.ndarray, cols: list[str], weights: list[pd.Series]) -> np.ndarray:
+    """:func:`class_shifts` of every draw at once: draws × classes."""
+    betas = np.asarray(betas, dtype=float)
+    index = {c: i for i, c in enumerate(cols)}
+    return np.column_stack([_shifts(betas, index, w) for w in weights]) if weights else np.zeros((len(betas), 0))
 
 
 def effective_bands(model) -> tuple[list[str], list[str]]:
@@ -161,3 +189,22 @@ def effective_bands(model) -> tuple[list[str], list[str]]:
             )
         out.append(known)
     return out, notes
+
+
+def touchpoint_log_hrs(model, beta: pd.Series, touchpoints: list[str]) -> np.ndarray | None:
+    """Touchpoints × (unresolved, resolved) log HRs of a per-touchpoint model for coefficients ``beta``.
+
+    None for a model with pooled terms. A touchpoint without a term of its own (no bad
+    experience of it when the model was fitted) takes the mean of the others.
+    """
+    if not getattr(model, "by_touchpoint", False):
+        return None
+    out = np.full((len(touchpoints), 2), np.nan)
+    for i, tp in enumerate(touchpoints):
+        for j, kind in enumerate(("unresolved", "resolved")):
+            try:
+                out[i, j] = float(beta[model.count_term(kind, tp)])
+            except KeyError:
+                pass
+    means = np.nanmean(out, axis=0)
+    return np.where(np.isnan(out), means[None, :], out)
