@@ -16,6 +16,10 @@ parameters it was computed with), else computes it and saves it. An empty ``resu
 (a notebook opened on its own in JupyterLab) saves and loads nothing: everything is
 computed where it is needed, as before.
 
+Notebooks of a run may execute at the same time (``cx run`` runs two at once): while one
+computes a result, another that asks for it under the same name waits for it and loads it
+(an exclusive lock per result, released when the process dies), so it is still computed once.
+
 Results are pickled Python objects, written to a temporary name and moved into place (a
 reader never meets half a file). They are a run's own intermediate files, written and read
 by the same cxlib version within one run; a file from another version is ignored and
@@ -29,6 +33,7 @@ import os
 import pickle
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import cxlib
@@ -88,6 +93,35 @@ def load(results_dir, name: str, *, key: dict | None = None):
     return payload["value"]
 
 
+@contextmanager
+def _claimed(results_dir, name: str):
+    """An exclusive lock on the result ``name`` while it is loaded or computed; nothing of it is left behind.
+
+    ``fcntl.flock`` on ``.<name>.pkl.lock``, released when the process dies. The holder deletes
+    the lock file before releasing it; a waiter that then holds a deleted file tries again on a new one.
+    """
+    import fcntl
+
+    path = _path(results_dir, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    while True:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            current = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+
 def once(compute):
     """``compute`` wrapped to run at most once, on the first call, in memory (nothing is saved).
 
@@ -119,14 +153,25 @@ class Results:
         self.loaded: list[str] = []
 
     def get(self, name: str, compute, **key):
-        """The result ``name`` computed with these settings: loaded when saved, else ``compute()`` and saved."""
+        """The result ``name`` computed with these settings: loaded when saved, else ``compute()`` and saved.
+
+        While another notebook of the run computes ``name``, waits for it and loads what it saved.
+        """
         full = {**self.key, **key}
         value = load(self.results_dir, name, key=full)
-        if value is not None:
-            self.loaded.append(name)
-            return value
+        if value is None and self.results_dir:
+            with _claimed(self.results_dir, name):
+                value = load(self.results_dir, name, key=full)  # saved while this one waited
+                if value is None:
+                    return self._compute(name, compute, full)
+        if value is None:
+            return self._compute(name, compute, full)
+        self.loaded.append(name)
+        return value
+
+    def _compute(self, name: str, compute, key: dict):
         value = compute()
-        save(self.results_dir, name, value, key=full)
+        save(self.results_dir, name, value, key=key)
         self.computed.append(name)
         return value
 

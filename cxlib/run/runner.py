@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import traceback
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,6 +37,7 @@ import cxlib
 from cxlib.config import DEMO_CUSTOMERS, DEMO_DIR, DEMO_SEED, NOTEBOOKS_DIR, REPORTS_DIR
 from cxlib.exceptions import NotebookFailed
 from cxlib.data.postgres import is_postgres, password_in_environment, redact
+from cxlib.run import loaded
 from cxlib.run.parameters import effective_parameters, papermill_path, resolve_parameters
 from cxlib.run.records import locked, mark_died, new_run_dir, process_start, publish_latest, render_index, write_record
 from cxlib.run.report import render
@@ -112,9 +114,10 @@ def _interruptible():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _kernel_manager(log: Path, ipc_dir: str):
+def _kernel_manager(log: Path, ipc_dir: str, kernels: _Kernels | None = None):
     """A kernel manager whose kernel listens on local sockets (IPC, no unencrypted TCP) and
-    writes its own messages to ``log`` (not to the user's terminal)."""
+    writes its own messages to ``log`` (not to the user's terminal); ``kernels`` learns of each
+    kernel it starts, so that the run can stop it."""
     from jupyter_client.manager import AsyncKernelManager
 
     class RunKernelManager(AsyncKernelManager):
@@ -128,9 +131,84 @@ def _kernel_manager(log: Path, ipc_dir: str):
             with open(log, "ab") as fh:
                 kw["stderr"] = fh
                 kw.setdefault("stdout", fh)
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
+                launched = await super()._async_launch_kernel(kernel_cmd, **kw)
+            if kernels is not None:
+                kernels.add(self.provisioner.process)
+            return launched
 
     return RunKernelManager
+
+
+class _Kernels:
+    """The kernel processes of a run's notebooks, to stop them all when one notebook fails or the run is interrupted.
+
+    Each kernel leads its own process group (jupyter_client starts it in a new session), so
+    stopping the group stops what the kernel started too (a Spark JVM). A kernel started after
+    :meth:`stop` is stopped at once.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._processes: list = []
+        self.stopped = False
+
+    def add(self, process) -> None:
+        with self._lock:
+            self._processes.append(process)
+            if self.stopped:
+                self._kill(process)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            for process in self._processes:
+                self._kill(process)
+
+    @staticmethod
+    def _kill(process) -> None:
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            process.kill()
+
+
+def default_jobs(engine: str = "duckdb") -> int:
+    """Notebooks run at the same time by default: two where there are two cores or more (one each), else one.
+
+    On Spark one: every kernel starts its own JVM with ``local[2]``, which already uses two cores.
+    """
+    if engine == "spark":
+        return 1
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def _execute(source: Path, target: Path, parameters: dict, *, kernel_name, progress, run_dir: Path, kernels) -> None:
+    """Execute one notebook into ``target`` with papermill, in its own kernel (a worker thread of :func:`run`)."""
+    ipc_dir = tempfile.mkdtemp(prefix="cx-kernel-")
+    try:
+        pm.execute_notebook(
+            papermill_path(source),
+            papermill_path(target),
+            parameters=parameters,
+            kernel_name=kernel_name,
+            progress_bar=progress,
+            cwd=str(run_dir),
+            kernel_manager_class=_kernel_manager(run_dir / "logs" / f"{source.stem}.log", ipc_dir, kernels),
+        )
+    finally:
+        shutil.rmtree(ipc_dir, ignore_errors=True)
+
+
+def _failure(source: Path, run_dir: Path, exc: BaseException) -> BaseException:
+    """What the run raises for a notebook that ended with ``exc``: :class:`NotebookFailed` for an error in a cell."""
+    if isinstance(exc, pm.PapermillExecutionError):
+        failed = NotebookFailed(source.name, cell=exc.exec_count, error=f"{exc.ename}: {exc.evalue}",
+                                executed=run_dir / "notebooks" / source.name)
+        failed.__cause__ = exc
+        return failed
+    return exc
 
 
 def _data_location(data, engine: str) -> str:
@@ -140,11 +218,17 @@ def _data_location(data, engine: str) -> str:
     return locate(data, engine=engine) or str(ensure_demo().resolve())
 
 
-def _fingerprint(location: str, engine: str) -> dict:
-    """Rows, date range and content hash of the data the run reads, in the run's engine."""
+def _fingerprint(location: str, engine: str, *, as_of="", saved: Path | None = None) -> dict:
+    """Rows, date range and content hash of the data the run reads, in the run's engine.
+
+    ``saved`` (DuckDB only): the data as loaded (censored at ``as_of``, as the notebooks load it)
+    is also copied there, for the notebooks to open instead of loading it again (:mod:`cxlib.run.loaded`).
+    """
     from cxlib.data.open import open_briefly
 
-    with open_briefly(location, engine=engine) as data:
+    with open_briefly(location, engine=engine, **({"as_of": as_of or None} if saved else {})) as data:
+        if saved is not None:
+            loaded.save(data, saved)
         return {**data.fingerprint(), "engine": engine}
 
 
@@ -164,6 +248,7 @@ def run(
     kernel_name: str | None = None,
     progress: bool = False,
     say=None,
+    jobs: int | None = None,
 ) -> RunResult:
     """Execute the notebooks on ``data`` and render the report.
 
@@ -176,6 +261,11 @@ def run(
     (:mod:`cxlib.run.results`) the others load instead of computing it again. The readers
     (``00_summary``) run after the others; the report keeps the order of ``notebooks``.
     ``say``: called with a line of text as each notebook starts and ends (``cx run`` prints it).
+
+    ``jobs``: notebooks executed at the same time, each in its own kernel (default
+    :func:`default_jobs`). A result two of them need is computed by whichever asks first while
+    the other waits for it (:meth:`cxlib.run.results.Results.get`). When one fails, the kernels
+    of the others are stopped and the run fails with the first failure.
     """
     started = time.monotonic()
     out = Path(out).resolve()
@@ -211,8 +301,12 @@ def run(
     try:
         with _interruptible(), password_in_environment(data_path):
             t0 = time.monotonic()
-            record["data"] = _fingerprint(data_path, engine)
+            saved = run_dir / "data" / "loaded.duckdb" if engine == "duckdb" else None
+            shared = {}
+            record["data"] = _fingerprint(data_path, engine, as_of=params.get("as_of", ""), saved=saved)
             record["timings"]["fingerprint_seconds"] = round(time.monotonic() - t0, 2)
+            if saved is not None:
+                shared = {loaded.ENV: loaded.announcement(saved, params["data"], as_of=params.get("as_of", ""), engine=engine)}
             write_record(run_dir, record)
             entries = {}
             for source in sources:  # in the report's order; run in execution order
@@ -220,42 +314,68 @@ def run(
                                    "output": str(run_dir / "notebooks" / source.name)}
                 record["notebooks"].append(entries[source])
             order = execution_order(sources)
-            for step, source in enumerate(order, start=1):
-                target = run_dir / "notebooks" / source.name
-                t0 = time.monotonic()
+            jobs = max(1, min(int(jobs or default_jobs(engine)), len(order)))
+            if jobs > 1:
+                say(f"cx run: {len(order)} notebooks, up to {jobs} at a time")
+            steps = {source: step for step, source in enumerate(order, start=1)}
+
+            def start(source):
+                """Record ``source`` as running and start it on the pool; returns its future."""
                 declared = pm.inspect_notebook(papermill_path(source))
                 own = {k: v for k, v in params.items() if k in declared}
                 if "results_dir" in declared:
                     own["results_dir"] = str(run_dir / "results")
                 entry = entries[source]
-                entry["status"], entry["step"] = "running", step
+                entry["status"], entry["step"] = "running", steps[source]
+                began[source] = time.monotonic()
                 write_record(run_dir, record)
-                say(f"cx run: [{step}/{len(order)}] {source.name} ...")
-                ipc_dir = tempfile.mkdtemp(prefix="cx-kernel-")
-                try:
-                    with _run_environment():
-                        pm.execute_notebook(
-                            papermill_path(source),
-                            papermill_path(target),
-                            parameters=own,
-                            kernel_name=kernel_name,
-                            progress_bar=progress,
-                            cwd=str(run_dir),
-                            kernel_manager_class=_kernel_manager(run_dir / "logs" / f"{source.stem}.log", ipc_dir),
-                        )
-                    entry["status"] = "ok"
-                except pm.PapermillExecutionError as exc:
-                    entry["status"] = "failed"
-                    raise NotebookFailed(
-                        source.name, cell=exc.exec_count, error=f"{exc.ename}: {exc.evalue}", executed=target
-                    ) from exc
-                except BaseException:
-                    entry["status"] = "interrupted"
-                    raise
-                finally:
-                    entry["seconds"] = round(time.monotonic() - t0, 2)
-                    shutil.rmtree(ipc_dir, ignore_errors=True)
-                    say(f"cx run: [{step}/{len(order)}] {source.name} {entry['status']} in {entry['seconds']:.0f} s")
+                say(f"cx run: [{steps[source]}/{len(order)}] {source.name} ...")
+                return pool.submit(_execute, source, run_dir / "notebooks" / source.name, own, kernel_name=kernel_name,
+                                   progress=progress, run_dir=run_dir, kernels=kernels)
+
+            def finish(source, status):
+                entry = entries[source]
+                entry["status"] = status
+                entry["seconds"] = round(time.monotonic() - began.pop(source), 2)
+                write_record(run_dir, record)
+                say(f"cx run: [{steps[source]}/{len(order)}] {source.name} {status} in {entry['seconds']:.0f} s")
+
+            kernels = _Kernels()
+            queue, running, began, failure = list(order), {}, {}, None
+            pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cx-notebook")
+            try:
+                with _run_environment(shared):
+                    while queue or running:
+                        # a reader starts once everything before it has finished (it reads their results)
+                        while (failure is None and queue and len(running) < jobs
+                               and not (queue[0].name in READERS and running)):
+                            source = queue.pop(0)
+                            running[start(source)] = source
+                        if not running:
+                            break
+                        done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            source = running.pop(future)
+                            exc = future.exception()
+                            if exc is None:
+                                finish(source, "ok")
+                                continue
+                            if failure is None:  # the first failure is the run's; the others are stopped
+                                failure = _failure(source, run_dir, exc)
+                                finish(source, "failed")
+                                kernels.stop()
+                            else:
+                                finish(source, "stopped")
+                    if failure is not None:
+                        raise failure
+            except BaseException:
+                kernels.stop()  # Ctrl-C, SIGTERM: the kernels of the running notebooks stop with the run
+                wait(running)  # their kernels killed, they end (with an error) within a second or two
+                for source in running.values():
+                    finish(source, "interrupted")
+                raise
+            finally:
+                pool.shutdown(wait=True)
             executed = [Path(entries[source]["output"]) for source in sources]
             t0 = time.monotonic()
             report = render(
@@ -284,6 +404,7 @@ def run(
         record["error"] = result.error
         raise
     finally:
+        shutil.rmtree(run_dir / "data", ignore_errors=True)  # the loaded copy served this run only
         record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         record["seconds"] = round(time.monotonic() - started, 2)
         with locked(out):
@@ -314,17 +435,20 @@ def execution_order(sources) -> list[Path]:
 
 
 @contextmanager
-def _run_environment():
-    """``$CXLAB_RUN=1`` for the kernels of a run (they inherit the environment): no progress bars in the report."""
-    previous = os.environ.get(RUN_ENV)
-    os.environ[RUN_ENV] = "1"
+def _run_environment(extra: dict | None = None):
+    """``$CXLAB_RUN=1`` for the kernels of a run (they inherit the environment): no progress bars in the
+    report; and ``extra`` (where the run's loaded data is, :mod:`cxlib.run.loaded`)."""
+    values = {RUN_ENV: "1", **(extra or {})}
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(RUN_ENV, None)
-        else:
-            os.environ[RUN_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _as_of_text(params: dict, record: dict) -> str:
