@@ -19,6 +19,9 @@ computed where it is needed, as before.
 Notebooks of a run may execute at the same time (``cx run`` runs two at once): while one
 computes a result, another that asks for it under the same name waits for it and loads it
 (an exclusive lock per result, released when the process dies), so it is still computed once.
+A reader (``00_summary``) starts while the others still run; the runner gives its kernel
+``$CXLAB_RUN_PENDING``, a file that exists until the others have ended, and a result not yet
+saved is waited for until it is saved or the file is gone (then computed, as before).
 
 Results are pickled Python objects, written to a temporary name and moved into place (a
 reader never meets half a file). They are a run's own intermediate files, written and read
@@ -33,6 +36,7 @@ import os
 import pickle
 import re
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,6 +45,10 @@ import cxlib
 __all__ = ["Results", "load", "once", "save"]
 
 _SUFFIX = ".pkl"
+#: Set by the runner for a reader's kernel: a file that exists while the notebooks it reads are at work.
+PENDING_ENV = "CXLAB_RUN_PENDING"
+#: Seconds between two looks of a waiting reader.
+POLL_SECONDS = 0.2
 
 
 def _path(results_dir, name: str) -> Path:
@@ -91,6 +99,18 @@ def load(results_dir, name: str, *, key: dict | None = None):
     if payload.get("key") != _normal(key) or payload.get("cxlib_version") != cxlib.__version__:
         return None
     return payload["value"]
+
+
+def _saved_by_others(results_dir, name: str, key: dict):
+    """In a reader's kernel (``$CXLAB_RUN_PENDING`` set): the result once another notebook saves it,
+    or None when the others end without saving it."""
+    pending = os.environ.get(PENDING_ENV)
+    while pending and os.path.exists(pending):
+        value = load(results_dir, name, key=key)
+        if value is not None:
+            return value
+        time.sleep(POLL_SECONDS)
+    return load(results_dir, name, key=key)
 
 
 @contextmanager
@@ -159,6 +179,8 @@ class Results:
         """
         full = {**self.key, **key}
         value = load(self.results_dir, name, key=full)
+        if value is None and self.results_dir:
+            value = _saved_by_others(self.results_dir, name, full)
         if value is None and self.results_dir:
             with _claimed(self.results_dir, name):
                 value = load(self.results_dir, name, key=full)  # saved while this one waited

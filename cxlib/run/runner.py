@@ -17,6 +17,7 @@ kernel talks to the runner over local sockets (IPC, not TCP) and writes its own 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -37,7 +38,7 @@ import cxlib
 from cxlib.config import DEMO_CUSTOMERS, DEMO_DIR, DEMO_SEED, NOTEBOOKS_DIR, REPORTS_DIR
 from cxlib.exceptions import NotebookFailed
 from cxlib.data.postgres import is_postgres, password_in_environment, redact
-from cxlib.run import loaded
+from cxlib.run import loaded, results
 from cxlib.run.parameters import effective_parameters, papermill_path, resolve_parameters
 from cxlib.run.records import locked, mark_died, new_run_dir, process_start, publish_latest, render_index, write_record
 from cxlib.run.report import render
@@ -114,10 +115,10 @@ def _interruptible():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _kernel_manager(log: Path, ipc_dir: str, kernels: _Kernels | None = None):
+def _kernel_manager(log: Path, ipc_dir: str, kernels: _Kernels | None = None, env: dict | None = None):
     """A kernel manager whose kernel listens on local sockets (IPC, no unencrypted TCP) and
     writes its own messages to ``log`` (not to the user's terminal); ``kernels`` learns of each
-    kernel it starts, so that the run can stop it."""
+    kernel it starts, so that the run can stop it; ``env`` is added to the kernel's environment."""
     from jupyter_client.manager import AsyncKernelManager
 
     class RunKernelManager(AsyncKernelManager):
@@ -131,12 +132,18 @@ def _kernel_manager(log: Path, ipc_dir: str, kernels: _Kernels | None = None):
             with open(log, "ab") as fh:
                 kw["stderr"] = fh
                 kw.setdefault("stdout", fh)
+                if env:
+                    kw["env"] = {**(kw.get("env") or os.environ), **env}
                 launched = await super()._async_launch_kernel(kernel_cmd, **kw)
             if kernels is not None:
                 kernels.add(self.provisioner.process)
             return launched
 
     return RunKernelManager
+
+
+#: The name of the threads that execute the notebooks of a run.
+_THREADS = "cx-notebook"
 
 
 class _Kernels:
@@ -164,6 +171,11 @@ class _Kernels:
             for process in self._processes:
                 self._kill(process)
 
+    def filter(self, record) -> bool:
+        """A logging filter: once stopped, what the notebooks' threads log of their killed kernels is dropped
+        (the run says in one line that it was stopped; a kernel's own messages are in its log)."""
+        return not (self.stopped and record.threadName.startswith(_THREADS))
+
     @staticmethod
     def _kill(process) -> None:
         if process is None or process.poll() is not None:
@@ -184,7 +196,8 @@ def default_jobs(engine: str = "duckdb") -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-def _execute(source: Path, target: Path, parameters: dict, *, kernel_name, progress, run_dir: Path, kernels) -> None:
+def _execute(source: Path, target: Path, parameters: dict, *, kernel_name, progress, run_dir: Path, kernels,
+             env: dict | None = None) -> None:
     """Execute one notebook into ``target`` with papermill, in its own kernel (a worker thread of :func:`run`)."""
     ipc_dir = tempfile.mkdtemp(prefix="cx-kernel-")
     try:
@@ -195,7 +208,7 @@ def _execute(source: Path, target: Path, parameters: dict, *, kernel_name, progr
             kernel_name=kernel_name,
             progress_bar=progress,
             cwd=str(run_dir),
-            kernel_manager_class=_kernel_manager(run_dir / "logs" / f"{source.stem}.log", ipc_dir, kernels),
+            kernel_manager_class=_kernel_manager(run_dir / "logs" / f"{source.stem}.log", ipc_dir, kernels, env),
         )
     finally:
         shutil.rmtree(ipc_dir, ignore_errors=True)
@@ -218,15 +231,15 @@ def _data_location(data, engine: str) -> str:
     return locate(data, engine=engine) or str(ensure_demo().resolve())
 
 
-def _fingerprint(location: str, engine: str, *, as_of="", saved: Path | None = None) -> dict:
+def _fingerprint(location: str, engine: str, *, saved: Path | None = None) -> dict:
     """Rows, date range and content hash of the data the run reads, in the run's engine.
 
-    ``saved`` (DuckDB only): the data as loaded (censored at ``as_of``, as the notebooks load it)
-    is also copied there, for the notebooks to open instead of loading it again (:mod:`cxlib.run.loaded`).
+    ``saved`` (DuckDB only): the data as loaded is also copied there, for the notebooks to open
+    instead of loading it again (:mod:`cxlib.run.loaded`).
     """
     from cxlib.data.open import open_briefly
 
-    with open_briefly(location, engine=engine, **({"as_of": as_of or None} if saved else {})) as data:
+    with open_briefly(location, engine=engine) as data:
         if saved is not None:
             loaded.save(data, saved)
         return {**data.fingerprint(), "engine": engine}
@@ -301,12 +314,12 @@ def run(
     try:
         with _interruptible(), password_in_environment(data_path):
             t0 = time.monotonic()
-            saved = run_dir / "data" / "loaded.duckdb" if engine == "duckdb" else None
-            shared = {}
-            record["data"] = _fingerprint(data_path, engine, as_of=params.get("as_of", ""), saved=saved)
+            # The load of the fingerprint serves the notebooks too when it is theirs: DuckDB, censored
+            # where they censor it (as_of empty: the latest timestamp; a given as_of would change the fingerprint).
+            saved = run_dir / "data" / "loaded.duckdb" if engine == "duckdb" and not params.get("as_of") else None
+            record["data"] = _fingerprint(data_path, engine, saved=saved)
             record["timings"]["fingerprint_seconds"] = round(time.monotonic() - t0, 2)
-            if saved is not None:
-                shared = {loaded.ENV: loaded.announcement(saved, params["data"], as_of=params.get("as_of", ""), engine=engine)}
+            shared = {} if saved is None else {loaded.ENV: loaded.announcement(saved, params["data"], as_of="", engine=engine)}
             write_record(run_dir, record)
             entries = {}
             for source in sources:  # in the report's order; run in execution order
@@ -330,8 +343,9 @@ def run(
                 began[source] = time.monotonic()
                 write_record(run_dir, record)
                 say(f"cx run: [{steps[source]}/{len(order)}] {source.name} ...")
+                reader = {results.PENDING_ENV: str(pending)} if source.name in READERS else None
                 return pool.submit(_execute, source, run_dir / "notebooks" / source.name, own, kernel_name=kernel_name,
-                                   progress=progress, run_dir=run_dir, kernels=kernels)
+                                   progress=progress, run_dir=run_dir, kernels=kernels, env=reader)
 
             def finish(source, status):
                 entry = entries[source]
@@ -342,15 +356,25 @@ def run(
 
             kernels = _Kernels()
             queue, running, began, failure = list(order), {}, {}, None
-            pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cx-notebook")
+            readers = sum(s.name in READERS for s in order)
+            # While this file exists the other notebooks are still at work: a reader waits for what they save.
+            pending = run_dir / ".others-running"
+            pending.touch()
+            pool = ThreadPoolExecutor(max_workers=jobs + readers, thread_name_prefix=_THREADS)
+            papermill_log = logging.getLogger("papermill")  # nbclient logs through papermill's logger
+            papermill_log.addFilter(kernels)
             try:
                 with _run_environment(shared):
                     while queue or running:
-                        # a reader starts once everything before it has finished (it reads their results)
-                        while (failure is None and queue and len(running) < jobs
-                               and not (queue[0].name in READERS and running)):
+                        # A reader starts, beside them, once all the others have started; it spends its
+                        # first seconds on its kernel, imports and data, then waits for their results.
+                        while failure is None and queue and (
+                                len(running) < jobs if queue[0].name not in READERS
+                                else not any(s.name not in READERS for s in queue)):
                             source = queue.pop(0)
                             running[start(source)] = source
+                        if not any(s.name not in READERS for s in [*queue, *running.values()]):
+                            pending.unlink(missing_ok=True)  # the others are done: a reader computes what is missing
                         if not running:
                             break
                         done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -376,6 +400,8 @@ def run(
                 raise
             finally:
                 pool.shutdown(wait=True)
+                papermill_log.removeFilter(kernels)
+                pending.unlink(missing_ok=True)
             executed = [Path(entries[source]["output"]) for source in sources]
             t0 = time.monotonic()
             report = render(
