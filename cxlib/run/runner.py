@@ -13,6 +13,10 @@ Its parameters are resolved in :mod:`cxlib.run.parameters`; its record, the lock
 index in :mod:`cxlib.run.records`. Each
 kernel talks to the runner over local sockets (IPC, not TCP) and writes its own log to
 ``logs/<notebook>.log`` in the run folder, never to the terminal.
+
+Two notebooks execute at a time by default (``jobs``; each kernel is one process, the machine
+has two cores or more): on the demo data the notebooks of a run cost about 95 s one after the
+other, a few seconds of each only starting the kernel, importing and loading the data.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ from cxlib.present.summary import methods_and_caveats
 NOTEBOOKS = ("00_summary.ipynb", "01_overview.ipynb", "02_churn.ipynb", "03_roi.ipynb", "04_risk.ipynb")
 #: Parameters the runner sets itself.
 RUNNER_PARAMETERS = ("data", "results_dir")
-#: Notebooks that read what the others computed: executed after them, shown where NOTEBOOKS puts them.
+#: Notebooks that read what the others computed: started last, once the others have started, and waiting
+#: for the results they read (:mod:`cxlib.run.results`); shown where NOTEBOOKS puts them.
 READERS = ("00_summary.ipynb",)
 #: Set in the environment of a run's kernels: progress bars stay out of the report.
 RUN_ENV = "CXLAB_RUN"
@@ -272,7 +277,9 @@ def run(
 
     Notebooks that declare ``results_dir`` get ``<run>/results``: what one fits or evaluates
     (:mod:`cxlib.run.results`) the others load instead of computing it again. The readers
-    (``00_summary``) run after the others; the report keeps the order of ``notebooks``.
+    (``00_summary``) start last, once the others have started, and wait for what they read;
+    the report keeps the order of ``notebooks``. With DuckDB and no ``as_of`` the data is
+    loaded once, by the runner, and each notebook opens its copy (:mod:`cxlib.run.loaded`).
     ``say``: called with a line of text as each notebook starts and ends (``cx run`` prints it).
 
     ``jobs``: notebooks executed at the same time, each in its own kernel (default
@@ -455,7 +462,7 @@ def _quiet_on_error(say):
 
 
 def execution_order(sources) -> list[Path]:
-    """The notebooks in the order they run: the readers (:data:`READERS`) after the others."""
+    """The notebooks in the order they start: the readers (:data:`READERS`) after the others."""
     sources = list(sources)
     return [s for s in sources if Path(s).name not in READERS] + [s for s in sources if Path(s).name in READERS]
 
