@@ -32,6 +32,17 @@ ENGINES = ("duckdb", "spark")
 POSTGRES_ON_SPARK = "a PostgreSQL source is read by the duckdb engine, not spark"
 
 
+def in_process(engine: str) -> bool:
+    """Whether ``engine`` holds its tables in this process (DuckDB: they can be copied to a file, and a
+    query's rows handed to numpy cheaply) rather than elsewhere (Spark: a JVM of its own, two cores by itself)."""
+    return check_engine(engine) == "duckdb"
+
+
+def duckdb_connection(data: Engine):
+    """The in-process DuckDB connection of ``data`` (a :class:`cxlib.Dataset`), or None on another engine."""
+    return data.con if in_process(data.engine) else None
+
+
 def check_engine(engine: str) -> str:
     """``engine`` if it is one of :data:`ENGINES`, else a ValueError naming them."""
     if engine not in ENGINES:

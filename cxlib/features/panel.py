@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from cxlib.config import RESOLUTION_DAYS, WINDOW_DAYS
+from cxlib.data.open import duckdb_connection
 from cxlib.features import running, scope
 from cxlib.features.definitions import (
     ROUTINE_TOUCHPOINT,
@@ -456,8 +457,9 @@ def aggregate(
     for part in (scope.customer_parts(data) if customers is None else [customers]):
         with scope.sample_view(data, None if isinstance(part, scope.IdRange) else part) as view:
             view = part if isinstance(part, scope.IdRange) else view
-            if data.engine == "duckdb" and running_in_numpy:
-                frames.append(_aggregate_running_in_numpy(data, view, settings, summing))
+            con = duckdb_connection(data) if running_in_numpy else None
+            if con is not None:
+                frames.append(_aggregate_running_in_numpy(con, view, settings, summing))
             else:
                 frames.append(data.query(aggregate_sql(intervals_sql(customers=view, **settings), **summing)))
     frame = frames[0]
@@ -471,14 +473,14 @@ def aggregate(
     return frame
 
 
-def _aggregate_running_in_numpy(data, view, settings: dict, summing: dict) -> pd.DataFrame:
+def _aggregate_running_in_numpy(con, view, settings: dict, summing: dict) -> pd.DataFrame:
     """One part of :func:`aggregate` on DuckDB: the points from SQL, their running counts in numpy, the rest in SQL."""
     ctes, counts = _points_sql(customers=view, keyed=True, **settings)
     tables = scope.sample_tables(view)
     cust = tables[0] + _cust_cte(timestamp_sql(utc_naive(settings["as_of"])), tables[1], keyed=True)
     spans = _spans_select(counts, settings["tenure_bands"], keyed=True)
     return running.aggregate_points(
-        data.con, ctes, counts, lambda table: aggregate_sql(f"WITH {cust}, running AS (SELECT * FROM {table}), {spans}", **summing))
+        con, ctes, counts, lambda table: aggregate_sql(f"WITH {cust}, running AS (SELECT * FROM {table}), {spans}", **summing))
 
 
 # ---------------------------------------------------------------------- the churn model's other inputs

@@ -41,6 +41,7 @@ import papermill as pm
 import cxlib
 from cxlib.config import DEMO_CUSTOMERS, DEMO_DIR, DEMO_SEED, NOTEBOOKS_DIR, REPORTS_DIR
 from cxlib.exceptions import NotebookFailed
+from cxlib.data.open import in_process
 from cxlib.data.postgres import is_postgres, password_in_environment, redact
 from cxlib.run import loaded, results
 from cxlib.run.parameters import effective_parameters, papermill_path, resolve_parameters
@@ -196,7 +197,7 @@ def default_jobs(engine: str = "duckdb") -> int:
 
     On Spark one: every kernel starts its own JVM with ``local[2]``, which already uses two cores.
     """
-    if engine == "spark":
+    if not in_process(engine):
         return 1
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
@@ -323,7 +324,7 @@ def run(
             t0 = time.monotonic()
             # The load of the fingerprint serves the notebooks too when it is theirs: DuckDB, censored
             # where they censor it (as_of empty: the latest timestamp; a given as_of would change the fingerprint).
-            saved = run_dir / "data" / "loaded.duckdb" if engine == "duckdb" and not params.get("as_of") else None
+            saved = run_dir / "data" / "loaded.duckdb" if in_process(engine) and not params.get("as_of") else None
             record["data"] = _fingerprint(data_path, engine, saved=saved)
             record["timings"]["fingerprint_seconds"] = round(time.monotonic() - t0, 2)
             shared = {} if saved is None else {loaded.ENV: loaded.announcement(saved, params["data"], as_of="", engine=engine)}
