@@ -41,9 +41,7 @@ ENGINES = ("duckdb", "spark")
 def timed(argv: list[str], env=None) -> tuple[float, float]:
     """(seconds, peak MB of the process tree) of one command, which must succeed."""
     start = time.perf_counter()
-    # Not from the checkout: `python -m` puts the working folder first on sys.path, ahead of the
-    # PYTHONPATH that chooses the code (--before), so a run from here would time this code twice.
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tempfile.gettempdir())
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     with PeakRSS(proc.pid) as tree:
         _, err = proc.communicate()
     if proc.returncode != 0:

@@ -39,9 +39,7 @@ TARGETS = {10_000: 40, 100_000: 60, 1_000_000: 360}
 def timed(argv: list[str], env=None) -> tuple[float, float]:
     """(seconds, peak MB of the process tree) of one command, which must succeed."""
     start = time.perf_counter()
-    # Not from the checkout: `python -m` puts the working folder first on sys.path, ahead of the
-    # PYTHONPATH that chooses the code (--before), so a run from here would time this code twice.
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tempfile.gettempdir())
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     with PeakRSS(proc.pid) as tree:
         _, err = proc.communicate()
     if proc.returncode != 0:
@@ -49,18 +47,16 @@ def timed(argv: list[str], env=None) -> tuple[float, float]:
     return time.perf_counter() - start, tree.peak
 
 
-def run_report(data: Path, env=None) -> dict:
+def run_report(data: Path) -> dict:
     out = Path(tempfile.mkdtemp(prefix="cx-bench-scaling-"))
-    load = os.getloadavg()[0]
     try:
-        seconds, peak = timed([PYTHON, "-m", "cxlib.run.cli", "run", "--data", str(data), "--out", str(out)], env=env)
+        seconds, peak = timed([PYTHON, "-m", "cxlib.run.cli", "run", "--data", str(data), "--out", str(out)])
         record = json.loads(next(out.glob("*/run.json")).read_text())
     finally:
         shutil.rmtree(out, ignore_errors=True)
     per = {n["notebook"]: n.get("seconds", float("nan")) for n in record["notebooks"]}
     return {"seconds": seconds, "peak_mb": peak, "notebooks": per,
-            "fingerprint": record["timings"].get("fingerprint_seconds"), "render": record["timings"].get("render_seconds"),
-            "load": (load, os.getloadavg()[0])}
+            "fingerprint": record["timings"].get("fingerprint_seconds"), "render": record["timings"].get("render_seconds")}
 
 
 def command_env(src: str | None):
@@ -110,8 +106,6 @@ def main(argv=None) -> int:
     parser.add_argument("--csv-at", type=int, nargs="*", default=[1_000_000])
     parser.add_argument("--commands-at", type=int, nargs="*", default=[100_000])
     parser.add_argument("--before", default=None, help="source tree of an earlier cxlib for the before/after of cx roi and cx risk")
-    parser.add_argument("--run-before", action="store_true",
-                        help="with --before: time cx run with that code too, just before this code's, at every size")
     parser.add_argument("--note", default="", help="a sentence added to the results (e.g. how busy the machine was)")
     args = parser.parse_args(argv)
 
@@ -119,12 +113,8 @@ def main(argv=None) -> int:
     for n in args.sizes:
         for fmt in ["parquet"] + (["csv"] if n in args.csv_at else []):
             data = dataset(n, fmt)
-            if args.before and args.run_before:
-                print(f"cx run on {n:,} customers ({fmt}, before) ...", file=sys.stderr, flush=True)
-                points.append({"customers": n, "format": fmt, "code": "before",
-                               **run_report(data, env=command_env(args.before))})
             print(f"cx run on {n:,} customers ({fmt}) ...", file=sys.stderr, flush=True)
-            points.append({"customers": n, "format": fmt, "code": "after", **run_report(data)})
+            points.append({"customers": n, "format": fmt, **run_report(data)})
             write(points, commands, args)  # after every point: a long run stopped early keeps what it measured
         if n in args.commands_at:
             data = dataset(n, "parquet")
@@ -140,17 +130,15 @@ def main(argv=None) -> int:
 
 def write(points: list[dict], commands: list[list], args) -> None:
     """The section benchmarks/results/scaling.md and the figure, from what has been measured so far."""
-    header = ["customers", "format", "code", "cx run s", "target s", "peak MB (tree)", "load avg", "fingerprint s",
+    header = ["customers", "format", "cx run s", "target s", "peak MB (tree)", "fingerprint s",
               *[nb.removesuffix(".ipynb") + " s" for nb in NOTEBOOKS], "render s"]
-    rows = [[f"{p['customers']:,}", p["format"], p["code"], f"{p['seconds']:.1f}", TARGETS.get(p["customers"], "–"),
-             f"{p['peak_mb']:,.0f}", "{:.1f} → {:.1f}".format(*p["load"]), f"{p['fingerprint']:.1f}",
+    rows = [[f"{p['customers']:,}", p["format"], f"{p['seconds']:.1f}", TARGETS.get(p["customers"], "–"),
+             f"{p['peak_mb']:,.0f}", f"{p['fingerprint']:.1f}",
              *[f"{p['notebooks'].get(nb, float('nan')):.1f}" for nb in NOTEBOOKS], f"{p['render']:.1f}"]
             for p in points]
-    figure([p for p in points if p["code"] == "after"], RESULTS_DIR / "scaling.png")
-    notes = ("Each notebook's seconds run from its start to its end, its kernel's start included. Code \"before\": "
-             "the tree given to --before (notebooks one after the other, each loading the data, the summary last); "
-             "\"after\": this code (two notebooks at a time, the data loaded once by the runner and opened from its copy, "
-             "the summary started beside the last ones, so its seconds include waiting for their results). Peak MB sums the command and all its "
+    figure(points, RESULTS_DIR / "scaling.png")
+    notes = ("Each notebook's seconds include starting its kernel and loading the data; the summary runs last "
+             "and reads the run's results (the report still shows it first). Peak MB sums the command and all its "
              "descendants, sampled every 50 ms. Figure: [scaling.png](results/scaling.png).\n\n![cx run: seconds and peak memory against customers, log–log](results/scaling.png)")
     if commands:
         notes += "\n\n| command | customers | code | seconds | peak MB |\n|---|---|---|---|---|\n" + "\n".join(
@@ -162,7 +150,7 @@ def write(points: list[dict], commands: list[list], args) -> None:
                   f"python benchmarks/bench_scaling.py --sizes {sizes}"
                   + (f" --csv-at {' '.join(map(str, args.csv_at))}" if args.csv_at else " --csv-at")
                   + (f" --commands-at {' '.join(map(str, args.commands_at))}" if args.commands_at else "")
-                  + (" --before SRC" if args.before else "") + (" --run-before" if args.run_before else ""),
+                  + (" --before SRC" if args.before else ""),
                   header, rows, notes=notes)
 
 

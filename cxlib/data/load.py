@@ -292,21 +292,6 @@ def _load_table(con, table: str, kind: str, location, *, encoding: str, workdir:
 # The entry point
 
 
-def configure(con: duckdb.DuckDBPyConnection, *, memory_limit: str, workdir: Path) -> None:
-    """The settings of a connection holding a :class:`Dataset`: UTC, no progress bar, the memory limit,
-    spilling into ``workdir``, rows kept in the order they were read (:func:`load`, and a data set
-    reopened from a copy of its tables: :func:`cxlib.run.loaded.open_saved`)."""
-    con.execute("SET TimeZone = 'UTC'")
-    # DuckDB prints a progress bar on stdout for a query over 2 s: it would corrupt every --json output.
-    try:
-        con.execute("SET enable_progress_bar = false")
-    except duckdb.InvalidInputException:
-        pass  # in a Jupyter kernel without ipywidgets DuckDB refuses any progress-bar setting, and draws none
-    con.execute(f"SET memory_limit = '{sql_path(memory_limit)}'")
-    con.execute(f"SET temp_directory = '{sql_path(workdir / 'spill')}'")
-    con.execute("SET preserve_insertion_order = true")
-
-
 def load(
     path,
     *,
@@ -361,10 +346,18 @@ def load(
     con = duckdb.connect(":memory:")
     now = load_moment()
     try:
-        configure(con, memory_limit=memory_limit, workdir=workdir)
+        con.execute("SET TimeZone = 'UTC'")
+        # DuckDB prints a progress bar on stdout for a query over 2 s: it would corrupt every --json output.
+        try:
+            con.execute("SET enable_progress_bar = false")
+        except duckdb.InvalidInputException:
+            pass  # in a Jupyter kernel without ipywidgets DuckDB refuses any progress-bar setting, and draws none
         timezone = _check_timezone(con, timezone)
         encoding = _check_encoding(encoding)
         given_as_of = None if as_of is None or as_of == "" else utc_naive(as_of, timezone=timezone)
+        con.execute(f"SET memory_limit = '{sql_path(memory_limit)}'")
+        con.execute(f"SET temp_directory = '{sql_path(workdir / 'spill')}'")
+        con.execute("SET preserve_insertion_order = true")
         con.execute(
             'CREATE TABLE rejects (file VARCHAR, row BIGINT, key VARCHAR, "column" VARCHAR, value VARCHAR, reason VARCHAR)'
         )

@@ -66,31 +66,6 @@ def cox_long_table(intervals: pd.DataFrame, *, count_cap: int, segment_reference
     return long[long["stop"] > long["start"]].reset_index(drop=True)
 
 
-def merge_unchanged(long: pd.DataFrame) -> pd.DataFrame:
-    """A long table with each run of a customer's back-to-back intervals whose covariates do not change made one.
-
-    The panel splits a customer's time where the churn model's covariates change, the tenure bands
-    among them; Cox's time scale is tenure, so those columns are not in the long table and such
-    splits leave neighbours that differ in nothing but their times. Joined, every risk set holds
-    the same covariates at every event time (an event ends a customer's last interval), so the
-    partial likelihood and the fit are the same, on fewer rows: lifelines scans every row at
-    every event time (demo world, 2,500 customers: 109,347 rows → 90,198, estimates equal to 1e-13).
-    """
-    if long.empty:
-        return long
-    covariates = [c for c in long.columns if c not in ("customer_id", "start", "stop", "event")]
-    ids, start, stop = (long[c].to_numpy() for c in ("customer_id", "start", "stop"))
-    values = long[covariates].to_numpy()
-    same = np.zeros(len(long), dtype=bool)
-    same[1:] = (ids[1:] == ids[:-1]) & (start[1:] == stop[:-1]) & (values[1:] == values[:-1]).all(axis=1)
-    first = np.flatnonzero(~same)
-    last = np.append(first[1:] - 1, len(long) - 1)
-    merged = long.iloc[first].reset_index(drop=True)
-    merged["stop"] = stop[last]
-    merged["event"] = long["event"].to_numpy()[last]
-    return merged
-
-
 def _estimable(model, levels, column) -> dict | None:
     """The band levels whose term the model could estimate (a band without a churn event has no Cox term either)."""
     if not levels:
@@ -174,7 +149,7 @@ def cox_cross_check(
         engagement_levels=engagement_levels, engagement_reference=model.reference_.get("engagement"),
         experience_levels=experience_levels, experience_reference=model.reference_.get("experiences"),
     )
-    ctv = fit_cox(merge_unchanged(long), alpha=alpha)
+    ctv = fit_cox(long, alpha=alpha)
     cs = ctv.summary
     covariates = [c for c in model.columns_[1:] if c in cs.index and not c.startswith(("engagement[", "experiences["))]
     lo, hi = f"exp(coef) lower {100 * (1 - alpha):.0f}%", f"exp(coef) upper {100 * (1 - alpha):.0f}%"

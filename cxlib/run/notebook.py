@@ -53,20 +53,15 @@ def open_data(path: str = "", *, as_of: str = "", engine: str = "duckdb"):
     """Open ``path`` on ``engine`` (:func:`cxlib.data.open.open_data`), censored at ``as_of``.
 
     Empty ``path``: on Spark ``$CXLAB_SPARK_INPUT`` if set; else the demo data set, generated
-    if missing. In a run of ``cx run`` the runner has loaded the data once already: the same
-    data (location, ``as_of``, engine) opens from its copy (:mod:`cxlib.run.loaded`), not loaded again.
+    if missing.
     """
     from cxlib.data.open import locate
     from cxlib.data.open import open_data as open_engine
-    from cxlib.run import loaded
 
     if not path and not locate(path, engine=engine):
         from cxlib.run.runner import ensure_demo
 
         path = ensure_demo(DEMO_DIR)
-    saved = loaded.announced(locate(path, engine=engine) or str(path), as_of=as_of, engine=engine)
-    if saved is not None:
-        return loaded.open_saved(saved)
     return open_engine(path, engine=engine, as_of=as_of)
 
 

@@ -16,13 +16,6 @@ parameters it was computed with), else computes it and saves it. An empty ``resu
 (a notebook opened on its own in JupyterLab) saves and loads nothing: everything is
 computed where it is needed, as before.
 
-Notebooks of a run may execute at the same time (``cx run`` runs two at once): while one
-computes a result, another that asks for it under the same name waits for it and loads it
-(an exclusive lock per result, released when the process dies), so it is still computed once.
-A reader (``00_summary``) starts while the others still run; the runner gives its kernel
-``$CXLAB_RUN_PENDING``, a file that exists until the others have ended, and a result not yet
-saved is waited for until it is saved or the file is gone (then computed, as before).
-
 Results are pickled Python objects, written to a temporary name and moved into place (a
 reader never meets half a file). They are a run's own intermediate files, written and read
 by the same cxlib version within one run; a file from another version is ignored and
@@ -36,8 +29,6 @@ import os
 import pickle
 import re
 import tempfile
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import cxlib
@@ -45,10 +36,6 @@ import cxlib
 __all__ = ["Results", "load", "once", "save"]
 
 _SUFFIX = ".pkl"
-#: Set by the runner for a reader's kernel: a file that exists while the notebooks it reads are at work.
-PENDING_ENV = "CXLAB_RUN_PENDING"
-#: Seconds between two looks of a waiting reader.
-POLL_SECONDS = 0.2
 
 
 def _path(results_dir, name: str) -> Path:
@@ -101,47 +88,6 @@ def load(results_dir, name: str, *, key: dict | None = None):
     return payload["value"]
 
 
-def _saved_by_others(results_dir, name: str, key: dict):
-    """In a reader's kernel (``$CXLAB_RUN_PENDING`` set): the result once another notebook saves it,
-    or None when the others end without saving it."""
-    pending = os.environ.get(PENDING_ENV)
-    while pending and os.path.exists(pending):
-        value = load(results_dir, name, key=key)
-        if value is not None:
-            return value
-        time.sleep(POLL_SECONDS)
-    return load(results_dir, name, key=key)
-
-
-@contextmanager
-def _claimed(results_dir, name: str):
-    """An exclusive lock on the result ``name`` while it is loaded or computed; nothing of it is left behind.
-
-    ``fcntl.flock`` on ``.<name>.pkl.lock``, released when the process dies. The holder deletes
-    the lock file before releasing it; a waiter that then holds a deleted file tries again on a new one.
-    """
-    import fcntl
-
-    path = _path(results_dir, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(f".{path.name}.lock")
-    while True:
-        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            current = os.stat(lock).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            current = False
-        if current:
-            break
-        os.close(fd)
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-        os.close(fd)
-
-
 def once(compute):
     """``compute`` wrapped to run at most once, on the first call, in memory (nothing is saved).
 
@@ -173,27 +119,14 @@ class Results:
         self.loaded: list[str] = []
 
     def get(self, name: str, compute, **key):
-        """The result ``name`` computed with these settings: loaded when saved, else ``compute()`` and saved.
-
-        While another notebook of the run computes ``name``, waits for it and loads what it saved.
-        """
+        """The result ``name`` computed with these settings: loaded when saved, else ``compute()`` and saved."""
         full = {**self.key, **key}
         value = load(self.results_dir, name, key=full)
-        if value is None and self.results_dir:
-            value = _saved_by_others(self.results_dir, name, full)
-        if value is None and self.results_dir:
-            with _claimed(self.results_dir, name):
-                value = load(self.results_dir, name, key=full)  # saved while this one waited
-                if value is None:
-                    return self._compute(name, compute, full)
-        if value is None:
-            return self._compute(name, compute, full)
-        self.loaded.append(name)
-        return value
-
-    def _compute(self, name: str, compute, key: dict):
+        if value is not None:
+            self.loaded.append(name)
+            return value
         value = compute()
-        save(self.results_dir, name, value, key=key)
+        save(self.results_dir, name, value, key=full)
         self.computed.append(name)
         return value
 

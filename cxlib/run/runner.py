@@ -13,15 +13,10 @@ Its parameters are resolved in :mod:`cxlib.run.parameters`; its record, the lock
 index in :mod:`cxlib.run.records`. Each
 kernel talks to the runner over local sockets (IPC, not TCP) and writes its own log to
 ``logs/<notebook>.log`` in the run folder, never to the terminal.
-
-Two notebooks execute at a time by default (``jobs``; each kernel is one process, the machine
-has two cores or more): on the demo data the notebooks of a run cost about 95 s one after the
-other, a few seconds of each only starting the kernel, importing and loading the data.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
@@ -30,7 +25,6 @@ import tempfile
 import threading
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,9 +35,7 @@ import papermill as pm
 import cxlib
 from cxlib.config import DEMO_CUSTOMERS, DEMO_DIR, DEMO_SEED, NOTEBOOKS_DIR, REPORTS_DIR
 from cxlib.exceptions import NotebookFailed
-from cxlib.data.open import in_process
 from cxlib.data.postgres import is_postgres, password_in_environment, redact
-from cxlib.run import loaded, results
 from cxlib.run.parameters import effective_parameters, papermill_path, resolve_parameters
 from cxlib.run.records import locked, mark_died, new_run_dir, process_start, publish_latest, render_index, write_record
 from cxlib.run.report import render
@@ -53,8 +45,7 @@ from cxlib.present.summary import methods_and_caveats
 NOTEBOOKS = ("00_summary.ipynb", "01_overview.ipynb", "02_churn.ipynb", "03_roi.ipynb", "04_risk.ipynb")
 #: Parameters the runner sets itself.
 RUNNER_PARAMETERS = ("data", "results_dir")
-#: Notebooks that read what the others computed: started last, once the others have started, and waiting
-#: for the results they read (:mod:`cxlib.run.results`); shown where NOTEBOOKS puts them.
+#: Notebooks that read what the others computed: executed after them, shown where NOTEBOOKS puts them.
 READERS = ("00_summary.ipynb",)
 #: Set in the environment of a run's kernels: progress bars stay out of the report.
 RUN_ENV = "CXLAB_RUN"
@@ -121,10 +112,9 @@ def _interruptible():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _kernel_manager(log: Path, ipc_dir: str, kernels: _Kernels | None = None, env: dict | None = None):
+def _kernel_manager(log: Path, ipc_dir: str):
     """A kernel manager whose kernel listens on local sockets (IPC, no unencrypted TCP) and
-    writes its own messages to ``log`` (not to the user's terminal); ``kernels`` learns of each
-    kernel it starts, so that the run can stop it; ``env`` is added to the kernel's environment."""
+    writes its own messages to ``log`` (not to the user's terminal)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class RunKernelManager(AsyncKernelManager):
@@ -138,96 +128,9 @@ def _kernel_manager(log: Path, ipc_dir: str, kernels: _Kernels | None = None, en
             with open(log, "ab") as fh:
                 kw["stderr"] = fh
                 kw.setdefault("stdout", fh)
-                if env:
-                    kw["env"] = {**(kw.get("env") or os.environ), **env}
-                launched = await super()._async_launch_kernel(kernel_cmd, **kw)
-            if kernels is not None:
-                kernels.add(self.provisioner.process)
-            return launched
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return RunKernelManager
-
-
-#: The name of the threads that execute the notebooks of a run.
-_THREADS = "cx-notebook"
-
-
-class _Kernels:
-    """The kernel processes of a run's notebooks, to stop them all when one notebook fails or the run is interrupted.
-
-    Each kernel leads its own process group (jupyter_client starts it in a new session), so
-    stopping the group stops what the kernel started too (a Spark JVM). A kernel started after
-    :meth:`stop` is stopped at once.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._processes: list = []
-        self.stopped = False
-
-    def add(self, process) -> None:
-        with self._lock:
-            self._processes.append(process)
-            if self.stopped:
-                self._kill(process)
-
-    def stop(self) -> None:
-        with self._lock:
-            self.stopped = True
-            for process in self._processes:
-                self._kill(process)
-
-    def filter(self, record) -> bool:
-        """A logging filter: once stopped, what the notebooks' threads log of their killed kernels is dropped
-        (the run says in one line that it was stopped; a kernel's own messages are in its log)."""
-        return not (self.stopped and record.threadName.startswith(_THREADS))
-
-    @staticmethod
-    def _kill(process) -> None:
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            process.kill()
-
-
-def default_jobs(engine: str = "duckdb") -> int:
-    """Notebooks run at the same time by default: two where there are two cores or more (one each), else one.
-
-    On Spark one: every kernel starts its own JVM with ``local[2]``, which already uses two cores.
-    """
-    if not in_process(engine):
-        return 1
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
-
-
-def _execute(source: Path, target: Path, parameters: dict, *, kernel_name, progress, run_dir: Path, kernels,
-             env: dict | None = None) -> None:
-    """Execute one notebook into ``target`` with papermill, in its own kernel (a worker thread of :func:`run`)."""
-    ipc_dir = tempfile.mkdtemp(prefix="cx-kernel-")
-    try:
-        pm.execute_notebook(
-            papermill_path(source),
-            papermill_path(target),
-            parameters=parameters,
-            kernel_name=kernel_name,
-            progress_bar=progress,
-            cwd=str(run_dir),
-            kernel_manager_class=_kernel_manager(run_dir / "logs" / f"{source.stem}.log", ipc_dir, kernels, env),
-        )
-    finally:
-        shutil.rmtree(ipc_dir, ignore_errors=True)
-
-
-def _failure(source: Path, run_dir: Path, exc: BaseException) -> BaseException:
-    """What the run raises for a notebook that ended with ``exc``: :class:`NotebookFailed` for an error in a cell."""
-    if isinstance(exc, pm.PapermillExecutionError):
-        failed = NotebookFailed(source.name, cell=exc.exec_count, error=f"{exc.ename}: {exc.evalue}",
-                                executed=run_dir / "notebooks" / source.name)
-        failed.__cause__ = exc
-        return failed
-    return exc
 
 
 def _data_location(data, engine: str) -> str:
@@ -237,17 +140,11 @@ def _data_location(data, engine: str) -> str:
     return locate(data, engine=engine) or str(ensure_demo().resolve())
 
 
-def _fingerprint(location: str, engine: str, *, saved: Path | None = None) -> dict:
-    """Rows, date range and content hash of the data the run reads, in the run's engine.
-
-    ``saved`` (DuckDB only): the data as loaded is also copied there, for the notebooks to open
-    instead of loading it again (:mod:`cxlib.run.loaded`).
-    """
+def _fingerprint(location: str, engine: str) -> dict:
+    """Rows, date range and content hash of the data the run reads, in the run's engine."""
     from cxlib.data.open import open_briefly
 
     with open_briefly(location, engine=engine) as data:
-        if saved is not None:
-            loaded.save(data, saved)
         return {**data.fingerprint(), "engine": engine}
 
 
@@ -267,7 +164,6 @@ def run(
     kernel_name: str | None = None,
     progress: bool = False,
     say=None,
-    jobs: int | None = None,
 ) -> RunResult:
     """Execute the notebooks on ``data`` and render the report.
 
@@ -278,15 +174,8 @@ def run(
 
     Notebooks that declare ``results_dir`` get ``<run>/results``: what one fits or evaluates
     (:mod:`cxlib.run.results`) the others load instead of computing it again. The readers
-    (``00_summary``) start last, once the others have started, and wait for what they read;
-    the report keeps the order of ``notebooks``. With DuckDB and no ``as_of`` the data is
-    loaded once, by the runner, and each notebook opens its copy (:mod:`cxlib.run.loaded`).
+    (``00_summary``) run after the others; the report keeps the order of ``notebooks``.
     ``say``: called with a line of text as each notebook starts and ends (``cx run`` prints it).
-
-    ``jobs``: notebooks executed at the same time, each in its own kernel (default
-    :func:`default_jobs`). A result two of them need is computed by whichever asks first while
-    the other waits for it (:meth:`cxlib.run.results.Results.get`). When one fails, the kernels
-    of the others are stopped and the run fails with the first failure.
     """
     started = time.monotonic()
     out = Path(out).resolve()
@@ -322,12 +211,8 @@ def run(
     try:
         with _interruptible(), password_in_environment(data_path):
             t0 = time.monotonic()
-            # The load of the fingerprint serves the notebooks too when it is theirs: DuckDB, censored
-            # where they censor it (as_of empty: the latest timestamp; a given as_of would change the fingerprint).
-            saved = run_dir / "data" / "loaded.duckdb" if in_process(engine) and not params.get("as_of") else None
-            record["data"] = _fingerprint(data_path, engine, saved=saved)
+            record["data"] = _fingerprint(data_path, engine)
             record["timings"]["fingerprint_seconds"] = round(time.monotonic() - t0, 2)
-            shared = {} if saved is None else {loaded.ENV: loaded.announcement(saved, params["data"], as_of="", engine=engine)}
             write_record(run_dir, record)
             entries = {}
             for source in sources:  # in the report's order; run in execution order
@@ -335,81 +220,42 @@ def run(
                                    "output": str(run_dir / "notebooks" / source.name)}
                 record["notebooks"].append(entries[source])
             order = execution_order(sources)
-            jobs = max(1, min(int(jobs or default_jobs(engine)), len(order)))
-            if jobs > 1:
-                say(f"cx run: {len(order)} notebooks, up to {jobs} at a time")
-            steps = {source: step for step, source in enumerate(order, start=1)}
-
-            def start(source):
-                """Record ``source`` as running and start it on the pool; returns its future."""
+            for step, source in enumerate(order, start=1):
+                target = run_dir / "notebooks" / source.name
+                t0 = time.monotonic()
                 declared = pm.inspect_notebook(papermill_path(source))
                 own = {k: v for k, v in params.items() if k in declared}
                 if "results_dir" in declared:
                     own["results_dir"] = str(run_dir / "results")
                 entry = entries[source]
-                entry["status"], entry["step"] = "running", steps[source]
-                began[source] = time.monotonic()
+                entry["status"], entry["step"] = "running", step
                 write_record(run_dir, record)
-                say(f"cx run: [{steps[source]}/{len(order)}] {source.name} ...")
-                reader = {results.PENDING_ENV: str(pending)} if source.name in READERS else None
-                return pool.submit(_execute, source, run_dir / "notebooks" / source.name, own, kernel_name=kernel_name,
-                                   progress=progress, run_dir=run_dir, kernels=kernels, env=reader)
-
-            def finish(source, status):
-                entry = entries[source]
-                entry["status"] = status
-                entry["seconds"] = round(time.monotonic() - began.pop(source), 2)
-                write_record(run_dir, record)
-                say(f"cx run: [{steps[source]}/{len(order)}] {source.name} {status} in {entry['seconds']:.0f} s")
-
-            kernels = _Kernels()
-            queue, running, began, failure = list(order), {}, {}, None
-            readers = sum(s.name in READERS for s in order)
-            # While this file exists the other notebooks are still at work: a reader waits for what they save.
-            pending = run_dir / ".others-running"
-            pending.touch()
-            pool = ThreadPoolExecutor(max_workers=jobs + readers, thread_name_prefix=_THREADS)
-            papermill_log = logging.getLogger("papermill")  # nbclient logs through papermill's logger
-            papermill_log.addFilter(kernels)
-            try:
-                with _run_environment(shared):
-                    while queue or running:
-                        # A reader starts, beside them, once all the others have started; it spends its
-                        # first seconds on its kernel, imports and data, then waits for their results.
-                        while failure is None and queue and (
-                                len(running) < jobs if queue[0].name not in READERS
-                                else not any(s.name not in READERS for s in queue)):
-                            source = queue.pop(0)
-                            running[start(source)] = source
-                        if not any(s.name not in READERS for s in [*queue, *running.values()]):
-                            pending.unlink(missing_ok=True)  # the others are done: a reader computes what is missing
-                        if not running:
-                            break
-                        done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            source = running.pop(future)
-                            exc = future.exception()
-                            if exc is None:
-                                finish(source, "ok")
-                                continue
-                            if failure is None:  # the first failure is the run's; the others are stopped
-                                failure = _failure(source, run_dir, exc)
-                                finish(source, "failed")
-                                kernels.stop()
-                            else:
-                                finish(source, "stopped")
-                    if failure is not None:
-                        raise failure
-            except BaseException:
-                kernels.stop()  # Ctrl-C, SIGTERM: the kernels of the running notebooks stop with the run
-                wait(running)  # their kernels killed, they end (with an error) within a second or two
-                for source in running.values():
-                    finish(source, "interrupted")
-                raise
-            finally:
-                pool.shutdown(wait=True)
-                papermill_log.removeFilter(kernels)
-                pending.unlink(missing_ok=True)
+                say(f"cx run: [{step}/{len(order)}] {source.name} ...")
+                ipc_dir = tempfile.mkdtemp(prefix="cx-kernel-")
+                try:
+                    with _run_environment():
+                        pm.execute_notebook(
+                            papermill_path(source),
+                            papermill_path(target),
+                            parameters=own,
+                            kernel_name=kernel_name,
+                            progress_bar=progress,
+                            cwd=str(run_dir),
+                            kernel_manager_class=_kernel_manager(run_dir / "logs" / f"{source.stem}.log", ipc_dir),
+                        )
+                    entry["status"] = "ok"
+                except pm.PapermillExecutionError as exc:
+                    entry["status"] = "failed"
+                    raise NotebookFailed(
+                        source.name, cell=exc.exec_count, error=f"{exc.ename}: {exc.evalue}", executed=target
+                    ) from exc
+                except BaseException:
+                    entry["status"] = "interrupted"
+                    raise
+                finally:
+                    entry["seconds"] = round(time.monotonic() - t0, 2)
+                    shutil.rmtree(ipc_dir, ignore_errors=True)
+                    say(f"cx run: [{step}/{len(order)}] {source.name} {entry['status']} in {entry['seconds']:.0f} s")
             executed = [Path(entries[source]["output"]) for source in sources]
             t0 = time.monotonic()
             report = render(
@@ -438,7 +284,6 @@ def run(
         record["error"] = result.error
         raise
     finally:
-        shutil.rmtree(run_dir / "data", ignore_errors=True)  # the loaded copy served this run only
         record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         record["seconds"] = round(time.monotonic() - started, 2)
         with locked(out):
@@ -463,26 +308,23 @@ def _quiet_on_error(say):
 
 
 def execution_order(sources) -> list[Path]:
-    """The notebooks in the order they start: the readers (:data:`READERS`) after the others."""
+    """The notebooks in the order they run: the readers (:data:`READERS`) after the others."""
     sources = list(sources)
     return [s for s in sources if Path(s).name not in READERS] + [s for s in sources if Path(s).name in READERS]
 
 
 @contextmanager
-def _run_environment(extra: dict | None = None):
-    """``$CXLAB_RUN=1`` for the kernels of a run (they inherit the environment): no progress bars in the
-    report; and ``extra`` (where the run's loaded data is, :mod:`cxlib.run.loaded`)."""
-    values = {RUN_ENV: "1", **(extra or {})}
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+def _run_environment():
+    """``$CXLAB_RUN=1`` for the kernels of a run (they inherit the environment): no progress bars in the report."""
+    previous = os.environ.get(RUN_ENV)
+    os.environ[RUN_ENV] = "1"
     try:
         yield
     finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        if previous is None:
+            os.environ.pop(RUN_ENV, None)
+        else:
+            os.environ[RUN_ENV] = previous
 
 
 def _as_of_text(params: dict, record: dict) -> str:

@@ -38,8 +38,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", type=Path, default=REPORTS_DIR, help="reports folder (default reports/)")
     parser.add_argument("--notebook", action="append", type=Path, default=None, metavar="PATH", help="run this notebook instead of the suite (repeatable)")
     parser.add_argument("--progress", action="store_true", help="show papermill's progress bars")
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help="notebooks executed at the same time (default 2 on two cores or more, 1 on Spark)")
 
 
 def main(args) -> int:
@@ -53,7 +51,6 @@ def main(args) -> int:
     try:
         result = run(
             args.data, params_file=args.params, overrides=overrides, out=out, notebooks=args.notebook, progress=args.progress,
-            jobs=args.jobs,
             say=lambda line: print(line, file=sys.stderr, flush=True),
         )
     except KeyboardInterrupt as exc:
