@@ -121,7 +121,7 @@ def _band_case(expr: str, bands) -> str:
 
 
 def _customers_cte(as_of_sql: str, tables, *, resolution_days: int, keyed: bool = False) -> str:
-    """The panel's first CTEs: the sample's tables (:func:`_sample_tables`), ``cust``, the customers at
+    """The panel's first CTEs: the sample's tables (:func:`cxlib.features.scope.sample_tables`), ``cust``, the customers at
     risk before ``as_of_sql`` (when each one's time at risk ends, whether it ends in churn), and ``be``,
     their bad experiences before it. ``keyed`` numbers the customers (``k``, by id) for the
     integer-keyed points of :func:`aggregate`'s running step.
@@ -455,8 +455,7 @@ def aggregate(
     summing = {"count_cap": count_cap, "counts": counts, "engagement": engagement, "window_experiences": window_experiences}
     frames = []
     for part in (scope.customer_parts(data) if customers is None else [customers]):
-        with scope.sample_view(data, None if isinstance(part, scope.IdRange) else part) as view:
-            view = part if isinstance(part, scope.IdRange) else view
+        with scope.sample_view(data, part) as view:
             con = duckdb_connection(data) if running_in_numpy else None
             if con is not None:
                 frames.append(_aggregate_running_in_numpy(con, view, settings, summing))

@@ -40,9 +40,10 @@ def customer_parts(data) -> list:
 
 @contextmanager
 def sample_view(data, customers):
-    """Register a list of customer ids as a temporary view in ``data``'s engine; yield its name (or None)."""
-    if customers is None:
-        yield None
+    """Register a list of customer ids as a temporary view in ``data``'s engine and yield its name; yield
+    None (everyone) or an :class:`IdRange` as it is: what :func:`sample_tables` takes."""
+    if customers is None or isinstance(customers, IdRange):
+        yield customers
         return
     name = "cx_panel_sample"
     frame = pd.DataFrame({"customer_id": pd.Series(list(customers), dtype=object).astype(str)})
