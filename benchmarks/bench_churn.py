@@ -260,6 +260,10 @@ def main(argv=None) -> int:
         "--lifelines-formats", nargs="+", default=["parquet"], choices=["parquet", "csv"],
         help="formats lifelines is run on (its Cox fit, the bulk of its time, does not depend on the format)",
     )
+    parser.add_argument(
+        "--unadjusted", action="store_true",
+        help="also run the churn step without the engagement adjustment, for issue 13's cost of the adjustment",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "cxlab-bench")
@@ -274,7 +278,9 @@ def main(argv=None) -> int:
     for n in sorted(set(args.sizes) | set(args.lifelines_sizes)):
         for fmt in args.formats:
             path = ensure_data(args.data_dir, n, fmt)
-            for case in ("scan", "cxlib", "lifelines"):
+            for case in ("scan", "cxlib", "cxlib-unadjusted", "lifelines"):
+                if case == "cxlib-unadjusted" and not args.unadjusted:
+                    continue
                 if case == "lifelines" and (n not in args.lifelines_sizes or fmt not in args.lifelines_formats):
                     continue
                 print(f"{n:,} {fmt} {case} ...", flush=True)
@@ -317,7 +323,7 @@ def report(results: list[dict], args) -> str:
     for r in results:
         if r["case"] == "scan":
             parts = f"{r['interactions']:,} interactions read"
-        elif r["case"] == "cxlib":
+        elif r["case"] in ("cxlib", "cxlib-unadjusted"):
             parts = (f"load (validation) {r['load_seconds']:.1f} s + panel & fit {r['panel_fit_seconds']:.1f} s"
                      f" (CPU {r['load_cpu_seconds']:.0f} + {r['panel_fit_cpu_seconds']:.0f} s); {r['intervals']:,} intervals → {r['pattern_rows']} rows")
         else:
@@ -325,6 +331,19 @@ def report(results: list[dict], args) -> str:
         lines.append(
             f"| {r['customers']:,} | {r['format']} | {r['size_mb']:.0f} | {r['case']} | {r['seconds']:.1f} | {parts} | {r['peak_mb']:.0f} |"
         )
+    adjusted = [(r, by[(r["customers"], r["format"], "cxlib-unadjusted")]) for r in results
+                if r["case"] == "cxlib" and (r["customers"], r["format"], "cxlib-unadjusted") in by]
+    if adjusted:
+        lines += ["", "## What the engagement adjustment costs (issue 13: at most 20% more)", "",
+                  "| customers | format | unadjusted s (CPU s) | adjusted s (CPU s) | end to end | panel & fit | peak MB |",
+                  "|---|---|---|---|---|---|---|"]
+        for r, u in adjusted:
+            lines.append(
+                f"| {r['customers']:,} | {r['format']} | {u['seconds']:.1f} ({u['load_cpu_seconds'] + u['panel_fit_cpu_seconds']:.0f})"
+                f" | {r['seconds']:.1f} ({r['load_cpu_seconds'] + r['panel_fit_cpu_seconds']:.0f})"
+                f" | {100 * (r['seconds'] / u['seconds'] - 1):+.0f}% | {100 * (r['panel_fit_seconds'] / u['panel_fit_seconds'] - 1):+.0f}%"
+                f" | {u['peak_mb']:.0f} → {r['peak_mb']:.0f} |"
+            )
     lines += ["", "## Speed and agreement", ""]
     lines += [
         "| customers | format | lifelines ÷ cxlib (end to end) | lifelines ÷ cxlib panel & fit | max HR difference |",
