@@ -123,7 +123,8 @@ def _band_case(expr: str, bands) -> str:
 def _customers_cte(as_of_sql: str, tables, *, resolution_days: int, keyed: bool = False) -> str:
     """The panel's first CTEs: the sample's tables (:func:`cxlib.features.scope.sample_tables`), ``cust``, the customers at
     risk before ``as_of_sql`` (when each one's time at risk ends, whether it ends in churn), and ``be``,
-    their bad experiences before it. ``keyed`` numbers the customers (``k``, by id) for the
+    their bad experiences before it. ``keyed``: the tables' ids are the customers' numbers
+    (``numbered`` :func:`cxlib.features.scope.sample_tables`), ``cust`` names them ``k`` too, for the
     integer-keyed points of :func:`aggregate`'s running step.
     """
     ctes, people, source = tables
@@ -136,7 +137,7 @@ def _customers_cte(as_of_sql: str, tables, *, resolution_days: int, keyed: bool 
 
 def _cust_cte(as_of_sql: str, people: str, *, keyed: bool = False) -> str:
     """``cust``: the customers at risk before ``as_of_sql``, when each one's time at risk ends and whether in churn."""
-    k = "CAST(row_number() OVER (ORDER BY customer_id) AS BIGINT) AS k, " if keyed else ""
+    k = "customer_id AS k, " if keyed else ""  # keyed: the ids are the customers' numbers (scope.sample_tables)
     return f"""cust AS (
         SELECT {k}customer_id, segment, signup_at, CAST(signup_at AS DATE) AS s0,
                least(coalesce(churned_at, {as_of_sql}), {as_of_sql}) AS end_at,
@@ -189,7 +190,7 @@ def _points_sql(
     if window_experiences and not engagement:
         raise ValueError("window_experiences is part of the engagement adjustment: it needs engagement=True")
     as_of_sql = timestamp_sql(utc_naive(as_of))
-    tables = scope.sample_tables(customers)
+    tables = scope.sample_tables(customers, numbered=keyed)
     if terms != "pooled" or good:
         return _terms_points_sql(
             as_of_sql, w, r, bands, tables, terms, touchpoints,
@@ -475,7 +476,7 @@ def aggregate(
 def _aggregate_running_in_numpy(con, view, settings: dict, summing: dict) -> pd.DataFrame:
     """One part of :func:`aggregate` on DuckDB: the points from SQL, their running counts in numpy, the rest in SQL."""
     ctes, counts = _points_sql(customers=view, keyed=True, **settings)
-    tables = scope.sample_tables(view)
+    tables = scope.sample_tables(view, numbered=True)
     cust = tables[0] + _cust_cte(timestamp_sql(utc_naive(settings["as_of"])), tables[1], keyed=True)
     spans = _spans_select(counts, settings["tenure_bands"], keyed=True)
     return running.aggregate_points(

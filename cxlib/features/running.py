@@ -55,9 +55,9 @@ def running_counts(cust_key: np.ndarray, day: np.ndarray, changes: dict[str, np.
     named as in ``changes``: the SQL window's ``running`` (:func:`cxlib.features.panel.intervals_sql`).
 
     Written to touch little fresh memory (a million customers have tens of millions of points): one
-    buffer serves every count, and at each customer's first point it takes away what the customers
-    before left in the running sum (the previous customer's total: the ones before it had already
-    taken theirs away), so one ``np.cumsum`` over everyone is each customer's own sum.
+    buffer serves every count; one ``np.cumsum`` runs over everyone, and each point then takes away
+    what the customers before its own left in that sum (the sum at the point before its customer's
+    first), gathered through each point's customer index: cheaper than ``np.add.reduceat`` per count.
     """
     cust_key = np.asarray(cust_key)
     day = np.asarray(day, dtype=np.int32)
@@ -80,12 +80,12 @@ def running_counts(cust_key: np.ndarray, day: np.ndarray, changes: dict[str, np.
     next_day[:-1] = first_day[1:]
     columns = {"cust_key": pa.array(key), "d": _dates(first_day), "next_d": _dates(next_day, valid=next_valid)}
     running = np.empty(n, dtype=np.int32)  # one buffer for every count
+    owner = np.repeat(np.arange(len(starts), dtype=np.int32), np.diff(np.append(starts, n)))  # each point's customer
+    before = np.zeros(len(starts), dtype=np.int32)  # the running sum of the customers before each one
     for name, change in changes.items():
-        running[:] = change
-        if len(starts) > 1:  # each customer starts by taking away what the one before left in the sum: its total
-            totals = np.add.reduceat(running, starts)
-            running[starts[1:]] -= totals[:-1]
-        np.cumsum(running, out=running)
+        np.cumsum(change, dtype=np.int32, out=running)
+        before[1:] = running[starts[1:] - 1]
+        np.subtract(running, before[owner], out=running)
         columns[name] = pa.array(running[last])
     return pa.table(columns)
 

@@ -234,6 +234,19 @@ def test_running_counts_in_numpy_give_the_sql_windows_table(small_world, setting
     np.testing.assert_allclose(in_numpy["exposure_days"], in_sql["exposure_days"], rtol=1e-12)
 
 
+def test_running_counts_in_numpy_of_a_sample_give_the_sql_windows_table(small_world):
+    """A sample of ids (a view joined by its text ids) numbered for the numpy step: the SQL window's table."""
+    with cxlib.load(small_world) as data:
+        sample = panel.sample_customers(data, 900, seed=3)
+        settings = dict(engagement=True, window_experiences=True, customers=sample)
+        in_numpy = panel.aggregate(data, **settings)
+        in_sql = panel.aggregate(data, running_in_numpy=False, **settings)
+        everyone = panel.aggregate(data, engagement=True, window_experiences=True)
+    assert in_sql["events"].sum() > 20 and in_sql["intervals"].sum() < everyone["intervals"].sum()
+    pd.testing.assert_frame_equal(in_numpy.drop(columns="exposure_days"), in_sql.drop(columns="exposure_days"))
+    np.testing.assert_allclose(in_numpy["exposure_days"], in_sql["exposure_days"], rtol=1e-12)
+
+
 def test_running_counts_sum_each_customers_changes_from_zero():
     from cxlib.features.running import running_counts
 
