@@ -90,6 +90,33 @@ def test_leave_after_one_bad_matches_an_independent_pandas_computation(evaluated
         assert row["estimate"] == pytest.approx(share)
 
 
+def test_every_anchor_in_one_query_matches_pandas_over_the_bad_experiences(evaluated):
+    """churn_after_nth_bads ranks all bad experiences and the unresolved ones among themselves in one query:
+    each anchor's qualifying customers and churners as pandas counts them over the same bad experiences."""
+    from cxlib.data.load import utc_naive
+    from cxlib.features.definitions import bad_experiences_sql
+
+    _, _, truth, path = evaluated
+    anchors = [(2, False), (1, True), (3, True), (1, False)]
+    with cxlib.load(path) as data:
+        tables = claims.churn_after_nth_bads(data, anchors)
+        be = data.query(bad_experiences_sql())
+        customers = data.query("SELECT customer_id, churned_at FROM customers").set_index("customer_id")
+        single = claims.churn_after_nth_bad(data, 3, unresolved_only=True)
+        as_of = utc_naive(data.as_of)
+    horizon = pd.Timedelta(days=90)
+    assert list(tables) == anchors
+    for nth, unresolved_only in anchors:
+        pool = be[be["resolved_on"].isna()] if unresolved_only else be
+        nth_at = pool.sort_values(["at", "interaction_id"]).groupby("customer_id").nth(nth - 1).set_index("customer_id")["at"]
+        eligible = nth_at[nth_at + horizon <= as_of]
+        left = (customers.loc[eligible.index, "churned_at"] <= eligible + horizon).fillna(False)
+        q = tables[nth, unresolved_only]
+        assert len(eligible) > 30, (nth, unresolved_only)
+        assert (int(q["customers"].sum()), int(q["churned"].sum())) == (len(eligible), int(left.sum())), (nth, unresolved_only)
+    pd.testing.assert_frame_equal(single, tables[3, True])
+
+
 def test_excess_over_comparable_customers_is_positive_but_small(evaluated):
     """In the simulated world a bad experience raises the hazard by 1.08–1.30 for 90 days: churn after
     one is above that of comparable customers without one, by far less than the claims say."""
